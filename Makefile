@@ -1,0 +1,31 @@
+# The two set-up commands of the README. Both install what is missing (scripts/setup), then build.
+#   make run    the daemon on embedded defaults (extra flags: make run ARGS="--log-level debug")
+#   make test   every test: unit, end-to-end, SDK conformance
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc)
+ARGS ?=
+
+.PHONY: all setup configure build run test clean
+
+all: build
+
+setup:
+	@bash scripts/setup
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) > /dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./$(BUILD_DIR)/airlock serve $(ARGS)
+
+test: build
+	@cd tests/sdk && [ -d node_modules/@anthropic-ai/sdk ] || npm ci --no-audit --no-fund --loglevel=error
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD_DIR)

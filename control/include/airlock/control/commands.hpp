@@ -1,0 +1,13 @@
+// airlock::control — the composition root of the `airlock` binary: each subcommand takes the arguments
+// that follow its name and returns the process exit code (0 ok, 1 failure, 2 usage error).
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace airlock::control {
+
+// `airlock serve`: store, REST API, proxy listener, until SIGINT/SIGTERM (then drains for at most 5 s).
+int serve_command(std::span<const std::string_view> args);
+
+}  // namespace airlock::control

@@ -1,0 +1,40 @@
+// The airlock binary: flags in, subcommand out. Everything else lives in the libraries.
+#include <chrono>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+#include "airlock/control/commands.hpp"
+#include "airlock/cron/cron.hpp"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: airlock <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve        run the daemon: REST API, egress proxy, scheduler (airlock serve --help)\n"
+    "  cron next    print the next fire times of a cron schedule (airlock cron next --expr EXPR --tz ZONE)\n"
+    "  version      print the version\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
+  if (args[0] == "serve") return airlock::control::serve_command(rest);
+  if (args[0] == "cron" && !rest.empty() && rest[0] == "next") {
+    auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+    return airlock::cron::cron_next_command(rest.subspan(1), std::cout, std::cerr, now);
+  }
+  if (args[0] == "version" || args[0] == "--version") {
+    std::cout << "airlock 0.1.0\n";
+    return 0;
+  }
+  std::cerr << "airlock: unknown command \"" << args[0] << "\"\n" << kUsage;
+  return 2;
+}

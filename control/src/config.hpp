@@ -1,0 +1,63 @@
+// Configuration of `airlock serve`: embedded defaults, then the YAML file (--config), then flags. The
+// names and defaults are ARCHITECTURE.md's table ("Command line, configuration and files"); flags override
+// YAML keys, and a repeatable flag replaces the YAML list. Unknown keys and malformed values are errors
+// that name the key and the accepted form, so a typo never silently falls back to a default.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace airlock::control {
+
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;
+};
+
+enum class LogLevel { debug, info, warn, error };
+
+struct Config {
+  std::optional<std::filesystem::path> config_file;
+  std::filesystem::path data_dir = ".airlock";
+  Endpoint api_listen{"127.0.0.1", 8420};
+  std::vector<std::string> api_keys;  // api.keys, plus AIRLOCK_API_KEY
+  Endpoint proxy_listen{"127.0.0.1", 8421};
+  std::string proxy_advertise_url;  // default http:// + proxy.listen (the bound port when 0)
+  std::vector<std::string> upstream_ca;
+  std::map<std::string, std::string> resolve;
+  std::string placeholder_violation = "block";
+  std::vector<std::string> passthrough_hosts;
+  bool allow_plaintext_substitution = false;
+  std::size_t max_header_bytes = 65536;
+  int catch_up_window_seconds = 900;
+  int max_jitter_seconds = 60;
+  int audit_retention_days = 30;
+  LogLevel log_level = LogLevel::info;
+  std::optional<std::filesystem::path> ready_file;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses the arguments after "serve" (and the file they name). `api_key_env` is AIRLOCK_API_KEY's value.
+Config load_config(std::span<const std::string_view> args, std::string_view api_key_env);
+
+Endpoint parse_endpoint(std::string_view text, std::string_view what);
+std::string_view to_string(LogLevel level);
+
+inline constexpr std::string_view kServeUsage =
+    "usage: airlock serve [--config FILE] [--data-dir DIR] [--api-listen HOST:PORT] [--proxy-listen HOST:PORT]\n"
+    "                     [--upstream-ca FILE]... [--resolve HOST:IP]... [--log-level debug|info|warn|error]\n"
+    "                     [--ready-file FILE]\n";
+
+}  // namespace airlock::control

@@ -1,0 +1,214 @@
+// The REST control plane's request pipeline; see control_api.hpp.
+#include "control_api.hpp"
+
+#include <array>
+#include <exception>
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "resources.hpp"
+
+namespace airlock::control {
+namespace {
+
+constexpr std::string_view kIdempotencyKeyHeader = "Idempotency-Key";
+constexpr std::size_t kMaxIdempotencyKeyLength = 255;
+
+std::string digest(std::string_view text) {
+  std::array<unsigned char, crypto_generichash_BYTES> out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                     nullptr, 0);
+  return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+std::string hex(std::string_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  out.pop_back();
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+HttpReply json_reply(int status, const json& body, std::vector<http1::Header> headers) {
+  HttpReply reply;
+  reply.status = status;
+  reply.headers = std::move(headers);
+  reply.body = body.dump();
+  return reply;
+}
+
+HttpReply error_reply(const ApiError& error, std::string_view request_id) {
+  json inner = {{"type", error.type()}, {"message", error.what()}};
+  if (!error.error_code().empty()) inner["details"] = {{"error_code", error.error_code()}};
+  json body = {{"type", "error"}, {"error", inner}, {"request_id", request_id}};
+  return json_reply(error.status(), body, error.headers);
+}
+
+}  // namespace
+
+bool decode_target(std::string_view target, std::string& path, std::multimap<std::string, std::string>& query) {
+  std::size_t mark = target.find('?');
+  if (!percent_decode(target.substr(0, mark), path, false)) return false;
+  if (mark == std::string_view::npos) return true;
+  std::string_view rest = target.substr(mark + 1);
+  while (!rest.empty()) {
+    std::size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::string key;
+    std::string value;
+    if (!percent_decode(pair.substr(0, eq), key, true)) return false;
+    if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value, true)) return false;
+    query.emplace(std::move(key), std::move(value));
+  }
+  return true;
+}
+
+ApiKeys::ApiKeys(std::vector<std::string> keys) {
+  for (const std::string& key : keys) digests_.push_back(digest(key));
+}
+
+bool ApiKeys::accepts(std::string_view presented) const noexcept {
+  if (presented.empty()) return false;
+  std::string candidate = digest(presented);
+  bool accepted = false;
+  for (const std::string& d : digests_) {
+    accepted |= sodium_memcmp(d.data(), candidate.data(), d.size()) == 0;  // no early exit: constant time
+  }
+  return accepted;
+}
+
+ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log)
+    : store_(store), keys_(std::move(keys)), log_(log) {
+  add_vault_routes(router_, store_);
+  add_credential_routes(router_, store_);
+  add_agent_routes(router_, store_);
+  add_environment_routes(router_, store_);
+}
+
+HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
+  ApiRequest request;
+  request.method = head.method;
+  request.headers = head.headers;
+  request.body = std::move(body);
+  request.request_id = store::random_id("req_");
+
+  HttpReply reply;
+  try {
+    if (!decode_target(head.target, request.path, request.query)) {
+      bad_request("the request target has a malformed percent-escape");
+    }
+    reply = dispatch(request);
+  } catch (const ApiError& error) {
+    reply = error_reply(error, request.request_id);
+  } catch (const std::exception& e) {
+    // Nothing internal reaches the client; the log has the cause under the request id. Exception messages
+    // here come from the store and the JSON library and never carry a secret value.
+    log_.error("internal error request_id={}: {}", request.request_id, e.what());
+    reply = error_reply(ApiError(500, "api_error", "internal error; the request id is in the daemon's log"),
+                        request.request_id);
+  }
+  reply.headers.push_back({"request-id", request.request_id});
+  reply.headers.push_back({"Content-Type", "application/json"});
+  return reply;
+}
+
+HttpReply ControlApi::dispatch(ApiRequest& request) {
+  if (request.path == "/healthz") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      ApiError error(405, "invalid_request_error", "method not allowed on /healthz; allowed: GET");
+      error.headers.push_back({"Allow", "GET"});
+      throw error;
+    }
+    if (!ready_) throw ApiError(503, "api_error", "starting: listeners are not bound yet");
+    return json_reply(200, {{"status", "ok"}}, {});
+  }
+
+  std::string presented;
+  if (const std::string* auth = request.headers.find("Authorization")) {
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth->size() > kBearer.size() && std::string_view(*auth).substr(0, kBearer.size()) == kBearer) {
+      presented = auth->substr(kBearer.size());
+    }
+  } else if (const std::string* key = request.headers.find("x-api-key")) {
+    presented = *key;
+  }
+  if (!keys_.accepts(presented)) {
+    throw ApiError(401, "authentication_error",
+                   presented.empty() ? "missing API key: send Authorization: Bearer <key> or x-api-key: <key>"
+                                     : "invalid API key");
+  }
+
+  const Router::Route& route = router_.match(request);
+  if (request.method == "GET") {
+    Reply reply = route.handler(request);
+    return json_reply(reply.status, reply.body, std::move(reply.headers));
+  }
+  return run_mutation(route, request);
+}
+
+HttpReply ControlApi::run_mutation(const Router::Route& route, ApiRequest& request) {
+  const std::string* key = request.headers.find(kIdempotencyKeyHeader);
+  std::string request_hash;
+  if (key != nullptr) {
+    if (key->empty() || key->size() > kMaxIdempotencyKeyLength) {
+      bad_request(fmt::format("Idempotency-Key: must be 1 to {} characters", kMaxIdempotencyKeyLength));
+    }
+    request_hash = hex(digest(fmt::format("{} {}\n{}", request.method, request.path, request.body)));
+    auto found = store_.find_idempotent(*key);
+    if (!found) throw std::system_error(found.error());
+    if (const auto& previous = found.value()) {
+      if (previous->request_hash != request_hash) {
+        conflict(fmt::format("Idempotency-Key \"{}\" was already used for a different request; use a new key for "
+                             "a new request",
+                             *key));
+      }
+      HttpReply replay;
+      replay.status = previous->status;
+      replay.body = previous->body;
+      replay.headers.push_back({"Idempotent-Replayed", "true"});
+      return replay;
+    }
+  }
+
+  store::Store::Transaction transaction(store_);
+  Reply reply = route.handler(request);
+  HttpReply http = json_reply(reply.status, reply.body, std::move(reply.headers));
+  if (key != nullptr) {
+    auto remembered = store_.remember_idempotent(*key, {request_hash, http.status, http.body, {}});
+    if (!remembered) throw std::system_error(remembered.error());
+  }
+  if (auto ec = transaction.commit()) throw std::system_error(ec);
+  return http;
+}
+
+}  // namespace airlock::control

@@ -1,0 +1,59 @@
+// ControlApi: one HTTP request in, one response out, for the REST control plane.
+//
+// Order of work for a request: /healthz (no auth) -> API key -> route (404/405) -> for POST and DELETE, the
+// Idempotency-Key replay check and a store transaction around the handler, so a refused request writes
+// nothing and a created resource commits together with its idempotency record -> the JSON response with
+// a request-id header. Runs on the control thread (the store's thread).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "airlock/http1/parser.hpp"
+#include "airlock/store/store.hpp"
+#include "log.hpp"
+#include "router.hpp"
+
+namespace airlock::control {
+
+struct HttpReply {
+  int status = 200;
+  std::vector<http1::Header> headers;
+  std::string body;
+};
+
+// API keys, compared in constant time.
+class ApiKeys {
+ public:
+  explicit ApiKeys(std::vector<std::string> keys);
+  bool accepts(std::string_view presented) const noexcept;
+
+ private:
+  std::vector<std::string> digests_;  // BLAKE2b of each key, so comparisons are fixed-length
+};
+
+class ControlApi {
+ public:
+  ControlApi(store::Store& store, ApiKeys keys, Logger& log);
+
+  HttpReply handle(const http1::RequestHead& head, std::string body);
+  // /healthz answers 200 only after the daemon says every listener is bound.
+  void set_ready(bool ready) noexcept { ready_ = ready; }
+  Router& router() noexcept { return router_; }
+
+ private:
+  HttpReply dispatch(ApiRequest& request);
+  HttpReply run_mutation(const Router::Route& route, ApiRequest& request);
+
+  store::Store& store_;
+  ApiKeys keys_;
+  Logger& log_;
+  Router router_;
+  bool ready_ = false;
+};
+
+// Splits "path?query" into a decoded path and decoded query pairs; false for a malformed escape.
+bool decode_target(std::string_view target, std::string& path, std::multimap<std::string, std::string>& query);
+
+}  // namespace airlock::control

@@ -1,0 +1,228 @@
+// `airlock serve`: the composition root. Builds the owners in dependency order (config, data dir, master
+// key, store, API keys, listeners, API), runs the control io_context, and shuts down in three steps on
+// SIGINT/SIGTERM: stop accepting, let in-flight exchanges finish (at most 5 s), stop.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <boost/asio.hpp>
+#include <sodium.h>
+
+#include "airlock/control/commands.hpp"
+#include "airlock/store/store.hpp"
+#include "api_server.hpp"
+#include "config.hpp"
+#include "control_api.hpp"
+#include "deadline.hpp"
+#include "log.hpp"
+
+namespace airlock::control {
+namespace {
+
+using asio::ip::tcp;
+namespace fs = std::filesystem;
+
+constexpr std::chrono::seconds kDrainLimit{5};
+constexpr std::chrono::hours kIdempotencyPurgeEvery{1};
+
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+void prepare_data_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw StartupError(fmt::format("cannot create the data dir {}: {}", dir.string(), ec.message()));
+  // An existing data dir is tightened, never refused: it holds the master key and the database.
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) throw StartupError(fmt::format("cannot set mode 0700 on the data dir {}: {}", dir.string(), ec.message()));
+}
+
+std::string read_trimmed(const fs::path& file) {
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+// The generated API key: DATA_DIR/admin.key (0600), created on the first start without configured keys.
+std::string admin_key(const fs::path& data_dir, Logger& log) {
+  fs::path file = data_dir / "admin.key";
+  if (fs::exists(file)) {
+    std::string key = read_trimmed(file);
+    if (key.empty()) throw StartupError(fmt::format("{} is empty; delete it to generate a new key", file.string()));
+    return key;
+  }
+  std::string key = store::random_id("ak_");
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw StartupError(fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));
+  std::string line = key + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) throw StartupError(fmt::format("cannot write {}", file.string()));
+  log.info("generated an API key in {} (send it as Authorization: Bearer <key> or x-api-key: <key>)", file.string());
+  return key;
+}
+
+tcp::acceptor listen_on(asio::io_context& io, const Endpoint& endpoint, std::string_view what) {
+  error_code ec;
+  asio::ip::address address = asio::ip::make_address(endpoint.host, ec);
+  if (ec) {
+    throw StartupError(fmt::format("{}: \"{}\" is not an IP address; give a numeric address such as 127.0.0.1", what,
+                                   endpoint.host));
+  }
+  tcp::endpoint local(address, endpoint.port);
+  tcp::acceptor acceptor(io);
+  acceptor.open(local.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(local, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) return acceptor;
+  throw StartupError(fmt::format("cannot listen on {} for the {}: {}", endpoint.to_string(), what, ec.message()));
+}
+
+std::string bound(const tcp::acceptor& acceptor) {
+  tcp::endpoint local = acceptor.local_endpoint();
+  return Endpoint{local.address().to_string(), local.port()}.to_string();
+}
+
+void write_ready_file(const fs::path& file, const std::string& api, const std::string& proxy) {
+  json ready = {{"api", api}, {"proxy", proxy}, {"pid", ::getpid()}};
+  fs::path temporary = file;
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << ready.dump() << "\n";
+    if (!out) throw StartupError(fmt::format("cannot write the ready file {}", temporary.string()));
+  }
+  std::error_code ec;
+  fs::rename(temporary, file, ec);  // readers see the whole file or none
+  if (ec) throw StartupError(fmt::format("cannot write the ready file {}: {}", file.string(), ec.message()));
+}
+
+// The proxy port is bound now, so deployments can rely on its address; interception is not in this
+// version, so every connection gets a 501 that says so.
+asio::awaitable<void> refuse_proxy_connections(tcp::acceptor& acceptor) {
+  static constexpr std::string_view kBody = "Airlock's egress proxy is not available in this version.\n";
+  const std::string response = fmt::format(
+      "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+      kBody.size(), kBody);
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    (void)co_await write_for(socket, asio::buffer(response), std::chrono::seconds(5));
+  }
+}
+
+asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    if (auto purged = store.purge_idempotent(); !purged) log.warn("idempotency purge failed: {}", purged.error().message());
+    timer.expires_after(kIdempotencyPurgeEvery);
+    auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+  }
+}
+
+int run(const Config& config, Logger& log) {
+  prepare_data_dir(config.data_dir);
+  const char* master_env = std::getenv("AIRLOCK_MASTER_KEY");
+  store::MasterKey master = store::load_master_key(config.data_dir, master_env ? master_env : "");
+  if (master.created) log.info("generated a master key in {} (keep a copy: without it no secret can be unsealed)", master.source);
+  auto store = store::Store::open(
+      {.path = config.data_dir / "airlock.db", .master_key = std::move(master.key), .clock = {}, .master_key_source = master.source});
+
+  std::vector<std::string> keys = config.api_keys;
+  if (keys.empty()) keys.push_back(admin_key(config.data_dir, log));
+
+  asio::io_context io(1);
+  tcp::acceptor api_acceptor = listen_on(io, config.api_listen, "API");
+  tcp::acceptor proxy_acceptor = listen_on(io, config.proxy_listen, "proxy");
+  std::string api_address = bound(api_acceptor);
+  std::string proxy_address = bound(proxy_acceptor);
+
+  ControlApi api(*store, ApiKeys(std::move(keys)), log);
+  ApiServer server(std::move(api_acceptor), api, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
+
+  auto on_exit = [&log](std::string_view what) {
+    return [&log, what](std::exception_ptr error) {
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        log.error("{} stopped: {}", what, e.what());
+      }
+    };
+  };
+  asio::co_spawn(io, server.accept_loop(), on_exit("API listener"));
+  asio::co_spawn(io, refuse_proxy_connections(proxy_acceptor), on_exit("proxy listener"));
+  asio::co_spawn(io, purge_idempotency_records(*store, log), on_exit("idempotency purge"));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  asio::steady_timer drain(io);
+  signals.async_wait([&](error_code ec, int signal) {
+    if (ec) return;
+    log.info("received {}: stopping; draining for at most {} s", signal == SIGINT ? "SIGINT" : "SIGTERM", kDrainLimit.count());
+    api.set_ready(false);
+    server.stop();
+    error_code ignored;
+    proxy_acceptor.close(ignored);
+    auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
+    asio::co_spawn(io, [&, deadline]() -> asio::awaitable<void> {
+      while (server.active() > 0 && std::chrono::steady_clock::now() < deadline) {
+        drain.expires_after(std::chrono::milliseconds(20));
+        co_await drain.async_wait(asio::use_awaitable);
+      }
+      io.stop();
+    }, asio::detached);
+  });
+
+  if (config.ready_file) write_ready_file(*config.ready_file, api_address, proxy_address);
+  api.set_ready(true);
+  log.info("airlock listening api={} proxy={} data_dir={}", api_address, proxy_address, config.data_dir.string());
+  io.run();
+  log.info("airlock stopped");
+  return 0;
+}
+
+}  // namespace
+
+int serve_command(std::span<const std::string_view> args) {
+  for (std::string_view arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kServeUsage;
+      return 0;
+    }
+  }
+  if (sodium_init() < 0) {
+    std::cerr << "airlock: libsodium failed to initialise\n";
+    return 1;
+  }
+  const char* key_env = std::getenv("AIRLOCK_API_KEY");
+  Config config;
+  try {
+    config = load_config(args, key_env ? key_env : "");
+  } catch (const ConfigError& e) {
+    std::cerr << "airlock: " << e.what() << "\n";
+    return 2;
+  }
+  Logger log(config.log_level);
+  try {
+    return run(config, log);
+  } catch (const std::system_error& e) {
+    log.error("{}", e.what());  // store errors say what to do (wrong master key, newer schema)
+  } catch (const std::exception& e) {
+    log.error("{}", e.what());
+  }
+  return 1;
+}
+
+}  // namespace airlock::control

@@ -1,0 +1,263 @@
+// airlock::store — Airlock's durable state: one SQLite database (WAL) in the data dir, schema migrations,
+// and secrets sealed with the master key.
+//
+// The store knows nothing of HTTP or JSON. A resource row has typed columns for what the store must query
+// or enforce (ids, owners, unique names, timestamps, archive state) and `doc`, the rest of the resource as
+// an opaque string that control serialises and parses. Secret fields never enter `doc`: they are passed as
+// SecretValue, sealed with XChaCha20-Poly1305 under the master key (associated data: the credential id),
+// and only unsealed on request.
+//
+// Threading: a Store is used from one thread (the control thread); it is not internally synchronised.
+// Every write runs in a transaction (BEGIN IMMEDIATE). Callers group several writes into one atomic unit
+// with begin(); writes made while such a transaction is open join it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <boost/outcome/std_result.hpp>
+
+#include "airlock/store/secret.hpp"
+
+namespace airlock::store {
+
+enum class Errc {
+  not_found = 1,     // no row with that id (or not in that vault)
+  conflict,          // a uniqueness rule: secret_name or mcp_server_url already used by an active credential
+  archived,          // the target (or its owner, e.g. the vault of a new credential) is archived
+  version_conflict,  // optimistic lock: the agent's version is not the one the caller expected
+  newer_schema,      // the database was written by a newer Airlock
+  wrong_master_key,  // the master key does not open this database's sealed values
+  io,                // SQLite or the file system failed; the message says what
+};
+const std::error_category& error_category() noexcept;
+std::error_code make_error_code(Errc e) noexcept;
+
+template <class T>
+using Result = boost::outcome_v2::std_result<T>;
+
+using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+// Timestamps are RFC 3339 UTC with exactly six fractional digits ("2026-11-27T02:21:22.123456Z"), so
+// that text order is time order. format_time is what the store writes; control uses it for filters too.
+std::string format_time(std::chrono::system_clock::time_point t);
+
+// An unguessable id: prefix + "01" + 22 base58 characters (about 128 random bits), e.g. "vlt_01CZkZ...".
+std::string random_id(std::string_view prefix);
+
+// Loads the 32-byte master key: from `env_value` (AIRLOCK_MASTER_KEY: 64 hex chars or base64) when it is
+// non-empty, else from DATA_DIR/master.key, which is generated (mode 0600) when absent. `created` tells
+// whether a new key file was written. Throws std::system_error (Errc::io or Errc::wrong_master_key for a
+// malformed key) with a message naming the source and the expected form.
+struct MasterKey {
+  SecretValue key;
+  bool created = false;
+  std::string source;  // "AIRLOCK_MASTER_KEY" or the file path, for messages
+};
+MasterKey load_master_key(const std::filesystem::path& data_dir, std::string_view env_value);
+
+// Keyset pagination position: rows are ordered newest first by (created_at, id).
+struct Cursor {
+  std::string created_at;
+  std::string id;
+};
+
+struct ListQuery {
+  std::size_t limit = 20;
+  std::optional<Cursor> after{};  // continue strictly after this row
+  bool include_archived = false;
+  // Inclusive and exclusive bounds on created_at, already normalised with format_time.
+  // (The {} initialisers let designated initialisers omit members without GCC 12's
+  // -Wmissing-field-initializers.)
+  std::optional<std::string> created_gte{}, created_lte{}, created_gt{}, created_lt{};
+};
+
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::optional<Cursor> next;  // set when more rows follow the last item
+};
+
+// A vault, agent or environment row.
+struct Document {
+  std::string id;
+  std::string doc;
+  std::string created_at;
+  std::string updated_at;
+  std::optional<std::string> archived_at;
+};
+
+struct Agent : Document {
+  int version = 1;
+};
+
+struct Credential {
+  std::string id;
+  std::string vault_id;
+  std::string auth_type;                      // environment_variable | static_bearer | mcp_oauth
+  std::optional<std::string> secret_name;     // environment_variable: unique among the vault's active ones
+  std::optional<std::string> mcp_server_url;  // static_bearer, mcp_oauth: unique among the vault's active ones
+  std::optional<std::string> placeholder;     // environment_variable: stable, random, see make_placeholder
+  std::vector<std::string> secret_fields;     // names of the sealed fields held, e.g. {"secret_value"}
+  std::string doc;
+  std::string created_at;
+  std::string updated_at;
+  std::optional<std::string> archived_at;
+};
+
+// Write-only fields by name ("secret_value", "token", "access_token", "refresh_token", "client_secret").
+using SecretFields = std::vector<std::pair<std::string, SecretValue>>;
+
+struct NewCredential {
+  std::string vault_id;
+  std::string auth_type;
+  std::optional<std::string> secret_name{};
+  std::optional<std::string> mcp_server_url{};
+  std::string doc{};
+  SecretFields secrets{};
+};
+
+// Placeholders: kPlaceholderPrefix followed by 40 characters of [A-Za-z0-9]; every character is RFC 3986
+// unreserved, so no escaping in URLs, headers or JSON changes one, and the fixed prefix lets the proxy scan
+// for candidates with one memmem.
+inline constexpr std::string_view kPlaceholderPrefix = "airlock_ph_";
+inline constexpr std::size_t kPlaceholderLength = 51;
+std::string make_placeholder();
+
+// What the proxy's credential snapshot is built from: every active credential of every active vault.
+struct ActiveCredential {
+  std::string id;
+  std::string vault_id;
+  std::string auth_type;
+  std::optional<std::string> secret_name;
+  std::optional<std::string> mcp_server_url;
+  std::optional<std::string> placeholder;
+  std::string doc;    // networking, injection_location, ...
+  SecretValue value;  // the primary secret, unsealed: secret_value, token or access_token
+};
+
+// A stored response for an Idempotency-Key, kept 24 h.
+struct IdempotentResponse {
+  std::string request_hash;  // what the first request was (method, path, body); a different one is a conflict
+  int status = 0;
+  std::string body;
+  std::string created_at{};  // set by the store's clock; ignored by remember_idempotent
+};
+
+struct Options {
+  std::filesystem::path path;       // DATA_DIR/airlock.db
+  SecretValue master_key;           // 32 bytes
+  Clock clock{};                    // default: system_clock::now
+  std::string master_key_source{};  // MasterKey::source, named in the wrong-key message
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) and migrates the database. Startup only, so failures throw
+  // std::system_error with a store Errc and a what() that says what to do: a database from a newer build
+  // (Errc::newer_schema), a master key that does not match the one the database was created with
+  // (Errc::wrong_master_key), or an unusable file (Errc::io, with SQLite's message).
+  static std::unique_ptr<Store> open(Options options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The schema version this build writes (PRAGMA user_version).
+  static int schema_version() noexcept;
+
+  // SQLite's (or the store's) description of the most recent failure, for the log next to an Errc::io
+  // result. It never contains a bound value, so never a secret.
+  const std::string& last_error() const noexcept;
+
+  // An atomic unit of several writes: BEGIN IMMEDIATE now, ROLLBACK on destruction unless committed.
+  // Store writes made while it is open join it instead of committing on their own (each as a savepoint,
+  // so a write that fails undoes only itself). A Transaction opened inside another one is a savepoint of
+  // it. The constructor throws std::system_error (Errc::io) when the write lock cannot be had within the
+  // busy timeout. Transactions end in the reverse order of their beginning, before the Store is destroyed.
+  class Transaction {
+   public:
+    explicit Transaction(Store& store);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    std::error_code commit();
+
+   private:
+    Store* store_;
+    bool done_ = false;
+  };
+
+  // Vaults. delete_vault removes its credentials too.
+  Result<Document> create_vault(std::string_view doc);
+  Result<Document> get_vault(std::string_view id);
+  Result<Document> update_vault(std::string_view id, std::string_view doc);
+  Result<Document> archive_vault(std::string_view id);
+  Result<void> delete_vault(std::string_view id);
+  Result<Page<Document>> list_vaults(const ListQuery& query);
+
+  // Credentials, always addressed through their vault. create_credential: Errc::not_found (vault),
+  // Errc::archived (vault archived), Errc::conflict (secret_name / mcp_server_url in use). update replaces
+  // `doc` and the named secrets it is given (others are kept).
+  Result<Credential> create_credential(NewCredential credential);
+  Result<Credential> get_credential(std::string_view vault_id, std::string_view id);
+  Result<Credential> update_credential(std::string_view vault_id, std::string_view id, std::string_view doc,
+                                       SecretFields replaced_secrets);
+  Result<Credential> archive_credential(std::string_view vault_id, std::string_view id);
+  Result<void> delete_credential(std::string_view vault_id, std::string_view id);
+  Result<Page<Credential>> list_credentials(std::string_view vault_id, const ListQuery& query);
+  Result<SecretValue> unseal_secret(std::string_view credential_id, std::string_view field);
+
+  // The proxy snapshot's source, and a notification after every committed change that can alter it
+  // (credential or vault created, updated, archived, deleted). The callback runs on the store's thread,
+  // after the outermost commit (never after a rollback), and may use the store. It should not throw: an
+  // exception leaves through the store call (or Transaction::commit) whose commit ran it, though the
+  // change stays committed.
+  // active_credentials: a credential without its primary secret has an empty value.
+  Result<std::vector<ActiveCredential>> active_credentials();
+  void on_credentials_changed(std::function<void()> callback);
+
+  // Agents. Versions start at 1; update_agent stores a new version only when `doc` differs from the
+  // latest, and fails with Errc::version_conflict when expected_version is set and is not the latest.
+  Result<Agent> create_agent(std::string_view doc);
+  Result<Agent> get_agent(std::string_view id, std::optional<int> version = std::nullopt);
+  Result<Agent> update_agent(std::string_view id, std::string_view doc, std::optional<int> expected_version);
+  Result<Agent> archive_agent(std::string_view id);
+  Result<Page<Agent>> list_agents(const ListQuery& query);
+  // Newest version first; the cursor's created_at is unused and its id is the version number.
+  // include_archived and the created_at bounds do not apply to versions.
+  Result<Page<Agent>> list_agent_versions(std::string_view id, const ListQuery& query);
+
+  // Environments.
+  Result<Document> create_environment(std::string_view doc);
+  Result<Document> get_environment(std::string_view id);
+  Result<Document> update_environment(std::string_view id, std::string_view doc);
+  Result<Document> archive_environment(std::string_view id);
+  Result<void> delete_environment(std::string_view id);
+  Result<Page<Document>> list_environments(const ListQuery& query);
+
+  // Idempotency-Key records. remember_idempotent joins the caller's transaction, so the resource and the
+  // response it produced commit together. Records older than 24 h are ignored and purged, and their key
+  // may be remembered again; remembering a key whose record is younger fails with Errc::conflict.
+  Result<std::optional<IdempotentResponse>> find_idempotent(std::string_view key);
+  Result<void> remember_idempotent(std::string_view key, const IdempotentResponse& response);
+  Result<void> purge_idempotent();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airlock::store
+
+template <>
+struct std::is_error_code_enum<airlock::store::Errc> : std::true_type {};

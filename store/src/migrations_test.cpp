@@ -1,0 +1,117 @@
+// Opening a store: migrations from an empty file, reopening, refusing a newer schema and a wrong key.
+#include <doctest/doctest.h>
+
+#include "migrations.hpp"
+#include "test_support.hpp"
+
+namespace airlock::store {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+testing::Thrown open_error(const std::filesystem::path& db, unsigned char key, std::string source = "test key") {
+  testing::TestClock clock;
+  return testing::thrown_by([&] {
+    (void)Store::open(Options{db, testing::key_of(key), clock.clock(), std::move(source)});
+  });
+}
+
+std::string text_of(const std::filesystem::path& db_path, const std::string& sql) {
+  Database db{db_path};
+  auto stmt = db.statement(sql);
+  REQUIRE(stmt.has_value());
+  StatementUse use{db, stmt.value()};
+  std::string out;
+  for (;;) {
+    auto row = use.step();
+    REQUIRE(row.has_value());
+    if (!row.value()) break;
+    out += use.text(0) + " ";
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("an empty file is migrated to the current schema, in WAL mode") {
+  testing::StoreFixture f;
+  CHECK(Store::schema_version() == 1);
+  CHECK(static_cast<int>(migrations().size()) == Store::schema_version());
+  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == Store::schema_version());
+  CHECK(text_of(f.db_path, "PRAGMA journal_mode") == "wal ");
+  CHECK(text_of(f.db_path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name") ==
+        "agent_versions agents credential_secrets credentials environments idempotency meta vaults ");
+  CHECK(text_of(f.db_path, "SELECT key FROM meta") == "master_key_check ");
+}
+
+TEST_CASE("reopening keeps the data and does not migrate again") {
+  testing::StoreFixture f;
+  auto vault = f.store->create_vault(R"({"display_name":"Alice"})");
+  REQUIRE(vault.has_value());
+  f.reopen();
+  auto again = f.store->get_vault(vault.value().id);
+  REQUIRE(again.has_value());
+  CHECK(again.value().doc == R"({"display_name":"Alice"})");
+  CHECK(again.value().created_at == "2026-11-27T02:21:22.123456Z");
+  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == 1);
+}
+
+TEST_CASE("a database from a newer build is refused with newer_schema, naming both versions") {
+  testing::StoreFixture f;
+  f.store.reset();
+  testing::exec_sql(f.db_path, "PRAGMA user_version = 2");
+  const auto error = open_error(f.db_path, 1);
+  CHECK(error.code == make_error_code(Errc::newer_schema));
+  CHECK(error.message ==
+        f.db_path.string() +
+            " has schema version 2, but this Airlock build knows versions up to 1: it was written by a newer "
+            "Airlock. Run that newer version, or restore a backup of the data dir taken before the upgrade");
+  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == 2);  // left as it was
+}
+
+TEST_CASE("a failing migration step leaves the file at its old version") {
+  testing::TempDir dir;
+  const auto path = dir.path() / "airlock.db";
+  // A table the first step creates already exists, so step 1 fails and the transaction rolls back.
+  testing::exec_sql(path, "CREATE TABLE vaults (x)");
+  const auto error = open_error(path, 1);
+  CHECK(error.code == make_error_code(Errc::io));
+  CHECK(error.message ==
+        "migrating " + path.string() + " (step 1) failed: CREATE TABLE meta (: table vaults already exists");
+  CHECK(testing::query_int(path, "PRAGMA user_version") == 0);
+  CHECK(testing::query_int(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'credentials'") == 0);
+}
+
+TEST_CASE("another master key is refused with wrong_master_key, naming its source and the file") {
+  testing::StoreFixture f;
+  f.store.reset();
+  const auto error = open_error(f.db_path, 2, "AIRLOCK_MASTER_KEY");
+  CHECK(error.code == make_error_code(Errc::wrong_master_key));
+  CHECK(error.message ==
+        "the master key from AIRLOCK_MASTER_KEY does not open " + f.db_path.string() +
+            ": it was sealed under another key; restore the original master.key or AIRLOCK_MASTER_KEY");
+  f.reopen(1);  // the right key still opens it
+  CHECK(f.store->list_vaults({}).has_value());
+}
+
+TEST_CASE("a master key that is not 32 bytes is refused") {
+  testing::TempDir dir;
+  testing::TestClock clock;
+  const auto error = testing::thrown_by([&] {
+    (void)Store::open(Options{dir.path() / "airlock.db", SecretValue{std::string_view{"short"}}, clock.clock(), ""});
+  });
+  CHECK(error.code == make_error_code(Errc::wrong_master_key));
+  CHECK(error.message == "the master key for " + (dir.path() / "airlock.db").string() + " must be 32 bytes");
+}
+
+TEST_CASE("a file that is not a database is an I/O error") {
+  testing::TempDir dir;
+  const auto path = dir.path() / "airlock.db";
+  std::ofstream(path) << std::string(4096, 'x');
+  const auto error = open_error(path, 1);
+  CHECK(error.code == make_error_code(Errc::io));
+  CHECK(error.message == path.string() + " (PRAGMA journal_mode = WAL): prepare: file is not a database");
+}
+
+}  // namespace airlock::store

@@ -1,0 +1,3 @@
+// The doctest main linked into every area's unit-test binary.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>

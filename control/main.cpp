@@ -14,6 +14,7 @@ constexpr std::string_view kUsage =
     "\n"
     "commands:\n"
     "  serve        run the daemon: REST API, egress proxy, scheduler (airlock serve --help)\n"
+    "  ca           print the root CA certificate that sandboxes trust (airlock ca --data-dir DIR [--bundle])\n"
     "  cron next    print the next fire times of a cron schedule (airlock cron next --expr EXPR --tz ZONE)\n"
     "  version      print the version\n";
 
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   }
   std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   if (args[0] == "serve") return airlock::control::serve_command(rest);
+  if (args[0] == "ca") return airlock::control::ca_command(rest);
   if (args[0] == "cron" && !rest.empty() && rest[0] == "next") {
     auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     return airlock::cron::cron_next_command(rest.subspan(1), std::cout, std::cerr, now);

@@ -18,6 +18,7 @@
 #include "airlock/control/commands.hpp"
 #include "airlock/store/store.hpp"
 #include "api_server.hpp"
+#include "ca_files.hpp"
 #include "config.hpp"
 #include "control_api.hpp"
 #include "deadline.hpp"
@@ -140,6 +141,9 @@ int run(const Config& config, Logger& log) {
   auto store = store::Store::open(
       {.path = config.data_dir / "airlock.db", .master_key = std::move(master.key), .clock = {}, .master_key_source = master.source});
 
+  CaFiles ca = load_or_create_ca(config.data_dir, *store);
+  if (ca.created) log.info("created the root CA {} (sandboxes trust it through {})", ca.certificate_path.string(), ca.bundle_path.string());
+
   std::vector<std::string> keys = config.api_keys;
   if (keys.empty()) keys.push_back(admin_key(config.data_dir, log));
 
@@ -194,6 +198,31 @@ int run(const Config& config, Logger& log) {
 }
 
 }  // namespace
+
+int ca_command(std::span<const std::string_view> args) {
+  fs::path data_dir = ".airlock";
+  bool bundle = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--data-dir" && i + 1 < args.size()) {
+      data_dir = fs::path(args[++i]);
+    } else if (args[i] == "--bundle") {
+      bundle = true;
+    } else {
+      std::cerr << "usage: airlock ca [--data-dir DIR] [--bundle]\n"
+                   "prints Airlock's root CA certificate (with --bundle: system roots + the CA, what sandboxes trust)\n";
+      return args[i] == "--help" ? 0 : 2;
+    }
+  }
+  fs::path file = data_dir / (bundle ? "ca-bundle.pem" : "ca.pem");
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "airlock: no " << file.string() << ": it is created by the first `airlock serve --data-dir "
+              << data_dir.string() << "`\n";
+    return 1;
+  }
+  std::cout << in.rdbuf();
+  return 0;
+}
 
 int serve_command(std::span<const std::string_view> args) {
   for (std::string_view arg : args) {

@@ -142,6 +142,31 @@ test('update with a stale version is 409 conflict_error, sent once, and changes 
   await expectApiError(ctx.client.beta.agents.update(agent.id, { description: 'x', version: 0 }), { ...bad, path: 'version' });
 });
 
+test('concurrent updates from the same version: exactly one wins, the others are 409', async () => {
+  const agent = await ctx.client.beta.agents.create({ name: 'Race', model: 'claude-opus-5-5' });
+  const results = await Promise.allSettled(range(6).map((i) =>
+    ctx.client.beta.agents.update(agent.id, { description: `writer ${i}`, version: 1 })));
+  const won = results.filter((r) => r.status === 'fulfilled');
+  assert.equal(won.length, 1);
+  assert.equal(won[0].value.version, 2);
+  for (const r of results.filter((x) => x.status === 'rejected')) {
+    assert.ok(r.reason instanceof Anthropic.ConflictError, `${r.reason}`);
+  }
+  assert.deepEqual(await ctx.client.beta.agents.retrieve(agent.id), won[0].value);
+  const versions = await collect(ctx.client.beta.agents.versions.list(agent.id));
+  assert.deepEqual(versions.map((a) => a.version).sort(), [1, 2]);
+});
+
+test('retrieve with a version that is not a positive integer is 400', async () => {
+  const agent = await ctx.client.beta.agents.create({ name: 'Q', model: 'claude-opus-5-5' });
+  for (const version of ['abc', '-1', '1.5']) {
+    const res = await ctx.raw('GET', `/v1/agents/${agent.id}?version=${version}`);
+    assert.equal(res.status, 400, `version=${version}: ${res.text}`);
+    assert.equal(res.json.error.type, 'invalid_request_error');
+    assert.ok(res.json.error.message.startsWith('version: '), res.json.error.message);
+  }
+});
+
 test('update without version applies unconditionally', async () => {
   const agent = await ctx.client.beta.agents.create({ name: 'Free', model: 'claude-opus-5-5' });
   const a = await ctx.client.beta.agents.update(agent.id, { description: 'a' });
@@ -254,4 +279,8 @@ test('unknown agent ids are 404 not_found_error', async () => {
   await expectApiError(ctx.client.beta.agents.retrieve(id), notFound);
   await expectApiError(ctx.client.beta.agents.update(id, { description: 'x' }), notFound);
   await expectApiError(ctx.client.beta.agents.archive(id), notFound);
+});
+
+test('every response had a JSON content type, a JSON body and a unique request-id', () => {
+  ctx.assertResponsesWellFormed();
 });

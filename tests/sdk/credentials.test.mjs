@@ -573,6 +573,20 @@ test('duplicate secret_name among active credentials is 409, not retried; archiv
   assert.equal(all.filter((c) => c.auth.secret_name === 'DUP_NAME').length, 2);
 });
 
+test('concurrent creates of one secret_name: exactly one wins, the others are 409', async () => {
+  const v = await newVault('race');
+  const results = await Promise.allSettled(range(8).map(() => createEnv(v.id, { secret_name: 'RACE' })));
+  const won = results.filter((r) => r.status === 'fulfilled');
+  const lost = results.filter((r) => r.status === 'rejected');
+  assert.equal(won.length, 1, 'one create succeeded');
+  for (const r of lost) {
+    assert.ok(r.reason instanceof Anthropic.ConflictError, `${r.reason}`);
+    assert.equal(r.reason.headers.get('x-should-retry'), 'false');
+  }
+  const listed = await collect(ctx.client.beta.vaults.credentials.list(v.id, { include_archived: true }));
+  assert.deepEqual(listed, [won[0].value]);
+});
+
 test('duplicate mcp_server_url among active MCP credentials is 409; archiving frees it', async () => {
   const v = await newVault('dup mcp');
   const url = 'https://mcp.dup.example/mcp';
@@ -632,6 +646,10 @@ test('deleting a vault deletes its credentials', async () => {
   await ctx.client.beta.vaults.delete(v.id);
   await expectApiError(ctx.client.beta.vaults.credentials.retrieve(cred.id, { vault_id: v.id }), notFound);
   await expectApiError(ctx.client.beta.vaults.credentials.list(v.id), notFound);
+});
+
+test('every response had a JSON content type, a JSON body and a unique request-id', () => {
+  ctx.assertResponsesWellFormed();
 });
 
 test('no response and no daemon output contained a secret', () => {

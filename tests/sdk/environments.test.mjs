@@ -235,3 +235,7 @@ test('unknown environment ids are 404 not_found_error', async () => {
   await expectApiError(ctx.client.beta.environments.archive(id), notFound);
   await expectApiError(ctx.client.beta.environments.delete(id), notFound);
 });
+
+test('every response had a JSON content type, a JSON body and a unique request-id', () => {
+  ctx.assertResponsesWellFormed();
+});

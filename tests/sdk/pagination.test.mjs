@@ -161,6 +161,10 @@ test(`credentials: ${kCredentials} in one vault page in order, with and without 
   }
 });
 
+test('every response had a JSON content type, a JSON body and a unique request-id', () => {
+  ctx.assertResponsesWellFormed();
+});
+
 test('no response and no daemon output contained a secret', () => {
   ctx.assertNoSecretsLeaked();
 });

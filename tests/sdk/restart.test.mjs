@@ -9,7 +9,9 @@ import path from 'node:path';
 import { after, test as nodeTest } from 'node:test';
 
 import { makeTempDir, randomApiKey, start, startExpectingFailure } from './lib/daemon.mjs';
-import { Anthropic, Recorder, collect, expectApiError } from './lib/harness.mjs';
+import {
+  Anthropic, Recorder, assertNoSecretsLeaked, assertResponsesWellFormed, collect, expectApiError,
+} from './lib/harness.mjs';
 
 const secrets = new Set();
 const rec = new Recorder();
@@ -262,12 +264,10 @@ test('a malformed AIRLOCK_MASTER_KEY is refused with a message naming it', async
   assert.match(result.stderr, /AIRLOCK_MASTER_KEY|master[ _-]?key/i, result.stderr);
 });
 
+test('every response had a JSON content type, a JSON body and a unique request-id', () => {
+  assertResponsesWellFormed(rec);
+});
+
 test('no response and no daemon output contained a secret', () => {
-  assert.ok(secrets.size > 0);
-  for (const ex of rec.exchanges) {
-    for (const s of secrets) assert.ok(!ex.text.includes(s), `${ex.method} ${ex.url} returned a secret`);
-  }
-  for (const daemon of daemons) {
-    for (const s of secrets) assert.ok(!daemon.log().includes(s), 'daemon output contains a secret');
-  }
+  assertNoSecretsLeaked(rec, secrets, daemons);
 });

@@ -108,6 +108,23 @@ test('display_name must be 1–255 characters', async () => {
   assert.equal((await ctx.client.beta.vaults.retrieve(ok.id)).display_name, 'n'.repeat(255));
 });
 
+test('display_name length counts characters, not bytes', async () => {
+  const ok = await ctx.client.beta.vaults.create({ display_name: 'é'.repeat(255) });
+  assert.equal(ok.display_name, 'é'.repeat(255));
+  await expectApiError(ctx.client.beta.vaults.create({ display_name: 'é'.repeat(256) }),
+    { cls: Anthropic.BadRequestError, status: 400, type: 'invalid_request_error', path: 'display_name' });
+  const mixed = await ctx.client.beta.vaults.create({ display_name: 'Zürich — 東京', metadata: { 'clé': 'valeur ✓' } });
+  assert.equal(mixed.display_name, 'Zürich — 東京');
+  assert.deepEqual(mixed.metadata, { 'clé': 'valeur ✓' });
+  assert.deepEqual(await ctx.client.beta.vaults.retrieve(mixed.id), mixed);
+});
+
+test('concurrent creates all succeed with distinct ids', async () => {
+  const made = await Promise.all(range(20).map((i) => ctx.client.beta.vaults.create({ display_name: `parallel ${i}` })));
+  assert.equal(new Set(made.map((v) => v.id)).size, 20);
+  for (const v of made) assert.deepEqual(await ctx.client.beta.vaults.retrieve(v.id), v);
+});
+
 test('display_name is required and must be a string', async () => {
   await expectApiError(ctx.client.beta.vaults.create({}),
     { cls: Anthropic.BadRequestError, status: 400, type: 'invalid_request_error', path: 'display_name' });
@@ -164,8 +181,11 @@ test('metadata limits apply to the bag after an update patch', async () => {
 
   await expectApiError(ctx.client.beta.vaults.update(vault.id, { metadata: { k1: 'v'.repeat(513) } }),
     { cls: Anthropic.BadRequestError, status: 400, type: 'invalid_request_error', pathPrefix: 'metadata' });
-  await expectApiError(ctx.client.beta.vaults.update(vault.id, { metadata: { ['k'.repeat(65)]: null } }),
+  await expectApiError(ctx.client.beta.vaults.update(vault.id, { metadata: { k1: null, ['k'.repeat(65)]: 'v' } }),
     { cls: Anthropic.BadRequestError, status: 400, type: 'invalid_request_error', pathPrefix: 'metadata' });
+  // Deleting a key that is not stored is a no-op, whatever its length: the stored bag is what is limited.
+  const noop = await ctx.client.beta.vaults.update(vault.id, { metadata: { ['k'.repeat(65)]: null } });
+  assert.deepEqual(noop.metadata, expected);
   assert.deepEqual((await ctx.client.beta.vaults.retrieve(vault.id)).metadata, expected);
 });
 
@@ -260,4 +280,8 @@ test('the SDK does not retry a 4xx: one request per call', async () => {
   await expectApiError(ctx.client.beta.vaults.create({ display_name: '' }), { status: 400 });
   await expectApiError(ctx.client.beta.vaults.retrieve('vlt_missing'), { status: 404 });
   assert.equal(ctx.rec.count - mark, 2);
+});
+
+test('every response had a JSON content type, a JSON body and a unique request-id', () => {
+  ctx.assertResponsesWellFormed();
 });

@@ -84,7 +84,8 @@ export function useDaemon({ env = {}, apiKey = randomApiKey(), args = [] } = {})
     }
   });
 
-  ctx.assertNoSecretsLeaked = () => assertNoSecretsLeaked(ctx);
+  ctx.assertNoSecretsLeaked = () => assertNoSecretsLeaked(ctx.rec, ctx.secrets, [ctx.daemon]);
+  ctx.assertResponsesWellFormed = () => assertResponsesWellFormed(ctx.rec);
 
   before(async () => {
     ctx.tmp = makeTempDir();
@@ -133,11 +134,12 @@ export async function rawRequest(target, method, path, { body, headers = {}, aut
   return { status: response.status, headers: response.headers, text, json };
 }
 
-function assertNoSecretsLeaked(ctx) {
-  assert.ok(ctx.secrets.size > 0, 'the file registered no secret to look for');
-  assert.ok(ctx.rec.count > 0, 'no response was recorded');
-  for (const exchange of ctx.rec.exchanges) {
-    for (const secret of ctx.secrets) {
+// No response body or header, and no daemon output, contains any of `secrets`.
+export function assertNoSecretsLeaked(rec, secrets, daemons) {
+  assert.ok(secrets.size > 0, 'the file registered no secret to look for');
+  assert.ok(rec.count > 0, 'no response was recorded');
+  for (const exchange of rec.exchanges) {
+    for (const secret of secrets) {
       const where = `${exchange.method} ${exchange.url} → ${exchange.status}`;
       assert.ok(!exchange.text.includes(secret), `response body of ${where} contains a secret`);
       for (const [name, value] of exchange.headers) {
@@ -145,10 +147,29 @@ function assertNoSecretsLeaked(ctx) {
       }
     }
   }
-  const log = ctx.daemon.log();
-  for (const secret of ctx.secrets) {
-    assert.ok(!log.includes(secret), 'the daemon\'s output contains a secret');
+  for (const daemon of daemons) {
+    const log = daemon.log();
+    for (const secret of secrets) assert.ok(!log.includes(secret), 'the daemon\'s output contains a secret');
   }
+}
+
+// API.md §7.2: every API response the file received had a JSON content type, a JSON body and a
+// request-id header, and no two responses shared a request id.
+export function assertResponsesWellFormed(rec) {
+  const seen = new Set();
+  let checked = 0;
+  for (const ex of rec.exchanges) {
+    if (new URL(ex.url).pathname === '/healthz') continue;
+    const where = `${ex.method} ${ex.url} → ${ex.status}`;
+    assert.match(ex.headers.get('content-type') ?? '', /^application\/json\b/, `content-type of ${where}`);
+    const id = ex.headers.get('request-id');
+    assert.ok(id, `request-id of ${where}`);
+    assert.ok(!seen.has(id), `request-id ${id} of ${where} is unique`);
+    seen.add(id);
+    assert.doesNotThrow(() => JSON.parse(ex.text), `body of ${where} is JSON`);
+    checked += 1;
+  }
+  assert.ok(checked > 0, 'no response was recorded');
 }
 
 // ---- assertions ----------------------------------------------------------------------------------------

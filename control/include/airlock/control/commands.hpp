@@ -10,4 +10,7 @@ namespace airlock::control {
 // `airlock serve`: store, REST API, proxy listener, until SIGINT/SIGTERM (then drains for at most 5 s).
 int serve_command(std::span<const std::string_view> args);
 
+// `airlock ca [--data-dir DIR] [--bundle]`: prints the root CA certificate, or the trust bundle.
+int ca_command(std::span<const std::string_view> args);
+
 }  // namespace airlock::control

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -153,6 +154,88 @@ struct IdempotentResponse {
   std::string created_at{};  // set by the store's clock; ignored by remember_idempotent
 };
 
+// ---- Sessions ------------------------------------------------------------------------------------------
+// A session row: what control needs to query (agent, deployment, status, archive state) in typed columns,
+// the ordered vault list in its own table, and `doc` for the rest (the agent snapshot, resources, metadata,
+// title, budget, ...), which only control parses. Sessions start "idle".
+struct Session {
+  std::string id;  // "sesn_..."
+  std::string agent_id;
+  int agent_version = 1;
+  std::string environment_id;
+  std::optional<std::string> deployment_id;
+  std::string status = "idle";  // idle | running | rescheduling | terminated
+  std::vector<std::string> vault_ids;
+  std::string doc;
+  std::string created_at;
+  std::string updated_at;
+  std::optional<std::string> archived_at;
+};
+
+struct NewSession {
+  std::string agent_id;
+  int agent_version = 1;
+  std::string environment_id;
+  std::optional<std::string> deployment_id{};
+  std::vector<std::string> vault_ids{};  // in order, without duplicates (Errc::conflict otherwise)
+  std::string doc{};
+};
+
+// Keyset pages over sessions, newest first unless `ascending`. An empty `statuses` means any status.
+struct SessionQuery : ListQuery {
+  std::optional<std::string> agent_id{};
+  std::optional<int> agent_version{};  // only applies together with agent_id
+  std::optional<std::string> deployment_id{};
+  std::vector<std::string> statuses{};
+  bool ascending = false;
+};
+
+// A stored session event. `seq` orders a session's events (and every event, across sessions) in the
+// order they were appended; processed_at is the store's clock when it was appended.
+struct Event {
+  std::string id;  // "sevt_..."
+  std::string session_id;
+  std::string type;
+  std::string processed_at;
+  std::string doc;  // the event's other fields
+  std::int64_t seq = 0;
+};
+
+// A page of a session's events, oldest first unless !ascending. `types` empty means every type; the
+// processed bounds are normalised with format_time. Page::next has the last event's processed_at and
+// its seq as text (the id); pass that seq back as after_seq.
+struct EventQuery {
+  std::size_t limit = 100;
+  std::optional<std::int64_t> after_seq{};
+  bool ascending = true;
+  std::vector<std::string> types{};
+  std::optional<std::string> processed_gt{}, processed_gte{}, processed_lt{}, processed_lte{};
+};
+
+// One request through the proxy, for the session's egress audit (API.md §10). Never a secret value:
+// `path` is without the query string, and `credentials_doc` names credentials (id, secret_name,
+// location), as a JSON array that control writes and reads.
+struct EgressRow {
+  std::string session_id;
+  std::string created_at;
+  std::string method;
+  std::string host;
+  int port = 0;
+  std::string path;
+  int status = 0;
+  std::int64_t bytes_up = 0;
+  std::int64_t bytes_down = 0;
+  std::string decision;  // allowed | denied | error
+  std::string reason;    // "" when none
+  std::string credentials_doc = "[]";
+};
+
+struct EgressEntry : EgressRow {
+  std::string id;  // "egr_..."
+  std::int64_t seq = 0;
+};
+// ---- end of Sessions ----------------------------------------------------------------------------------
+
 struct Options {
   std::filesystem::path path;       // DATA_DIR/airlock.db
   SecretValue master_key;           // 32 bytes
@@ -250,6 +333,55 @@ class Store {
   Result<std::optional<IdempotentResponse>> find_idempotent(std::string_view key);
   Result<void> remember_idempotent(std::string_view key, const IdempotentResponse& response);
   Result<void> purge_idempotent();
+
+  // Sealing other at-rest secrets under the master key (the CA's private key in ca.key.sealed).
+  // `associated_data` names what the value is, so a sealed file cannot be swapped for another kind.
+  std::string seal_blob(std::span<const unsigned char> plaintext, std::string_view associated_data) const;
+  // Errc::wrong_master_key when the value does not open (another key, other data, or altered bytes).
+  Result<SecretValue> unseal_blob(std::string_view sealed, std::string_view associated_data) const;
+
+  // ---- Sessions ----------------------------------------------------------------------------------------
+  // create_session: a new idle session ("sesn_..."); Errc::conflict when vault_ids repeats an id. The store
+  // does not check that the agent, environment or vaults exist: control decides that, and a session keeps
+  // its ids when they go away later. update_session replaces `doc`; set_session_status takes idle,
+  // running, rescheduling or terminated (std::errc::invalid_argument otherwise). Archiving sets
+  // archived_at once (again: the row unchanged). delete_session removes its events and egress rows too.
+  // Unknown ids are Errc::not_found.
+  Result<Session> create_session(NewSession session);
+  Result<Session> get_session(std::string_view id);
+  Result<Session> update_session(std::string_view id, std::string_view doc);
+  Result<Session> set_session_status(std::string_view id, std::string_view status);
+  Result<Session> archive_session(std::string_view id);
+  Result<void> delete_session(std::string_view id);
+  Result<Page<Session>> list_sessions(const SessionQuery& query);
+  // Every session not archived, oldest first: what the proxy's session table is built from. Sessions
+  // that go away by archive or delete (and new ones) fire on_sessions_changed, after the outermost commit,
+  // like on_credentials_changed (same rules: the store's thread, never after a rollback, should not throw).
+  Result<std::vector<Session>> active_sessions();
+  void on_sessions_changed(std::function<void()> callback);
+  // SECURITY.md K3: the session's proxy password, derived and never stored: lowercase hex of BLAKE2b-256
+  // (crypto_generichash) over the session id, keyed with a subkey of the master key
+  // (crypto_kdf_derive_from_key, context "airlkptk", subkey id 1). 64 characters. It does not check that
+  // the session exists; compare with sodium_memcmp.
+  std::string session_proxy_token(std::string_view session_id) const;
+
+  // Session events, appended in one transaction, in order, with ids "sevt_..." and processed_at = now.
+  // Errc::not_found for an unknown session (archived sessions take events; control decides).
+  Result<std::vector<Event>> append_events(std::string_view session_id,
+                                           std::vector<std::pair<std::string, std::string>> events);  // (type, doc)
+  Result<Page<Event>> list_events(std::string_view session_id, const EventQuery& query);
+
+  // The egress audit. record_egress writes a batch in one transaction (ids "egr_..."); rows whose session
+  // no longer exists are skipped (the audit writer may trail a delete); a row with another decision than
+  // allowed, denied or error fails the batch with std::errc::invalid_argument before anything is written.
+  // list_egress pages a session's rows oldest first (Page::next.id = the last seq as text; Errc::not_found
+  // for an unknown session); purge_egress_before deletes rows created before the instant (format_time
+  // text) and returns how many.
+  Result<void> record_egress(const std::vector<EgressRow>& rows);
+  Result<Page<EgressEntry>> list_egress(std::string_view session_id, std::size_t limit,
+                                        std::optional<std::int64_t> after_seq);
+  Result<std::size_t> purge_egress_before(std::string_view created_at);
+  // ---- end of Sessions ---------------------------------------------------------------------------------
 
  private:
   struct Impl;

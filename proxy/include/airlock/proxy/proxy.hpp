@@ -1,0 +1,109 @@
+// airlock::proxy — Airlock's egress proxy: a forward proxy (CONNECT with TLS interception, and
+// absolute-form plain HTTP) that identifies the calling session, enforces the environment's network
+// policy, substitutes placeholders for secrets on the hosts each credential allows, redacts secrets that
+// upstreams echo back, and audits every exchange (SECURITY.md S1-S9).
+//
+// Ownership: the Proxy owns its listening socket, its worker threads (one io_context each), the leaf
+// certificate cache and the upstream TLS context. It borrows the SnapshotSlot and the AuditSink, which
+// must outlive it. The RootCa is shared (immutable).
+//
+// Threading: construct, start(), stop() and the destructor from one controlling thread. stats() and
+// local_endpoint() may be called from any thread. Connection work runs on the Proxy's own threads; a
+// connection stays on the worker that accepted it. The only state shared between workers is the
+// snapshot slot, the leaf cache (internally locked) and atomic counters.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "airlock/certs/root_ca.hpp"
+#include "airlock/proxy/audit.hpp"
+#include "airlock/proxy/snapshot.hpp"
+
+namespace airlock::proxy {
+
+// Bounds on every await of a connection (STYLE.md §2). A peer that stays silent past one of these loses
+// its connection (or, for the upstream, gets the client a 504).
+struct ProxyTimeouts {
+  std::chrono::milliseconds request_head{30'000};     // from the first byte of a request head to its end
+  std::chrono::milliseconds keep_alive_idle{60'000};  // between requests on a client connection
+  std::chrono::milliseconds client_handshake{10'000}; // TLS handshake with the sandbox
+  std::chrono::milliseconds body_idle{60'000};        // no body byte moved either way for this long
+  std::chrono::milliseconds upstream_connect{10'000}; // resolve + TCP connect (all addresses) + TLS handshake
+  std::chrono::milliseconds upstream_response{300'000};  // request sent, waiting for the response head
+  std::chrono::milliseconds tunnel_idle{300'000};     // passthrough tunnels and WebSocket splices
+  std::chrono::milliseconds tls_shutdown{2'000};      // close_notify exchange before closing
+  std::chrono::milliseconds pool_idle{30'000};        // an idle pooled upstream connection is closed after this
+  std::chrono::milliseconds drain{5'000};             // stop(): how long running exchanges may finish
+};
+
+enum class LogLevel { debug, info, warn, error };
+
+struct ProxyOptions {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8421;                   // 0: the kernel picks (see local_endpoint())
+  std::vector<std::filesystem::path> upstream_ca;     // extra CA files trusted for upstreams (--upstream-ca)
+  std::map<std::string, std::string> resolve;         // HOST -> IP literal, instead of the system resolver (--resolve)
+  bool placeholder_violation_passthrough = false;     // proxy.placeholder_violation: passthrough (S1)
+  std::vector<std::string> passthrough_hosts;         // host patterns tunnelled without interception
+  bool allow_plaintext_substitution = false;          // S9
+  std::size_t max_header_bytes = 65536;               // request and response heads (S6)
+  std::size_t max_held_body_bytes = 1 << 20;          // a rewritten Content-Length body up to this is held to fix
+                                                      // its length; a longer one is re-framed as chunked
+  std::size_t threads = 0;                            // worker threads; 0: std::thread::hardware_concurrency()
+  std::size_t pool_per_host = 8;                      // idle upstream connections kept per (session, host, port)
+  std::size_t pool_per_worker = 256;                  // idle upstream connections kept per worker thread
+  std::size_t leaf_cache_capacity = 1024;
+  ProxyTimeouts timeouts;
+  // One line per exchange and per failure, "key=value ..." (never a header value, body byte, query string
+  // or secret). Called from worker threads, concurrently; unset: no logging.
+  std::function<void(LogLevel, std::string_view)> log;
+};
+
+// Counters per decision outcome (STYLE.md §8.10), read while the proxy runs.
+struct ProxyStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_open = 0;
+  std::uint64_t requests_allowed = 0;          // exchanges forwarded upstream
+  std::uint64_t requests_substituted = 0;      // of those, with at least one substitution
+  std::uint64_t responses_redacted = 0;        // responses in which at least one secret was replaced
+  std::uint64_t tunnels_passthrough = 0;       // CONNECTs to passthrough_hosts
+  std::uint64_t upstream_connections_opened = 0;
+  std::uint64_t upstream_connections_reused = 0;   // taken from the pool
+  std::map<std::string, std::uint64_t> refused;    // by reason word; every refusal and failure
+};
+
+class Proxy {
+ public:
+  // Binds the listener now (SO_REUSEADDR) and prepares the TLS contexts. Throws std::system_error with a
+  // message naming the address or file on failure (address in use, unreadable upstream CA, ...).
+  Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, SnapshotSlot& snapshots, AuditSink& audit);
+  ~Proxy();  // stop()s if still running
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // Starts accepting on the Proxy's own threads. Call once.
+  void start();
+  // Stops accepting, lets running exchanges finish (idle connections close at once, busy ones answer
+  // with Connection: close) for at most timeouts.drain, closes whatever is left, joins the threads.
+  // Idempotent.
+  void stop();
+  ProxyStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace airlock::proxy

@@ -1,0 +1,54 @@
+// audit(): the end of every exchange (see exchange.hpp). The log line carries the same facts as the audit
+// row: method, host, port, path without query, status, decision, reason, sizes and the credentials used
+// by id, name and location. Never a header value, a body byte, a query string or a secret (S8).
+#include <fmt/format.h>
+
+#include "context.hpp"
+#include "exchange.hpp"
+
+namespace airlock::proxy {
+
+void audit(Shared& shared, Exchange& exchange) noexcept {
+  try {
+    EgressRecord& record = exchange.record;
+    Counters& counters = shared.counters;
+    if (exchange.refused) {
+      const RefusalRow& row = refusal_row(*exchange.refused);
+      record.decision = std::string(row.decision);
+      record.reason = std::string(row.word);
+      counters.refused[static_cast<std::size_t>(*exchange.refused)].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      record.decision = "allowed";
+      record.reason.clear();
+      if (exchange.passthrough) {
+        counters.tunnels_passthrough.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        counters.requests_allowed.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (exchange.substituted) counters.requests_substituted.fetch_add(1, std::memory_order_relaxed);
+    if (exchange.redacted) counters.responses_redacted.fetch_add(1, std::memory_order_relaxed);
+
+    if (shared.options.log) {
+      std::string uses;
+      for (const auto& use : record.credentials) {
+        if (!uses.empty()) uses += ',';
+        uses += fmt::format("{}:{}", use.credential_id, use.location);
+      }
+      const LogLevel level = record.decision == "error" ? LogLevel::warn : LogLevel::info;
+      shared.options.log(level, fmt::format("egress session={} method={} host={} port={} path={} status={} decision={} "
+                                            "reason={} up={} down={} credentials={}",
+                                            record.session_id.empty() ? "-" : record.session_id,
+                                            record.method.empty() ? "-" : record.method,
+                                            record.host.empty() ? "-" : record.host, record.port,
+                                            record.path.empty() ? "-" : record.path, record.status, record.decision,
+                                            record.reason.empty() ? "-" : record.reason, record.bytes_up,
+                                            record.bytes_down, uses.empty() ? "-" : uses));
+    }
+    shared.audit.record(std::move(record));
+  } catch (...) {
+    // Formatting or allocation failed: the exchange is over either way; never let it take the worker down.
+  }
+}
+
+}  // namespace airlock::proxy

@@ -1,0 +1,384 @@
+// Connection (see connection.hpp): the stages strung together, top to bottom.
+#include "connection.hpp"
+
+#include <chrono>
+#include <vector>
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <fmt/format.h>
+
+#include "airlock/policies/host_pattern.hpp"
+#include "decide.hpp"
+#include "forward.hpp"
+#include "target.hpp"
+
+namespace airlock::proxy {
+
+namespace {
+
+constexpr std::string_view kEstablished = "HTTP/1.1 200 Connection Established\r\n\r\n";
+constexpr unsigned char kTlsHandshakeRecord = 0x16;
+
+std::string authority_text(const Authority& authority, std::uint16_t default_port) {
+  const std::string& host = authority.host.text();
+  std::string text = authority.host.kind() == certs::ValidatedHost::Kind::ipv6 ? "[" + host + "]" : host;
+  if (authority.port != default_port) text += fmt::format(":{}", authority.port);
+  return text;
+}
+
+RefusalFacts facts_of(const Exchange& exchange) {
+  return RefusalFacts{.host = exchange.record.host, .port = exchange.record.port};
+}
+
+}  // namespace
+
+Connection::Connection(Shared& shared, Worker& worker, tcp::socket socket)
+    : shared_(shared),
+      worker_(worker),
+      client_(std::move(socket), worker.buffers),
+      watchdog_(client_.socket().get_executor()),
+      client_in_(&worker.buffers) {
+  watchdog_.watch(client_);
+  registration_ = worker_.connections.insert(worker_.connections.end(), this);
+  shared_.counters.connections_open.fetch_add(1, std::memory_order_relaxed);
+  if (shared_.draining.load(std::memory_order_relaxed)) draining_ = true;
+}
+
+Connection::~Connection() {
+  release_upstream(worker_, watchdog_, upstream_, false);
+  watchdog_.unwatch(client_);
+  worker_.connections.erase(registration_);
+  shared_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Connection::drain() noexcept {
+  draining_ = true;
+  if (idle_) client_.abort();
+}
+
+void Connection::abort() noexcept {
+  draining_ = true;
+  client_.abort();
+  if (upstream_.leg) upstream_.leg->abort();
+}
+
+asio::awaitable<void> Connection::run() {
+  using namespace asio::experimental::awaitable_operators;
+  co_await (serve() || watchdog_.run());
+}
+
+Exchange Connection::begin(const http1::RequestHead& head) const {
+  Exchange exchange;
+  exchange.record.time = std::chrono::system_clock::now();
+  exchange.record.method = head.method;
+  exchange.record.path = head.method == "CONNECT" ? std::string() : std::string(path_of(head.target));
+  return exchange;
+}
+
+asio::awaitable<void> Connection::deny(Exchange& exchange, Reason reason, RefusalFacts facts) {
+  co_await refuse(shared_, client_, reason, facts, exchange);
+  audit(shared_, exchange);
+  linger_ = true;
+}
+
+asio::awaitable<void> Connection::serve() {
+  http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
+  for (bool first = true;; first = false) {
+    const HeadResult result = co_await read_head(parser, first);
+    if (result == HeadResult::closed) break;
+    if (result != HeadResult::ok) {
+      co_await deny_head(result, parser);
+      break;
+    }
+    if (parser.head().method == "CONNECT") {
+      co_await connect_tunnel(parser);
+      break;
+    }
+    if (!co_await absolute_request(parser)) break;
+  }
+  release_upstream(worker_, watchdog_, upstream_, false);
+  if (linger_) {
+    co_await lingering_close(client_, shared_.options.timeouts);
+  } else {
+    co_await client_.close(shared_.options.timeouts.tls_shutdown);
+  }
+}
+
+asio::awaitable<Connection::HeadResult> Connection::read_head(http1::RequestParser& parser, bool first) {
+  const auto& timeouts = shared_.options.timeouts;
+  if (client_in_.empty()) {
+    // Idle (a new connection, or keep-alive between requests): no buffer held, only a readiness wait,
+    // which drain() may cut short.
+    client_in_.release_if_empty();
+    if (draining_) co_return HeadResult::closed;
+    idle_ = true;
+    client_.expires_after(first ? timeouts.request_head : timeouts.keep_alive_idle);
+    const error_code ec = co_await client_.wait_readable();
+    idle_ = false;
+    if (ec || draining_) co_return HeadResult::closed;
+  }
+  client_.expires_after(timeouts.request_head);  // one bound for the whole head (slow senders included)
+  bool any_byte = !client_in_.empty();
+  std::vector<std::string_view> none;
+  for (;;) {
+    const http1::Step step = parser.parse(client_in_.data(), none);
+    client_in_.consume(step.consumed);
+    if (step.state == http1::State::head_done) {
+      client_.expires_never();
+      co_return HeadResult::ok;
+    }
+    if (step.state == http1::State::error) {
+      client_.expires_never();
+      co_return HeadResult::malformed;
+    }
+    if (step.state != http1::State::need_more) continue;
+    auto [ec, n] = co_await client_.read_some(client_in_.space());
+    if (ec) co_return ec == asio::error::timed_out && any_byte ? HeadResult::timed_out : HeadResult::closed;
+    any_byte = true;
+    client_in_.commit(n);
+  }
+}
+
+asio::awaitable<void> Connection::deny_head(HeadResult result, http1::RequestParser& parser) {
+  Exchange exchange;
+  exchange.record.time = std::chrono::system_clock::now();
+  if (result == HeadResult::timed_out) {
+    client_.reopen_after_read_timeout();
+    co_await deny(exchange, Reason::request_timeout, {});
+  } else {
+    // S6: whatever llhttp (strict) or the head scanner refused: 400, then close.
+    co_await deny(exchange, Reason::bad_request, RefusalFacts{.detail = parser.error()});
+  }
+}
+
+// ---- CONNECT ----
+
+asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
+  const http1::RequestHead& head = parser.head();
+  Exchange exchange = begin(head);
+  const auto target = parse_connect_target(head.target);
+  if (!target) {
+    co_await deny(exchange, Reason::bad_request,
+                  RefusalFacts{.detail = "a CONNECT target is host:port, with a DNS name or an IP address"});
+    co_return;
+  }
+  exchange.record.host = target->host.text();
+  exchange.record.port = target->port;
+
+  const Caller caller = identify(head.headers, shared_.snapshots.load());
+  if (caller.session == nullptr) {
+    co_await deny(exchange, Reason::proxy_auth_required, facts_of(exchange));
+    co_return;
+  }
+  exchange.record.session_id = caller.session->session_id;
+  if (!environment_allows(*caller.session, target->host)) {
+    co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
+    co_return;
+  }
+
+  // The CONNECT message ends at its head; anything after it is tunnel data (a client that did not wait
+  // for the 200 before its ClientHello): it goes to the handshake first.
+  std::vector<std::string_view> none;
+  const http1::Step end = parser.parse(client_in_.data(), none);
+  client_in_.consume(end.consumed);
+  client_.preload(client_in_.data());
+  client_in_.clear();
+
+  if (policies::host_matches_any(shared_.options.passthrough_hosts, target->host.text())) {
+    co_await passthrough(caller, *target, exchange);
+    co_return;
+  }
+
+  client_.expires_after(shared_.options.timeouts.request_head);
+  if (co_await client_.write_all(kEstablished)) co_return;
+
+  client_.expires_after(shared_.options.timeouts.client_handshake);
+  const auto [peeked, first_byte] = co_await client_.peek_byte();
+  if (peeked) co_return;  // the client left without a word
+  const bool tls = first_byte == kTlsHandshakeRecord;
+  bool sni_mismatch = false;
+  if (!tls) client_.take_pending(client_in_);  // plain HTTP inside the tunnel: the bytes are a request
+  if (tls) {
+    const ClientTls handshake = co_await accept_client_tls(shared_, client_, target->host);
+    if (handshake.failure) {
+      exchange.refuse(*handshake.failure);  // nothing can be answered: audited only
+      audit(shared_, exchange);
+      co_return;
+    }
+    sni_mismatch = handshake.sni_mismatch;
+  }
+  // The CONNECT itself is not an exchange: each request inside the tunnel is audited on its own.
+  co_await tunnel_requests(caller.session->session_id, *target, tls, sni_mismatch);
+}
+
+asio::awaitable<void> Connection::passthrough(const Caller& caller, const Authority& target, Exchange& exchange) {
+  if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, caller.session->session_id, target,
+                                              false, true)) {
+    co_await deny(exchange, failure->reason,
+                  RefusalFacts{.host = target.host.text(), .port = target.port, .detail = failure->detail});
+    co_return;
+  }
+  exchange.passthrough = true;
+  client_.expires_after(shared_.options.timeouts.request_head);
+  if (!co_await client_.write_all(kEstablished)) {
+    exchange.record.status = 200;
+    exchange.record.bytes_down += kEstablished.size();
+    co_await splice(client_, {}, *upstream_.leg, {}, shared_.options.timeouts.tunnel_idle, exchange.record.bytes_up,
+                    exchange.record.bytes_down);
+  }
+  release_upstream(worker_, watchdog_, upstream_, false);
+  audit(shared_, exchange);
+}
+
+asio::awaitable<void> Connection::tunnel_requests(std::string session_id, const Authority& target, bool tls,
+                                                  bool sni_mismatch) {
+  http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
+  const std::uint16_t default_port = tls ? 443 : 80;
+  for (bool first = true;; first = false) {
+    const HeadResult result = co_await read_head(parser, first);
+    if (result == HeadResult::closed) co_return;
+    if (result != HeadResult::ok) {
+      co_await deny_head(result, parser);
+      co_return;
+    }
+    const http1::RequestHead& head = parser.head();
+    Exchange exchange = begin(head);
+    exchange.record.host = target.host.text();
+    exchange.record.port = target.port;
+    exchange.record.session_id = session_id;
+
+    // The session may have ended since the CONNECT: look it up in the current snapshot, every request.
+    const Caller caller = find_session(session_id, shared_.snapshots.load());
+    if (caller.session == nullptr) {
+      co_await deny(exchange, Reason::session_closed, RefusalFacts{.session = session_id});
+      co_return;
+    }
+    // S2: the host substitution is decided for is the CONNECT target; SNI and Host must agree with it.
+    std::string origin_form = head.target;
+    bool mismatch = sni_mismatch || head.method == "CONNECT";
+    if (const std::string* host = head.headers.find("Host")) {
+      mismatch = mismatch || !host_header_matches(*host, target.host, target.port);
+    } else if (head.version_minor >= 1) {
+      co_await deny(exchange, Reason::bad_request, RefusalFacts{.detail = "an HTTP/1.1 request needs a Host header"});
+      co_return;
+    }
+    if (!head.target.empty() && head.target.front() != '/' && head.target != "*") {
+      const auto url = parse_absolute_url(head.target);
+      mismatch = mismatch || !url || url->scheme != (tls ? "https" : "http") || url->authority.host != target.host ||
+                 url->authority.port != target.port;
+      if (url) origin_form = url->origin_form;
+    }
+    if (mismatch) {
+      co_await deny(exchange, Reason::host_mismatch, facts_of(exchange));
+      co_return;
+    }
+    if (!environment_allows(*caller.session, target.host)) {
+      co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
+      co_return;
+    }
+
+    if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, session_id, target, tls)) {
+      co_await deny(exchange, failure->reason,
+                    RefusalFacts{.host = target.host.text(), .port = target.port, .detail = failure->detail});
+      co_return;
+    }
+    const Decision decision = decide(head, *upstream_.verified, *caller.session,
+                                     DecideOptions{shared_.options.placeholder_violation_passthrough,
+                                                   shared_.options.allow_plaintext_substitution});
+    if (const auto* refused = std::get_if<Refuse>(&decision)) {
+      release_upstream(worker_, watchdog_, upstream_, true);  // nothing was sent on it
+      RefusalFacts facts = facts_of(exchange);
+      if (refused->credential != nullptr) facts.secret_name = refused->credential->secret_name;
+      co_await deny(exchange, refused->reason, facts);
+      co_return;
+    }
+    ExchangeScope scope{shared_, worker_, watchdog_, client_, client_in_, parser, upstream_};
+    const Destination destination{target, tls, std::move(origin_form), authority_text(target, default_port)};
+    const Forwarded forwarded =
+        co_await forward(scope, head, std::get<Plan>(decision), *caller.session, destination, exchange);
+    audit(shared_, exchange);
+    if (forwarded.refused) {
+      linger_ = true;
+      co_return;
+    }
+    if (!forwarded.client_keep_alive || draining_) co_return;
+  }
+}
+
+// ---- absolute-form (HTTP_PROXY) ----
+
+asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser) {
+  const http1::RequestHead& head = parser.head();
+  Exchange exchange = begin(head);
+  const auto url = parse_absolute_url(head.target);
+  if (!url) {
+    if (!head.target.empty() && (head.target.front() == '/' || head.target == "*")) {
+      co_await deny(exchange, Reason::not_a_proxy_request, {});
+    } else {
+      co_await deny(exchange, Reason::bad_request,
+                    RefusalFacts{.detail = "the request target must be an absolute http:// URL"});
+    }
+    co_return false;
+  }
+  exchange.record.host = url->authority.host.text();
+  exchange.record.port = url->authority.port;
+  if (url->scheme != "http") {
+    co_await deny(exchange, Reason::bad_request,
+                  RefusalFacts{.detail = "send https:// requests through CONNECT (HTTPS_PROXY)"});
+    co_return false;
+  }
+  const Caller caller = identify(head.headers, shared_.snapshots.load());
+  if (caller.session == nullptr) {
+    co_await deny(exchange, Reason::proxy_auth_required, facts_of(exchange));
+    co_return false;
+  }
+  exchange.record.session_id = caller.session->session_id;
+  if (!environment_allows(*caller.session, url->authority.host)) {
+    co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
+    co_return false;
+  }
+  if (const std::string* host = head.headers.find("Host");
+      host != nullptr && !host_header_matches(*host, url->authority.host, url->authority.port)) {
+    co_await deny(exchange, Reason::host_mismatch, facts_of(exchange));
+    co_return false;
+  }
+  if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, caller.session->session_id,
+                                              url->authority, false)) {
+    co_await deny(exchange, failure->reason,
+                  RefusalFacts{.host = url->authority.host.text(), .port = url->authority.port, .detail = failure->detail});
+    co_return false;
+  }
+  // A passthrough host gets its request as sent: no substitution and no placeholder checks.
+  const bool passthrough = policies::host_matches_any(shared_.options.passthrough_hosts, url->authority.host.text());
+  Decision decision = Plan{};
+  if (!passthrough) {
+    decision = decide(head, *upstream_.verified, *caller.session,
+                      DecideOptions{shared_.options.placeholder_violation_passthrough,
+                                    shared_.options.allow_plaintext_substitution});
+  }
+  if (const auto* refused = std::get_if<Refuse>(&decision)) {
+    release_upstream(worker_, watchdog_, upstream_, true);
+    RefusalFacts facts = facts_of(exchange);
+    if (refused->credential != nullptr) facts.secret_name = refused->credential->secret_name;
+    co_await deny(exchange, refused->reason, facts);
+    co_return false;
+  }
+  ExchangeScope scope{shared_, worker_, watchdog_, client_, client_in_, parser, upstream_};
+  const Destination destination{url->authority, false, url->origin_form, authority_text(url->authority, 80)};
+  const Forwarded forwarded = co_await forward(scope, head, std::get<Plan>(decision), *caller.session, destination, exchange);
+  audit(shared_, exchange);
+  if (forwarded.refused) {
+    linger_ = true;
+    co_return false;
+  }
+  co_return forwarded.client_keep_alive && !draining_;
+}
+
+asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, tcp::socket socket) {
+  prepare_socket(socket);
+  Connection connection(shared, worker, std::move(socket));
+  co_await connection.run();
+}
+
+}  // namespace airlock::proxy

@@ -1,0 +1,83 @@
+// Connection: one sandbox connection to the proxy, from accept to close, as one coroutine.
+//
+// States (each wait bounded by its named deadline):
+//
+//   reading a request head ──CONNECT──> identify (407) → environment (403) → passthrough host? ──> splice
+//        │                                 │ "200 Connection Established"
+//        │                                 v
+//        │                           peek: TLS? ──yes──> leaf + handshake (SNI checked) ──┐
+//        │                                 │ no (plain HTTP inside the tunnel)           │
+//        │                                 v                                             v
+//        │                           inner requests: Host check (421) → upstream (resolve, connect,
+//        │                           verify: 502) → decide (403/415) → forward → audit, keep-alive loop
+//        │
+//        └──absolute-form http://──> identify → environment → upstream → decide → forward → audit,
+//                                    keep-alive loop (every request carries Proxy-Authorization)
+//
+// Invariants: the frame owns the client Leg, its input buffer and the current upstream slot; stages
+// borrow them only while awaited. An upstream connection is held only during an exchange (then pooled
+// or closed), so an idle connection holds no upstream and no buffers. Every exchange ends in exactly one
+// audit record. After a refusal the connection ends with a lingering close.
+//
+// Threading: created and run on its worker's thread; drain() and abort() are called on that thread too.
+#pragma once
+
+#include <list>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "airlock/http1/parser.hpp"
+#include "buffer.hpp"
+#include "context.hpp"
+#include "exchange.hpp"
+#include "identify.hpp"
+#include "intercept.hpp"
+#include "io.hpp"
+
+namespace airlock::proxy {
+
+class Connection {
+ public:
+  Connection(Shared& shared, Worker& worker, tcp::socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // The whole life of the connection, its watchdog alongside.
+  asio::awaitable<void> run();
+
+  // Shutdown (STYLE.md §2): drain() lets the current exchange finish with Connection: close and closes
+  // an idle connection at once; abort() ends whatever is left.
+  void drain() noexcept;
+  void abort() noexcept;
+
+ private:
+  enum class HeadResult { ok, closed, timed_out, malformed };
+
+  asio::awaitable<void> serve();
+  asio::awaitable<HeadResult> read_head(http1::RequestParser& parser, bool first);
+  asio::awaitable<void> connect_tunnel(http1::RequestParser& parser);
+  asio::awaitable<void> passthrough(const Caller& caller, const Authority& target, Exchange& exchange);
+  asio::awaitable<void> tunnel_requests(std::string session_id, const Authority& target, bool tls, bool sni_mismatch);
+  asio::awaitable<bool> absolute_request(http1::RequestParser& parser);
+  // Refuses, audits, and marks the connection for a lingering close.
+  asio::awaitable<void> deny(Exchange& exchange, Reason reason, RefusalFacts facts);
+  asio::awaitable<void> deny_head(HeadResult result, http1::RequestParser& parser);
+  Exchange begin(const http1::RequestHead& head) const;
+
+  Shared& shared_;
+  Worker& worker_;
+  Leg client_;
+  Watchdog watchdog_;
+  InputBuffer client_in_;
+  UpstreamSlot upstream_;
+  std::list<Connection*>::iterator registration_;
+  bool idle_ = false;      // waiting for the next request: drain() closes it at once
+  bool draining_ = false;
+  bool linger_ = false;    // a refusal was sent: close with lingering_close
+};
+
+// The coroutine co_spawned per accepted socket.
+asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, tcp::socket socket);
+
+}  // namespace airlock::proxy

@@ -1,0 +1,29 @@
+// Exchange: the facts gathered about one request (or one refused CONNECT, or one passthrough tunnel) for
+// its audit row, its log line and the counters. audit() (audit.cpp) turns it into an EgressRecord and
+// hands it to the AuditSink; it never holds a secret value or a query string (S8).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "airlock/proxy/audit.hpp"
+#include "refusal.hpp"
+
+namespace airlock::proxy {
+
+struct Shared;
+
+struct Exchange {
+  EgressRecord record;
+  std::optional<Reason> refused;  // set: a refusal or a failure; record.decision/reason follow the row
+  bool substituted = false;       // at least one credential was substituted
+  bool redacted = false;          // the response had at least one secret replaced
+  bool passthrough = false;       // a tunnel to a passthrough host
+
+  void refuse(Reason reason) { refused = reason; }
+};
+
+// Finishes the exchange: counters, one log line, one audit record. Never throws.
+void audit(Shared& shared, Exchange& exchange) noexcept;
+
+}  // namespace airlock::proxy

@@ -1,0 +1,204 @@
+// intercept (see intercept.hpp): resolve, check, connect, verify; and the sandbox-side handshake.
+#include "intercept.hpp"
+
+#include <string>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "airlock/certs/upstream.hpp"
+
+namespace airlock::proxy {
+
+struct UpstreamVerifier {
+  static VerifiedUpstream make(const certs::ValidatedHost& host, std::uint16_t port, bool tls) {
+    return VerifiedUpstream(host, port, tls);
+  }
+};
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+struct Resolved {
+  std::vector<tcp::endpoint> endpoints;
+  std::optional<ConnectFailure> failure;
+};
+
+// Resolves once: --resolve overrides, IP literals as they are, else getaddrinfo (N2: the addresses found
+// here are the only ones this connection will use).
+asio::awaitable<Resolved> resolve(Shared& shared, const certs::ValidatedHost& host, std::uint16_t port) {
+  Resolved out;
+  std::string literal = host.is_ip() ? host.text() : std::string();
+  for (const auto& [name, address] : shared.options.resolve) {
+    if (iequals(name, host.text())) literal = address;
+  }
+  if (!literal.empty()) {
+    error_code ec;
+    const auto address = asio::ip::make_address(literal, ec);
+    if (ec) {
+      out.failure = ConnectFailure{Reason::upstream_unresolvable, "the --resolve entry for it is not an IP address"};
+    } else {
+      out.endpoints.emplace_back(address, port);
+    }
+    co_return out;
+  }
+
+  using namespace asio::experimental::awaitable_operators;
+  const auto executor = co_await asio::this_coro::executor;
+  tcp::resolver resolver(executor);
+  asio::steady_timer timer(executor, shared.options.timeouts.upstream_connect);
+  auto result = co_await (resolver.async_resolve(host.text(), std::to_string(port), kNoThrow) ||
+                          timer.async_wait(kNoThrow));
+  if (result.index() == 1) {
+    resolver.cancel();
+    out.failure = ConnectFailure{Reason::upstream_connect_timeout, "name resolution timed out"};
+    co_return out;
+  }
+  auto [ec, entries] = std::get<0>(std::move(result));
+  if (ec) {
+    out.failure = ConnectFailure{Reason::upstream_unresolvable, ec.message()};
+    co_return out;
+  }
+  for (const auto& entry : entries) out.endpoints.push_back(entry.endpoint());
+  if (out.endpoints.empty()) out.failure = ConnectFailure{Reason::upstream_unresolvable, "no addresses"};
+  co_return out;
+}
+
+bool sni_names(std::string_view sni, const certs::ValidatedHost& host) {
+  if (!sni.empty() && sni.back() == '.') sni.remove_suffix(1);
+  if (host.is_ip()) {
+    auto parsed = certs::validate_host(sni);
+    return parsed && parsed->text() == host.text();
+  }
+  return iequals(sni, host.text());
+}
+
+}  // namespace
+
+bool address_allowed(const boost::asio::ip::address&) noexcept { return true; }
+
+asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, Worker& worker, Watchdog& watchdog,
+                                                               UpstreamSlot& slot, std::string_view session_id,
+                                                               const Authority& destination, bool tls, bool fresh) {
+  const std::string key = UpstreamPool::key(session_id, destination.host, destination.port, tls);
+  if (slot.leg && slot.key == key && !fresh) co_return std::nullopt;
+  if (slot.leg) release_upstream(worker, watchdog, slot, false);
+
+  if (!fresh) {
+    if (auto pooled = worker.pool.take(key)) {
+      slot.leg = std::move(pooled->leg);
+      slot.verified.emplace(std::move(pooled->verified));
+      slot.key = key;
+      slot.reused = true;
+      watchdog.watch(*slot.leg);
+      shared.counters.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
+      co_return std::nullopt;
+    }
+  }
+
+  const auto& timeouts = shared.options.timeouts;
+  auto leg = std::make_unique<Leg>(tcp::socket(co_await asio::this_coro::executor), worker.buffers);
+  watchdog.watch(*leg);
+  // One deadline covers resolving, every connect attempt and the TLS handshake.
+  leg->expires_after(timeouts.upstream_connect);
+
+  Resolved resolved = co_await resolve(shared, destination.host, destination.port);
+  if (resolved.failure) {
+    watchdog.unwatch(*leg);
+    co_return resolved.failure;
+  }
+
+  error_code last;
+  bool any_allowed = false;
+  bool connected = false;
+  for (const auto& endpoint : resolved.endpoints) {
+    if (!address_allowed(endpoint.address())) continue;  // N1: checked right before connect
+    any_allowed = true;
+    last = co_await leg->connect(endpoint);
+    if (!last) {
+      connected = true;
+      break;
+    }
+    if (last == asio::error::timed_out) break;
+  }
+  if (!connected) {
+    watchdog.unwatch(*leg);
+    if (!any_allowed) co_return ConnectFailure{Reason::address_prohibited, {}};
+    if (last == asio::error::timed_out) co_return ConnectFailure{Reason::upstream_connect_timeout, {}};
+    co_return ConnectFailure{Reason::upstream_connect_failed, last.message()};
+  }
+  shared.counters.upstream_connections_opened.fetch_add(1, std::memory_order_relaxed);
+
+  if (tls) {
+    ERR_clear_error();
+    certs::SslPtr ssl{SSL_new(shared.upstream_tls.get())};
+    if (!ssl || !certs::configure_upstream(ssl.get(), destination.host, destination.port)) {
+      ERR_clear_error();
+      leg->close_now();
+      watchdog.unwatch(*leg);
+      co_return ConnectFailure{Reason::upstream_tls_failed, "could not set up TLS"};
+    }
+    if (error_code ec = co_await leg->connect_tls(std::move(ssl))) {
+      std::optional<ConnectFailure> failure;
+      if (auto why = certs::verify_failure_reason(leg->ssl())) {
+        failure = ConnectFailure{Reason::upstream_cert_invalid, std::move(*why)};  // S3: never continue
+      } else if (ec == asio::error::timed_out) {
+        failure = ConnectFailure{Reason::upstream_connect_timeout, {}};
+      } else {
+        failure = ConnectFailure{Reason::upstream_tls_failed, {}};
+      }
+      leg->close_now();
+      watchdog.unwatch(*leg);
+      co_return failure;
+    }
+  }
+  leg->expires_never();
+  slot.leg = std::move(leg);
+  slot.verified.emplace(UpstreamVerifier::make(destination.host, destination.port, tls));
+  slot.key = key;
+  slot.reused = false;
+  co_return std::nullopt;
+}
+
+void release_upstream(Worker& worker, Watchdog& watchdog, UpstreamSlot& slot, bool reusable) {
+  if (!slot.leg) return;
+  watchdog.unwatch(*slot.leg);
+  if (reusable && slot.verified && !slot.leg->failed()) {
+    worker.pool.put(slot.key, PooledUpstream{std::move(slot.leg), std::move(*slot.verified)});
+  } else {
+    slot.leg->close_now();
+  }
+  slot.leg.reset();
+  slot.verified.reset();
+  slot.key.clear();
+  slot.reused = false;
+}
+
+asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const certs::ValidatedHost& host) {
+  ClientTls out;
+  auto context = shared.leaves->server_context(host);
+  if (!context) {
+    out.failure = Reason::certificate_unavailable;
+    out.detail = context.error().message;
+    co_return out;
+  }
+  client.expires_after(shared.options.timeouts.client_handshake);
+  if (error_code ec = co_await client.accept_tls(context->get())) {
+    out.failure = Reason::client_tls_failed;
+    out.detail = ec.message();
+    co_return out;
+  }
+  const char* sni = SSL_get_servername(client.ssl(), TLSEXT_NAMETYPE_host_name);
+  // S2: no SNI is fine (clients send none for an IP target); a different name is domain fronting.
+  out.sni_mismatch = sni != nullptr && !sni_names(sni, host);
+  co_return out;
+}
+
+}  // namespace airlock::proxy

@@ -1,0 +1,65 @@
+// intercept: the two TLS ends of an intercepted connection.
+//
+// Upstream (S3): resolve the host once (ProxyOptions::resolve first, else getaddrinfo through Asio), check
+// each address (the N1 hook, address_allowed, a no-op until network policies land), try the addresses in
+// order until one connects, never re-resolve for this connection; then TLS with the upstream context
+// (system trust + --upstream-ca), SNI for names only, the certificate checked against the name or the
+// iPAddress SAN. Any failure is a Reason for the client's 502/504; there is no unverified path. Only
+// after all of that does a VerifiedUpstream exist. A connection from the pool was verified when opened.
+//
+// Client side (S2, K2): a leaf for the CONNECT host from the LeafCache, the handshake with the sandbox,
+// and the SNI the client sent, which must name the CONNECT host when present.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "context.hpp"
+#include "decide.hpp"
+#include "io.hpp"
+#include "refusal.hpp"
+#include "target.hpp"
+
+namespace airlock::proxy {
+
+// A connection's current upstream; empty until the first request needs it.
+struct UpstreamSlot {
+  std::unique_ptr<Leg> leg;
+  std::optional<VerifiedUpstream> verified;
+  std::string key;      // pool key
+  bool reused = false;  // taken from the pool (a failure before any response byte may be retried)
+};
+
+struct ConnectFailure {
+  Reason reason;
+  std::string detail;  // Airlock's or OpenSSL's words, never request bytes
+};
+
+// Makes `slot` hold a connection to `destination` for `session_id`: the one it holds if that matches,
+// else a pooled one (unless `fresh`), else a new one. The leg is watched by `watchdog`.
+asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, Worker& worker, Watchdog& watchdog,
+                                                               UpstreamSlot& slot, std::string_view session_id,
+                                                               const Authority& destination, bool tls,
+                                                               bool fresh = false);
+
+// Hands the slot's connection to the pool when `reusable`, else closes it. The slot is empty afterwards.
+void release_upstream(Worker& worker, Watchdog& watchdog, UpstreamSlot& slot, bool reusable);
+
+// N1 hook: may Airlock connect to `address`? Every resolved address passes through here right before
+// connect. Always true for now (SECURITY.md N1: private ranges arrive with the network-policy work).
+bool address_allowed(const boost::asio::ip::address& address) noexcept;
+
+struct ClientTls {
+  std::optional<Reason> failure;  // certificate_unavailable or client_tls_failed: nothing can be answered
+  std::string detail;
+  bool sni_mismatch = false;      // S2: the client named another host; every request gets 421
+};
+
+// Mints (or reuses) the leaf for `host` and runs the server-side handshake on `client`.
+asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const certs::ValidatedHost& host);
+
+}  // namespace airlock::proxy

@@ -1,0 +1,245 @@
+// listener: the Proxy object (proxy.hpp): binding, the worker threads, the accept loop and shutdown.
+//
+// One io_context per worker thread (STYLE.md §2). The acceptor lives on worker 0 and accepts each
+// socket straight onto the next worker's io_context (round robin); the connection coroutine is spawned
+// there and never leaves it, so connection state needs no locks. Each worker also sweeps its upstream
+// pool now and then.
+//
+// stop(): (1) close the acceptor; (2) drain: every connection finishes its current exchange with
+// Connection: close, idle ones close at once; (3) after timeouts.drain, abort what is left; (4) stop the
+// io_contexts and join.
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "airlock/proxy/proxy.hpp"
+#include "connection.hpp"
+#include "context.hpp"
+
+namespace airlock::proxy {
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
+
+[[noreturn]] void fail(const certs::Error& error, std::string_view what) {
+  throw std::system_error(error.error_code(), fmt::format("{}: {}", what, error.message));
+}
+
+void log_line(const Shared& shared, LogLevel level, std::string_view line) {
+  if (shared.options.log) {
+    try {
+      shared.options.log(level, line);
+    } catch (...) {
+    }
+  }
+}
+
+asio::awaitable<void> sweep_pool(Worker& worker, Clock::duration interval) {
+  asio::steady_timer timer(worker.io);
+  for (;;) {
+    timer.expires_after(interval);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec) co_return;
+    worker.pool.sweep();
+  }
+}
+
+}  // namespace
+
+struct Proxy::Impl {
+  std::unique_ptr<Shared> shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::optional<tcp::acceptor> acceptor;
+  tcp::endpoint endpoint;
+  std::vector<std::thread> threads;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+  bool started = false;
+  bool stopped = false;
+
+  asio::awaitable<void> accept_loop() {
+    std::size_t next = 0;
+    asio::steady_timer backoff(workers.front()->io);
+    for (;;) {
+      Worker& worker = *workers[next++ % workers.size()];
+      auto [ec, socket] = co_await acceptor->async_accept(worker.io, kNoThrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+        // Out of descriptors or memory: wait a little instead of spinning; connections will close.
+        log_line(*shared, LogLevel::warn, fmt::format("proxy accept failed: {}", ec.message()));
+        backoff.expires_after(kAcceptBackoff);
+        co_await backoff.async_wait(kNoThrow);
+        continue;
+      }
+      shared->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      Shared* state = shared.get();
+      asio::co_spawn(worker.io, serve_connection(*state, worker, std::move(socket)), [state](std::exception_ptr error) {
+        if (!error) return;
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          log_line(*state, LogLevel::error, fmt::format("proxy connection failed: {}", e.what()));
+        } catch (...) {
+          log_line(*state, LogLevel::error, "proxy connection failed");
+        }
+      });
+    }
+  }
+
+  // Runs `action` on every worker's thread and waits for all of them.
+  template <class Action>
+  void on_every_worker(Action action) {
+    std::atomic<std::size_t> pending{workers.size()};
+    for (auto& worker : workers) {
+      asio::post(worker->io, [&pending, &action, w = worker.get()] {
+        action(*w);
+        pending.fetch_sub(1);
+      });
+    }
+    while (pending.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+
+  bool wait_for_connections(std::chrono::steady_clock::duration limit) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (shared->counters.connections_open.load() > 0) {
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+};
+
+Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, SnapshotSlot& snapshots, AuditSink& audit)
+    : impl_(std::make_unique<Impl>()) {
+  if (!ca) throw std::system_error(std::make_error_code(std::errc::invalid_argument), "proxy: no root CA");
+  certs::LeafCacheOptions leaf_options;
+  leaf_options.capacity = options.leaf_cache_capacity;
+  auto leaves = certs::LeafCache::create(std::move(ca), std::move(leaf_options));
+  if (!leaves) fail(leaves.error(), "proxy: leaf certificate cache");
+  certs::UpstreamTlsOptions tls_options;
+  tls_options.extra_ca_files = options.upstream_ca;
+  auto upstream_tls = certs::make_upstream_context(tls_options);
+  if (!upstream_tls) fail(upstream_tls.error(), "proxy: upstream TLS");
+
+  std::size_t threads = options.threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < threads; ++i) impl_->workers.push_back(std::make_unique<Worker>(options));
+
+  const std::string host = options.listen_host;
+  const std::uint16_t port = options.listen_port;
+  impl_->shared = std::make_unique<Shared>(std::move(options), std::move(*leaves), std::move(*upstream_tls), snapshots, audit);
+
+  error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::system_error(ec, fmt::format("proxy: listen address {:?} is not an IP address", host));
+  auto& acceptor = impl_->acceptor.emplace(impl_->workers.front()->io);
+  const tcp::endpoint wanted(address, port);
+  if (!acceptor.open(wanted.protocol(), ec)) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(wanted, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::system_error(ec, fmt::format("proxy: cannot listen on {}:{}", host, port));
+  impl_->endpoint = acceptor.local_endpoint();
+}
+
+Proxy::~Proxy() { stop(); }
+
+tcp::endpoint Proxy::local_endpoint() const { return impl_->endpoint; }
+
+void Proxy::start() {
+  Impl& impl = *impl_;
+  if (impl.started || impl.stopped) return;
+  impl.started = true;
+  asio::co_spawn(impl.workers.front()->io, impl.accept_loop(), [](std::exception_ptr) {});
+  const auto sweep_every = std::max<Clock::duration>(
+      std::chrono::seconds(1), std::chrono::duration_cast<Clock::duration>(impl.shared->options.timeouts.pool_idle) / 2);
+  for (auto& worker : impl.workers) {
+    asio::co_spawn(worker->io, sweep_pool(*worker, sweep_every), [](std::exception_ptr) {});
+    impl.guards.push_back(asio::make_work_guard(worker->io));
+  }
+  for (auto& worker : impl.workers) {
+    impl.threads.emplace_back([&impl, w = worker.get()] {
+      // OpenSSL writes to the socket with write(2): a peer that has gone would raise SIGPIPE. Blocked
+      // on our own threads (thread-directed, so it stays pending here), the write returns EPIPE instead.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+      for (;;) {
+        try {
+          w->io.run();
+          return;
+        } catch (const std::exception& e) {
+          log_line(*impl.shared, LogLevel::error, fmt::format("proxy worker: {}", e.what()));
+        }
+      }
+    });
+  }
+}
+
+void Proxy::stop() {
+  Impl& impl = *impl_;
+  if (impl.stopped) return;
+  impl.stopped = true;
+  if (!impl.started) {
+    error_code ignored;
+    impl.acceptor->close(ignored);
+    return;
+  }
+  impl.on_every_worker([&impl](Worker& worker) {
+    if (&worker == impl.workers.front().get()) {
+      error_code ignored;
+      impl.acceptor->close(ignored);
+    }
+  });
+  impl.shared->draining.store(true);
+  impl.on_every_worker([](Worker& worker) {
+    for (Connection* connection : worker.connections) connection->drain();
+  });
+  if (!impl.wait_for_connections(impl.shared->options.timeouts.drain)) {
+    impl.on_every_worker([](Worker& worker) {
+      for (Connection* connection : worker.connections) connection->abort();
+    });
+    impl.wait_for_connections(std::chrono::seconds(1));
+  }
+  impl.on_every_worker([](Worker& worker) { worker.pool.clear(); });
+  impl.guards.clear();
+  for (auto& worker : impl.workers) worker->io.stop();
+  for (auto& thread : impl.threads) thread.join();
+  impl.threads.clear();
+}
+
+ProxyStats Proxy::stats() const {
+  const Counters& counters = impl_->shared->counters;
+  ProxyStats stats;
+  stats.connections_accepted = counters.connections_accepted.load(std::memory_order_relaxed);
+  stats.connections_open = counters.connections_open.load(std::memory_order_relaxed);
+  stats.requests_allowed = counters.requests_allowed.load(std::memory_order_relaxed);
+  stats.requests_substituted = counters.requests_substituted.load(std::memory_order_relaxed);
+  stats.responses_redacted = counters.responses_redacted.load(std::memory_order_relaxed);
+  stats.tunnels_passthrough = counters.tunnels_passthrough.load(std::memory_order_relaxed);
+  stats.upstream_connections_opened = counters.upstream_connections_opened.load(std::memory_order_relaxed);
+  stats.upstream_connections_reused = counters.upstream_connections_reused.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < counters.refused.size(); ++i) {
+    const auto count = counters.refused[i].load(std::memory_order_relaxed);
+    if (count > 0) stats.refused[std::string(reason_word(static_cast<Reason>(i)))] = count;
+  }
+  return stats;
+}
+
+}  // namespace airlock::proxy

@@ -1,0 +1,131 @@
+// The refusal table and the responses built from it (see refusal.hpp).
+#include "refusal.hpp"
+
+#include <array>
+
+#include <fmt/args.h>
+#include <fmt/format.h>
+
+namespace airlock::proxy {
+
+namespace {
+
+constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefusals{{
+    {Reason::bad_request, "bad_request", 400, "http_request_error", "denied",
+     "the request is not valid HTTP/1.1 ({detail}); send one well-formed request per message"},
+    {Reason::not_a_proxy_request, "not_a_proxy_request", 400, "http_request_error", "denied",
+     "this is Airlock's egress proxy: send CONNECT host:port (HTTPS_PROXY) or an absolute http:// URL "
+     "(HTTP_PROXY), with the proxy URL from GET /v1/sessions/<id>/sandbox_env"},
+    {Reason::request_timeout, "request_timeout", 408, "http_request_error", "denied",
+     "the request head did not arrive in time; send the whole head at once"},
+    {Reason::proxy_auth_required, "proxy_auth_required", 407, "http_request_denied", "denied",
+     "send Proxy-Authorization: Basic with the session id as user and the session's proxy token as password; "
+     "use HTTPS_PROXY and HTTP_PROXY from GET /v1/sessions/<id>/sandbox_env"},
+    {Reason::session_closed, "session_closed", 403, "http_request_denied", "denied",
+     "session {session} is no longer active (archived or deleted); start a new session"},
+    {Reason::host_not_allowed, "host_not_allowed", 403, "http_request_denied", "denied",
+     "{host} is not in this session's environment allowed_hosts; add it to the environment's "
+     "config.networking.allowed_hosts to reach it"},
+    {Reason::address_prohibited, "address_prohibited", 403, "destination_ip_prohibited", "denied",
+     "{host} resolves to an address in a blocked range; name it in a network policy to reach it"},
+    {Reason::placeholder_violation, "placeholder_violation", 403, "http_request_denied", "denied",
+     "the placeholder of {secret_name} may not be sent to {host}; add {host} to that credential's "
+     "networking.allowed_hosts, or remove the placeholder from the request"},
+    {Reason::plaintext_substitution, "plaintext_substitution", 403, "http_request_denied", "denied",
+     "secrets are substituted only over TLS and this request to {host} is plain http://; use https://{host}"},
+    {Reason::compressed_body, "compressed_body", 415, "http_request_denied", "denied",
+     "the request body is compressed (Content-Encoding) and carries the placeholder of {secret_name}; "
+     "send the body uncompressed so the placeholder can be replaced"},
+    {Reason::host_mismatch, "host_mismatch", 421, "http_request_denied", "denied",
+     "the TLS server name and the Host header must equal the CONNECT target {host}; open a new CONNECT "
+     "for another host"},
+    {Reason::certificate_unavailable, "certificate_unavailable", 0, "proxy_internal_error", "error",
+     "Airlock could not make a certificate for {host} ({detail}); try again"},
+    {Reason::client_tls_failed, "client_tls_failed", 0, "tls_protocol_error", "error",
+     "the TLS handshake with the sandbox for {host} failed; the sandbox must trust Airlock's CA "
+     "(SSL_CERT_FILE from sandbox_env)"},
+    {Reason::client_closed, "client_closed", 0, "http_request_error", "error",
+     "the sandbox closed the connection before the request to {host} was complete"},
+    {Reason::upstream_unresolvable, "upstream_unresolvable", 502, "dns_error", "error",
+     "{host} could not be resolved ({detail}); check the host name"},
+    {Reason::upstream_connect_failed, "upstream_connect_failed", 502, "destination_unavailable", "error",
+     "could not connect to {host} port {port} ({detail}); check that it is up and listening"},
+    {Reason::upstream_connect_timeout, "upstream_connect_timeout", 504, "connection_timeout", "error",
+     "{host} port {port} did not accept a connection in time"},
+    {Reason::upstream_cert_invalid, "upstream_cert_invalid", 502, "tls_certificate_error", "error",
+     "the certificate of {host} failed verification ({detail}) and Airlock never continues unverified; if "
+     "the host uses a private CA, give that CA to Airlock with --upstream-ca"},
+    {Reason::upstream_tls_failed, "upstream_tls_failed", 502, "tls_protocol_error", "error",
+     "the TLS handshake with {host} port {port} failed; the host must speak TLS 1.2 or later"},
+    {Reason::upstream_response_timeout, "upstream_response_timeout", 504, "http_response_timeout", "error",
+     "{host} did not send a response in time"},
+    {Reason::upstream_bad_response, "upstream_bad_response", 502, "http_protocol_error", "error",
+     "{host} sent a response Airlock could not parse ({detail})"},
+    {Reason::upstream_closed, "upstream_closed", 502, "http_response_incomplete", "error",
+     "{host} closed the connection before a complete response"},
+}};
+
+constexpr bool rows_in_order() {
+  for (std::size_t i = 0; i < kRefusals.size(); ++i) {
+    if (static_cast<std::size_t>(kRefusals[i].reason) != i || kRefusals[i].word.empty() ||
+        kRefusals[i].hint.empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(rows_in_order(), "kRefusals: one row per Reason, in enum order");
+
+std::string_view or_unknown(std::string_view value) { return value.empty() ? std::string_view("?") : value; }
+
+}  // namespace
+
+const RefusalRow& refusal_row(Reason reason) noexcept { return kRefusals[static_cast<std::size_t>(reason)]; }
+
+std::string refusal_body(Reason reason, const RefusalFacts& facts) {
+  const RefusalRow& row = refusal_row(reason);
+  fmt::dynamic_format_arg_store<fmt::format_context> args;
+  args.push_back(fmt::arg("host", or_unknown(facts.host)));
+  args.push_back(fmt::arg("port", facts.port));
+  args.push_back(fmt::arg("secret_name", or_unknown(facts.secret_name)));
+  args.push_back(fmt::arg("session", or_unknown(facts.session)));
+  args.push_back(fmt::arg("detail", or_unknown(facts.detail)));
+  std::string body(row.word);
+  body += ": ";
+  body += fmt::vformat(row.hint, args);
+  body += '\n';
+  return body;
+}
+
+std::string render_refusal(Reason reason, const RefusalFacts& facts) {
+  const RefusalRow& row = refusal_row(reason);
+  const std::string body = refusal_body(reason, facts);
+  std::string out = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+      "Proxy-Status: airlock; error={}; details=\"{}\"\r\n",
+      row.status, status_text(row.status), body.size(), row.proxy_status, row.word);
+  if (row.status == 407) out += "Proxy-Authenticate: Basic realm=\"airlock\"\r\n";
+  out += "Connection: close\r\n\r\n";
+  out += body;
+  return out;
+}
+
+std::string_view status_text(unsigned status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 415: return "Unsupported Media Type";
+    case 421: return "Misdirected Request";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Error";
+  }
+}
+
+}  // namespace airlock::proxy

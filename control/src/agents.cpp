@@ -1,6 +1,7 @@
 // Agents (API.md §3): create, retrieve (optionally a past version), update with optimistic locking,
 // list, archive, and the list of versions. Each change stores a new version; the store keeps them all.
 #include <charconv>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -173,8 +174,11 @@ Reply update(store::Store& store, ApiRequest& request) {
   reject_unknown_fields(body, fields, "");
   std::optional<int> expected;
   if (has(body, "version") && !is_null(body, "version")) {
-    if (!body["version"].is_number_integer() || body["version"].get<long long>() < 1) bad_request("version: expected an integer >= 1");
-    expected = body["version"].get<int>();
+    const json& version = body["version"];
+    bool in_range = version.is_number_integer() && version.get<long long>() >= 1 &&
+                    version.get<long long>() <= std::numeric_limits<int>::max();
+    if (!in_range) bad_request("version: expected an integer from 1 to 2147483647");
+    expected = version.get<int>();
   }
   store::Agent agent = take(store.get_agent(id), "agent", id);
   if (agent.archived_at) bad_request(fmt::format("agent {} is archived; archived agents cannot change", id));

@@ -48,6 +48,7 @@ class YamlReader {
   void check_keys(const YAML::Node& node, std::string_view path, std::initializer_list<std::string_view> known) const {
     if (!node.IsMap()) fail(path, "expected a mapping");
     for (const auto& item : node) {
+      if (!item.first.IsScalar()) fail(path, "keys must be plain names");
       std::string key = item.first.as<std::string>();
       bool found = false;
       for (std::string_view k : known) found = found || k == key;
@@ -120,6 +121,7 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     if (auto node = proxy["resolve"]) {
       if (!node.IsMap()) yaml.fail("proxy.resolve", "expected a mapping of host: ip");
       for (const auto& item : node) {
+        if (!item.first.IsScalar()) yaml.fail("proxy.resolve", "keys must be host names");
         std::string host = item.first.as<std::string>();
         config.resolve[host] = yaml.string(item.second, "proxy.resolve." + host);
       }

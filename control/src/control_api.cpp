@@ -1,7 +1,9 @@
 // The REST control plane's request pipeline; see control_api.hpp.
 #include "control_api.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <exception>
 
 #include <fmt/format.h>
@@ -22,13 +24,6 @@ std::string digest(std::string_view text) {
   return std::string(reinterpret_cast<const char*>(out.data()), out.size());
 }
 
-std::string hex(std::string_view bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  out.pop_back();
-  return out;
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -36,6 +31,8 @@ int hex_value(char c) {
   return -1;
 }
 
+// In the path (plus_is_space false) an encoded slash stays "%2F": decoding it would split a segment, so
+// "/v1/vaults/ID%2Farchive" is the vault "ID%2Farchive" (404), never the archive route of ID.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   out.clear();
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -45,7 +42,12 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
       int hi = hex_value(in[i + 1]);
       int lo = hex_value(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '/' && !plus_is_space) {
+        out.append(in.substr(i, 3));
+      } else {
+        out.push_back(decoded);
+      }
       i += 2;
     } else if (c == '+' && plus_is_space) {
       out.push_back(' ');
@@ -107,12 +109,14 @@ bool ApiKeys::accepts(std::string_view presented) const noexcept {
   return accepted;
 }
 
-ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log)
+ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SandboxEnvSettings sandbox_env)
     : store_(store), keys_(std::move(keys)), log_(log) {
   add_vault_routes(router_, store_);
   add_credential_routes(router_, store_);
   add_agent_routes(router_, store_);
   add_environment_routes(router_, store_);
+  add_session_routes(router_, store_, sandbox_env);
+  add_deployment_routes(router_, store_, log_);
 }
 
 HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
@@ -155,12 +159,16 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
 
   std::string presented;
   if (const std::string* auth = request.headers.find("Authorization")) {
-    constexpr std::string_view kBearer = "Bearer ";
-    if (auth->size() > kBearer.size() && std::string_view(*auth).substr(0, kBearer.size()) == kBearer) {
-      presented = auth->substr(kBearer.size());
+    constexpr std::string_view kBearer = "bearer ";  // the scheme is case-insensitive (RFC 9110 §11.1)
+    std::string_view value = *auth;
+    if (value.size() > kBearer.size() && std::equal(kBearer.begin(), kBearer.end(), value.begin(), [](char a, char b) {
+          return a == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      presented = std::string(value.substr(kBearer.size()));
     }
-  } else if (const std::string* key = request.headers.find("x-api-key")) {
-    presented = *key;
+  }
+  if (presented.empty()) {
+    if (const std::string* key = request.headers.find("x-api-key")) presented = *key;
   }
   if (!keys_.accepts(presented)) {
     throw ApiError(401, "authentication_error",
@@ -183,7 +191,7 @@ HttpReply ControlApi::run_mutation(const Router::Route& route, ApiRequest& reque
     if (key->empty() || key->size() > kMaxIdempotencyKeyLength) {
       bad_request(fmt::format("Idempotency-Key: must be 1 to {} characters", kMaxIdempotencyKeyLength));
     }
-    request_hash = hex(digest(fmt::format("{} {}\n{}", request.method, request.path, request.body)));
+    request_hash = store_.request_fingerprint(fmt::format("{} {}\n{}", request.method, request.path, request.body));
     auto found = store_.find_idempotent(*key);
     if (!found) throw std::system_error(found.error());
     if (const auto& previous = found.value()) {
@@ -208,6 +216,7 @@ HttpReply ControlApi::run_mutation(const Router::Route& route, ApiRequest& reque
     if (!remembered) throw std::system_error(remembered.error());
   }
   if (auto ec = transaction.commit()) throw std::system_error(ec);
+  if (on_committed_) on_committed_();
   return http;
 }
 

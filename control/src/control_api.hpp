@@ -6,6 +6,7 @@
 // a request-id header. Runs on the control thread (the store's thread).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "airlock/store/store.hpp"
 #include "log.hpp"
 #include "router.hpp"
+#include "sandbox_env.hpp"
 
 namespace airlock::control {
 
@@ -35,11 +37,13 @@ class ApiKeys {
 
 class ControlApi {
  public:
-  ControlApi(store::Store& store, ApiKeys keys, Logger& log);
+  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SandboxEnvSettings sandbox_env = {});
 
   HttpReply handle(const http1::RequestHead& head, std::string body);
   // /healthz answers 200 only after the daemon says every listener is bound.
   void set_ready(bool ready) noexcept { ready_ = ready; }
+  // Called after every committed POST or DELETE, before the response is sent.
+  void on_committed(std::function<void()> callback) { on_committed_ = std::move(callback); }
   Router& router() noexcept { return router_; }
 
  private:
@@ -51,6 +55,7 @@ class ControlApi {
   Logger& log_;
   Router router_;
   bool ready_ = false;
+  std::function<void()> on_committed_;
 };
 
 // Splits "path?query" into a decoded path and decoded query pairs; false for a malformed escape.

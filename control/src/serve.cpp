@@ -11,18 +11,23 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include <boost/asio.hpp>
 #include <sodium.h>
 
 #include "airlock/control/commands.hpp"
 #include "airlock/store/store.hpp"
+#include "airlock/proxy/proxy.hpp"
 #include "api_server.hpp"
+#include "audit_writer.hpp"
 #include "ca_files.hpp"
 #include "config.hpp"
 #include "control_api.hpp"
 #include "deadline.hpp"
 #include "log.hpp"
+#include "scheduler.hpp"
+#include "snapshot_publisher.hpp"
 
 namespace airlock::control {
 namespace {
@@ -109,20 +114,6 @@ void write_ready_file(const fs::path& file, const std::string& api, const std::s
   if (ec) throw StartupError(fmt::format("cannot write the ready file {}: {}", file.string(), ec.message()));
 }
 
-// The proxy port is bound now, so deployments can rely on its address; interception is not in this
-// version, so every connection gets a 501 that says so.
-asio::awaitable<void> refuse_proxy_connections(tcp::acceptor& acceptor) {
-  static constexpr std::string_view kBody = "Airlock's egress proxy is not available in this version.\n";
-  const std::string response = fmt::format(
-      "HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-      kBody.size(), kBody);
-  for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    (void)co_await write_for(socket, asio::buffer(response), std::chrono::seconds(5));
-  }
-}
-
 asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
@@ -133,13 +124,39 @@ asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log
   }
 }
 
+proxy::ProxyOptions proxy_options(const Config& config, Logger& log) {
+  proxy::ProxyOptions options;
+  options.listen_host = config.proxy_listen.host;
+  options.listen_port = config.proxy_listen.port;
+  for (const std::string& file : config.upstream_ca) options.upstream_ca.emplace_back(file);
+  options.resolve = config.resolve;
+  options.placeholder_violation_passthrough = config.placeholder_violation == "passthrough";
+  options.passthrough_hosts = config.passthrough_hosts;
+  options.allow_plaintext_substitution = config.allow_plaintext_substitution;
+  options.max_header_bytes = config.max_header_bytes;
+  options.log = [&log](proxy::LogLevel level, std::string_view line) {
+    static constexpr LogLevel kLevels[] = {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error};
+    log.log(kLevels[static_cast<int>(level)], "{}", line);
+  };
+  return options;
+}
+
 int run(const Config& config, Logger& log) {
   prepare_data_dir(config.data_dir);
   const char* master_env = std::getenv("AIRLOCK_MASTER_KEY");
   store::MasterKey master = store::load_master_key(config.data_dir, master_env ? master_env : "");
   if (master.created) log.info("generated a master key in {} (keep a copy: without it no secret can be unsealed)", master.source);
+  TestSeams seams = test_seams_from_environment(log);  // off unless AIRLOCK_*_FOR_TEST is set (then logged loudly)
   auto store = store::Store::open(
-      {.path = config.data_dir / "airlock.db", .master_key = std::move(master.key), .clock = {}, .master_key_source = master.source});
+      {.path = config.data_dir / "airlock.db", .master_key = std::move(master.key), .clock = seams.clock, .master_key_source = master.source});
+  // Deployments fire on the control io_context from here on; start() first finishes runs a crash left unfinished.
+  Scheduler scheduler(*store,
+                      {.clock = seams.clock,
+                       .max_jitter = std::chrono::seconds(config.max_jitter_seconds),
+                       .catch_up_window = std::chrono::seconds(config.catch_up_window_seconds),
+                       .crash_point_for_test = seams.crash_point},
+                      log);
+  scheduler.start();
 
   CaFiles ca = load_or_create_ca(config.data_dir, *store);
   if (ca.created) log.info("created the root CA {} (sandboxes trust it through {})", ca.certificate_path.string(), ca.bundle_path.string());
@@ -149,11 +166,29 @@ int run(const Config& config, Logger& log) {
 
   asio::io_context io(1);
   tcp::acceptor api_acceptor = listen_on(io, config.api_listen, "API");
-  tcp::acceptor proxy_acceptor = listen_on(io, config.proxy_listen, "proxy");
   std::string api_address = bound(api_acceptor);
-  std::string proxy_address = bound(proxy_acceptor);
 
-  ControlApi api(*store, ApiKeys(std::move(keys)), log);
+  // The data plane: its snapshot (rebuilt from the store on every change), its audit sink, its threads.
+  proxy::SnapshotSlot snapshots;
+  SnapshotPublisher publisher(io, *store, snapshots, log);
+  store->on_credentials_changed([&publisher] { publisher.request_rebuild(); });
+  store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
+  publisher.flush();
+  AuditWriter audit(*store, log, config.audit_retention_days);
+  proxy::Proxy egress(proxy_options(config, log), ca.ca, snapshots, audit);
+  tcp::endpoint proxy_local = egress.local_endpoint();
+  std::string proxy_address = Endpoint{proxy_local.address().to_string(), proxy_local.port()}.to_string();
+
+  // Sandboxes may run with another working directory: hand them absolute paths.
+  SandboxEnvSettings sandbox_env{
+      config.proxy_advertise_url.empty() ? "http://" + proxy_address : config.proxy_advertise_url,
+      fs::absolute(ca.bundle_path).string(), [pem = ca.bundle_pem] { return pem; }};
+  ControlApi api(*store, ApiKeys(std::move(keys)), log, std::move(sandbox_env));
+  // Environments (network policy) change the snapshot too; the rebuild finishes before the API answers.
+  api.on_committed([&publisher] {
+    publisher.request_rebuild();
+    publisher.flush();
+  });
   ApiServer server(std::move(api_acceptor), api, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
 
   auto on_exit = [&log](std::string_view what) {
@@ -167,18 +202,20 @@ int run(const Config& config, Logger& log) {
     };
   };
   asio::co_spawn(io, server.accept_loop(), on_exit("API listener"));
-  asio::co_spawn(io, refuse_proxy_connections(proxy_acceptor), on_exit("proxy listener"));
+  asio::co_spawn(io, audit.run(), on_exit("audit writer"));
   asio::co_spawn(io, purge_idempotency_records(*store, log), on_exit("idempotency purge"));
+  asio::co_spawn(io, scheduler.run(), on_exit("scheduler"));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
+  std::thread proxy_stopper;  // the proxy drains on its own threads while the API drains here
   signals.async_wait([&](error_code ec, int signal) {
     if (ec) return;
     log.info("received {}: stopping; draining for at most {} s", signal == SIGINT ? "SIGINT" : "SIGTERM", kDrainLimit.count());
     api.set_ready(false);
+    scheduler.stop();
     server.stop();
-    error_code ignored;
-    proxy_acceptor.close(ignored);
+    proxy_stopper = std::thread([&egress] { egress.stop(); });
     auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
     asio::co_spawn(io, [&, deadline]() -> asio::awaitable<void> {
       while (server.active() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -191,8 +228,12 @@ int run(const Config& config, Logger& log) {
 
   if (config.ready_file) write_ready_file(*config.ready_file, api_address, proxy_address);
   api.set_ready(true);
+  egress.start();
   log.info("airlock listening api={} proxy={} data_dir={}", api_address, proxy_address, config.data_dir.string());
   io.run();
+  if (proxy_stopper.joinable()) proxy_stopper.join();
+  egress.stop();
+  audit.flush();  // what the proxy recorded while draining
   log.info("airlock stopped");
   return 0;
 }

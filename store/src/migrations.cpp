@@ -106,7 +106,131 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_age ON idempotency (created_at);
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kV1};
+// Step 2: sessions, their events and their egress audit. Self-contained: nothing here refers to a
+// deployments table (deployment_id is a plain column), so the deployments step can come after it.
+//   - a session's vault list is ordered (position) and has no duplicates; its rows go with the session;
+//   - events and egress rows go with their session (ON DELETE CASCADE); their seq is AUTOINCREMENT, so a
+//     sequence number is never reused, even after the newest rows are deleted (cursors stay valid);
+//   - status and decision take only the values the API names (CHECK).
+// No foreign key names an agent, an environment or a vault: a session keeps its snapshot and its ids when
+// those are archived or deleted later.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE sessions (
+  id             TEXT PRIMARY KEY,
+  agent_id       TEXT NOT NULL,
+  agent_version  INTEGER NOT NULL CHECK (agent_version >= 1),
+  environment_id TEXT NOT NULL,
+  deployment_id  TEXT,
+  status         TEXT NOT NULL DEFAULT 'idle'
+                 CHECK (status IN ('idle', 'running', 'rescheduling', 'terminated')),
+  doc            TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL,
+  archived_at    TEXT
+);
+CREATE INDEX sessions_newest ON sessions (created_at DESC, id DESC);
+CREATE INDEX sessions_by_agent ON sessions (agent_id, agent_version);
+CREATE INDEX sessions_by_deployment ON sessions (deployment_id) WHERE deployment_id IS NOT NULL;
+
+CREATE TABLE session_vaults (
+  session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  position   INTEGER NOT NULL CHECK (position >= 0),
+  vault_id   TEXT NOT NULL,
+  PRIMARY KEY (session_id, position),
+  UNIQUE (session_id, vault_id)
+) WITHOUT ROWID;
+CREATE INDEX session_vaults_by_vault ON session_vaults (vault_id);
+
+CREATE TABLE session_events (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           TEXT NOT NULL UNIQUE,
+  session_id   TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  type         TEXT NOT NULL,
+  processed_at TEXT NOT NULL,
+  doc          TEXT NOT NULL
+);
+CREATE INDEX session_events_by_session ON session_events (session_id, seq);
+
+CREATE TABLE egress (
+  seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+  id              TEXT NOT NULL UNIQUE,
+  session_id      TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  created_at      TEXT NOT NULL,
+  method          TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  port            INTEGER NOT NULL,
+  path            TEXT NOT NULL,
+  status          INTEGER NOT NULL,
+  bytes_up        INTEGER NOT NULL,
+  bytes_down      INTEGER NOT NULL,
+  decision        TEXT NOT NULL CHECK (decision IN ('allowed', 'denied', 'error')),
+  reason          TEXT,
+  credentials_doc TEXT NOT NULL
+);
+CREATE INDEX egress_by_session ON egress (session_id, seq);
+CREATE INDEX egress_age ON egress (created_at);
+)sql";
+
+// Step 3: deployments and their runs.
+//   - a deployment's schedule is whole (expression and time zone, or neither); paused_reason is set
+//     exactly when it is paused; an archived deployment reports "active" (CHECK);
+//   - a run belongs to an existing deployment (deployments are never deleted), and there is at most one
+//     run per (deployment, scheduled_at): the scheduler writes the row before it creates the session, so
+//     this key, not the scheduler's memory, is what keeps a nominal fire from running twice. Manual runs
+//     have a NULL scheduled_at, and NULLs never collide in a UNIQUE key;
+//   - a run ends with a session or an error, never both; once it has one it never changes (trigger).
+// No foreign key names an agent, environment, vault or session: a run and a deployment keep their ids
+// when those go away, and the next fire reports it.
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE deployments (
+  id              TEXT PRIMARY KEY,
+  agent_id        TEXT NOT NULL,
+  agent_version   INTEGER NOT NULL CHECK (agent_version >= 1),
+  cron_expression TEXT,
+  cron_timezone   TEXT,
+  status          TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused')),
+  paused_reason   TEXT,
+  last_run_at     TEXT,
+  fire_after      TEXT NOT NULL,
+  doc             TEXT NOT NULL,
+  created_at      TEXT NOT NULL,
+  updated_at      TEXT NOT NULL,
+  archived_at     TEXT,
+  CHECK ((cron_expression IS NULL) = (cron_timezone IS NULL)),
+  CHECK ((status = 'paused') = (paused_reason IS NOT NULL)),
+  CHECK (archived_at IS NULL OR status = 'active')
+);
+CREATE INDEX deployments_newest ON deployments (created_at DESC, id DESC);
+CREATE INDEX deployments_by_agent ON deployments (agent_id, created_at DESC, id DESC);
+CREATE INDEX deployments_scheduled ON deployments (id)
+  WHERE archived_at IS NULL AND status = 'active' AND cron_expression IS NOT NULL;
+
+CREATE TABLE deployment_runs (
+  id            TEXT PRIMARY KEY,
+  deployment_id TEXT NOT NULL REFERENCES deployments (id),
+  agent_id      TEXT NOT NULL,
+  agent_version INTEGER NOT NULL CHECK (agent_version >= 1),
+  scheduled_at  TEXT,
+  session_id    TEXT,
+  error_type    TEXT,
+  error_message TEXT,
+  created_at    TEXT NOT NULL,
+  UNIQUE (deployment_id, scheduled_at),
+  CHECK (session_id IS NULL OR error_type IS NULL),
+  CHECK ((error_type IS NULL) = (error_message IS NULL))
+);
+CREATE INDEX deployment_runs_newest ON deployment_runs (created_at DESC, id DESC);
+CREATE INDEX deployment_runs_by_deployment ON deployment_runs (deployment_id, created_at DESC, id DESC);
+CREATE INDEX deployment_runs_unfinished ON deployment_runs (created_at)
+  WHERE session_id IS NULL AND error_type IS NULL;
+CREATE TRIGGER deployment_runs_finished_never_change BEFORE UPDATE ON deployment_runs
+  WHEN OLD.session_id IS NOT NULL OR OLD.error_type IS NOT NULL
+BEGIN
+  SELECT RAISE(ABORT, 'a finished deployment run never changes');
+END;
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
 
 int user_version(Database& db) {
   auto stmt = db.statement("PRAGMA user_version");

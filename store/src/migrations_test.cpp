@@ -1,5 +1,6 @@
 // Opening a store: migrations from an empty file, reopening, refusing a newer schema and a wrong key.
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include "migrations.hpp"
 #include "test_support.hpp"
@@ -36,12 +37,13 @@ std::string text_of(const std::filesystem::path& db_path, const std::string& sql
 
 TEST_CASE("an empty file is migrated to the current schema, in WAL mode") {
   testing::StoreFixture f;
-  CHECK(Store::schema_version() == 1);
+  CHECK(Store::schema_version() == 3);
   CHECK(static_cast<int>(migrations().size()) == Store::schema_version());
   CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == Store::schema_version());
   CHECK(text_of(f.db_path, "PRAGMA journal_mode") == "wal ");
   CHECK(text_of(f.db_path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name") ==
-        "agent_versions agents credential_secrets credentials environments idempotency meta vaults ");
+        "agent_versions agents credential_secrets credentials deployment_runs deployments egress environments idempotency meta session_events "
+        "session_vaults sessions sqlite_sequence vaults ");
   CHECK(text_of(f.db_path, "SELECT key FROM meta") == "master_key_check ");
 }
 
@@ -54,20 +56,22 @@ TEST_CASE("reopening keeps the data and does not migrate again") {
   REQUIRE(again.has_value());
   CHECK(again.value().doc == R"({"display_name":"Alice"})");
   CHECK(again.value().created_at == "2026-11-27T02:21:22.123456Z");
-  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == 1);
+  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == Store::schema_version());
 }
 
 TEST_CASE("a database from a newer build is refused with newer_schema, naming both versions") {
   testing::StoreFixture f;
   f.store.reset();
-  testing::exec_sql(f.db_path, "PRAGMA user_version = 2");
+  const int newer = Store::schema_version() + 1;
+  testing::exec_sql(f.db_path, fmt::format("PRAGMA user_version = {}", newer));
   const auto error = open_error(f.db_path, 1);
   CHECK(error.code == make_error_code(Errc::newer_schema));
   CHECK(error.message ==
-        f.db_path.string() +
-            " has schema version 2, but this Airlock build knows versions up to 1: it was written by a newer "
-            "Airlock. Run that newer version, or restore a backup of the data dir taken before the upgrade");
-  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == 2);  // left as it was
+        fmt::format("{} has schema version {}, but this Airlock build knows versions up to {}: it was written by a "
+                    "newer Airlock. Run that newer version, or restore a backup of the data dir taken before the "
+                    "upgrade",
+                    f.db_path.string(), newer, Store::schema_version()));
+  CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == newer);  // left as it was
 }
 
 TEST_CASE("a failing migration step leaves the file at its old version") {

@@ -1,6 +1,8 @@
 // XChaCha20-Poly1305 sealing of secret values under the master key (see seal.hpp for the format).
 #include "seal.hpp"
 
+#include <array>
+
 #include <system_error>
 
 #include <sodium.h>
@@ -57,6 +59,22 @@ std::optional<SecretValue> unseal(const SecretValue& key, std::span<const unsign
     return std::nullopt;
   }
   return plain;
+}
+
+std::string keyed_hex_digest(const SecretValue& master_key, std::uint64_t subkey_id, const char* context,
+                             std::string_view data) {
+  require_sodium();
+  auto subkey = SecretValue::with_size(crypto_generichash_KEYBYTES);
+  static_assert(crypto_generichash_KEYBYTES >= crypto_kdf_BYTES_MIN && crypto_generichash_KEYBYTES <= crypto_kdf_BYTES_MAX);
+  crypto_kdf_derive_from_key(subkey.data(), subkey.size(), subkey_id, context, master_key.bytes().data());
+  std::array<unsigned char, 32> digest{};
+  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                     subkey.data(), subkey.size());
+  std::string hex(2 * digest.size() + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());  // lowercase, NUL-terminated
+  hex.pop_back();
+  sodium_memzero(digest.data(), digest.size());
+  return hex;
 }
 
 std::string_view primary_field(std::string_view auth_type) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,6 +31,12 @@ std::vector<unsigned char> seal(const SecretValue& key, std::span<const unsigned
 // nullopt when the value does not authenticate (another key, other associated data, or tampering).
 std::optional<SecretValue> unseal(const SecretValue& key, std::span<const unsigned char> sealed,
                                   std::string_view associated_data);
+
+// Lowercase hex of a 32-byte BLAKE2b (crypto_generichash) over `data`, keyed with the subkey
+// (`subkey_id`, `context`: 8 characters) that crypto_kdf derives from the master key. Different contexts
+// give unrelated digests, so one purpose's values say nothing about another's.
+std::string keyed_hex_digest(const SecretValue& master_key, std::uint64_t subkey_id, const char* context,
+                             std::string_view data);
 
 // The field whose value the proxy substitutes: "secret_value", "token" or "access_token"; "" otherwise.
 std::string_view primary_field(std::string_view auth_type);

@@ -25,9 +25,10 @@ TEST_CASE("a sealed blob opens only with its associated data and its master key"
   altered.back() = static_cast<char>(altered.back() ^ 1);
   CHECK(!f.store->unseal_blob(altered, "ca.key").has_value());
 
-  StoreFixture other;  // its own database
-  other.reopen(2);     // and another master key
-  CHECK(!other.store->unseal_blob(sealed, "ca.key").has_value());
+  TempDir other_dir;  // another database, created under another master key
+  TestClock other_clock;
+  auto other = open_store(other_dir.path() / "airlock.db", other_clock, 2);
+  CHECK(!other->unseal_blob(sealed, "ca.key").has_value());
 }
 
 }  // namespace airlock::store::testing

@@ -131,6 +131,7 @@ std::error_code StoreState::begin_write() {
   if (depth_ == 0) {
     if (auto ec = db_.exec("BEGIN IMMEDIATE")) return ec;
     credentials_changed_ = false;
+    sessions_changed_ = false;
   } else {
     // After some errors SQLite rolls the whole transaction back on its own. A SAVEPOINT now would start a
     // fresh transaction that commits on its own, outside the caller's atomic unit: refuse instead.
@@ -138,6 +139,7 @@ std::error_code StoreState::begin_write() {
     if (auto ec = db_.exec("SAVEPOINT airlock_write")) return ec;
   }
   changed_before_.push_back(credentials_changed_);
+  sessions_changed_before_.push_back(sessions_changed_);
   ++depth_;
   return {};
 }
@@ -147,22 +149,33 @@ std::error_code StoreState::commit_write() {
     if (db_.autocommit()) return db_.fail_io("the enclosing transaction was rolled back after an earlier error");
     if (auto ec = db_.exec("RELEASE airlock_write")) return ec;
     changed_before_.pop_back();
+    sessions_changed_before_.pop_back();
     --depth_;
     return {};
   }
   if (auto ec = db_.exec("COMMIT")) return ec;  // still open: the caller's guard rolls back
   changed_before_.clear();
+  sessions_changed_before_.clear();
   depth_ = 0;
   notify_pending_ = std::exchange(credentials_changed_, false);
+  sessions_notify_pending_ = std::exchange(sessions_changed_, false);
   return {};
 }
 
 void StoreState::after_commit() {
-  if (depth_ != 0 || !std::exchange(notify_pending_, false)) return;
+  if (depth_ != 0) return;
+  // Both flags are taken before any callback runs, so one that throws cannot leave the other pending.
+  const bool credentials = std::exchange(notify_pending_, false);
+  const bool sessions = std::exchange(sessions_notify_pending_, false);
   // By index: a callback may register another one. The guards have closed before this runs, so a
   // callback may read the store (active_credentials) or write to it, and one that throws leaves no
   // transaction half-done.
-  for (std::size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]();
+  if (credentials) {
+    for (std::size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]();
+  }
+  if (sessions) {
+    for (std::size_t i = 0; i < session_callbacks_.size(); ++i) session_callbacks_[i]();
+  }
 }
 
 void StoreState::rollback_write() {
@@ -173,12 +186,16 @@ void StoreState::rollback_write() {
     }
     credentials_changed_ = changed_before_.back();
     changed_before_.pop_back();
+    sessions_changed_ = sessions_changed_before_.back();
+    sessions_changed_before_.pop_back();
     --depth_;
     return;
   }
   if (!db_.autocommit()) (void)db_.exec("ROLLBACK");
   changed_before_.clear();
   credentials_changed_ = false;
+  sessions_changed_before_.clear();
+  sessions_changed_ = false;
   depth_ = 0;
 }
 

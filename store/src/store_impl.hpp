@@ -14,8 +14,10 @@
 //
 // credentials_changed_ records that the open transaction touched vaults or credentials; after the
 // outermost COMMIT the on_credentials_changed callbacks run, and a rollback forgets the flag (a savepoint
-// rollback restores the value it had when the savepoint began). Scopes end in the reverse order of
-// their beginning; a Store::Transaction must not outlive its Store.
+// rollback restores the value it had when the savepoint began). sessions_changed_ does the same for
+// session rows (create, archive, delete: what the proxy's session table is built from) and the
+// on_sessions_changed callbacks. Scopes end in the reverse order of their beginning; a Store::Transaction
+// must not outlive its Store.
 #pragma once
 
 #include <cstddef>
@@ -50,6 +52,13 @@ struct StoreState {
   bool credentials_changed_ = false;
   std::vector<bool> changed_before_;  // credentials_changed_ when each open scope began
   bool notify_pending_ = false;       // committed a change; callbacks not yet run
+  // The same three for sessions (on_sessions_changed).
+  std::vector<std::function<void()>> session_callbacks_;
+  bool sessions_changed_ = false;
+  std::vector<bool> sessions_changed_before_;
+  bool sessions_notify_pending_ = false;
+  // on_deployment_changed listeners (deployments.cpp), called with the id after each deployment write.
+  std::vector<std::function<void(const std::string&)>> deployment_callbacks_;
 };
 
 struct Store::Impl : StoreState {
@@ -68,6 +77,8 @@ class WriteTransaction {
   std::error_code commit();
   // Marks the transaction as one that changes what active_credentials() returns.
   void credentials_changed() noexcept { impl_->credentials_changed_ = true; }
+  // Marks the transaction as one that changes what active_sessions() returns.
+  void sessions_changed() noexcept { impl_->sessions_changed_ = true; }
 
  private:
   StoreState* impl_;

@@ -236,6 +236,80 @@ struct EgressEntry : EgressRow {
 };
 // ---- end of Sessions ----------------------------------------------------------------------------------
 
+// ---- Deployments ---------------------------------------------------------------------------------------
+// A deployment row: typed columns for what the store filters on or the scheduler needs (the pinned agent,
+// the schedule, status and pause reason, last_run_at, fire_after) and `doc` for the rest (name,
+// environment, vaults, resources, initial events, metadata, budget), which only control parses.
+//
+// States: active <-> paused (pause, unpause; an auto-pause records the run error type as the reason),
+// and from either, archived (final). The schema holds the invariants: paused_reason is set exactly when
+// paused, and an archived deployment is active (API.md §5: archived ones report status "active").
+struct CronSpec {
+  std::string expression;
+  std::string timezone;
+  friend bool operator==(const CronSpec&, const CronSpec&) = default;
+};
+
+struct Deployment {
+  std::string id;  // "depl_..."
+  std::string agent_id;
+  int agent_version = 1;
+  std::optional<CronSpec> schedule;          // nullopt: manual runs only
+  std::string status = "active";             // active | paused
+  std::optional<std::string> paused_reason;  // "manual", or the run error type that auto-paused it
+  std::optional<std::string> last_run_at;    // when the most recent scheduled run started (its created_at)
+  // Scheduled fires count only strictly after this instant: set to now at create, at a schedule change
+  // and at unpause (no backfill), and advanced to each scheduled run's nominal time when it begins.
+  std::string fire_after;
+  std::string doc;
+  std::string created_at;
+  std::string updated_at;
+  std::optional<std::string> archived_at;
+};
+
+// What create_deployment and update_deployment write: the whole new state of the writable fields.
+struct DeploymentFields {
+  std::string agent_id;
+  int agent_version = 1;
+  std::optional<CronSpec> schedule{};
+  std::string doc{};
+};
+
+struct DeploymentQuery : ListQuery {
+  std::optional<std::string> agent_id{};
+  std::optional<std::string> status{};  // active | paused
+};
+
+// One attempt to start a session for a deployment (API.md §5 DeploymentRun). A run row is written
+// before its session is created and finished exactly once, with a session id or an error; until then it
+// is "unfinished" and invisible to get_run and list_runs. At most one run exists per (deployment,
+// scheduled_at) (a UNIQUE key), so a nominal fire can never run twice, even across a crash.
+struct DeploymentRun {
+  std::string id;  // "drun_..."
+  std::string deployment_id;
+  std::string agent_id;
+  int agent_version = 1;
+  std::optional<std::string> scheduled_at;  // the nominal fire instant (format_time); nullopt: manual
+  std::optional<std::string> session_id;
+  std::optional<std::string> error_type;
+  std::optional<std::string> error_message;
+  std::string created_at;
+};
+
+struct NewRun {
+  std::string deployment_id;
+  std::string agent_id;
+  int agent_version = 1;
+  std::optional<std::string> scheduled_at{};  // format_time of the nominal instant, for a scheduled run
+};
+
+struct RunQuery : ListQuery {
+  std::optional<std::string> deployment_id{};
+  std::optional<std::string> trigger_type{};  // "manual" | "schedule"
+  std::optional<bool> has_error{};            // true: finished with an error; false: with a session
+};
+// ---- end of Deployments --------------------------------------------------------------------------------
+
 struct Options {
   std::filesystem::path path;       // DATA_DIR/airlock.db
   SecretValue master_key;           // 32 bytes
@@ -339,6 +413,8 @@ class Store {
   std::string seal_blob(std::span<const unsigned char> plaintext, std::string_view associated_data) const;
   // Errc::wrong_master_key when the value does not open (another key, other data, or altered bytes).
   Result<SecretValue> unseal_blob(std::string_view sealed, std::string_view associated_data) const;
+  // What an Idempotency-Key record remembers of its request: a digest keyed from the master key (64 hex).
+  std::string request_fingerprint(std::string_view request) const;
 
   // ---- Sessions ----------------------------------------------------------------------------------------
   // create_session: a new idle session ("sesn_..."); Errc::conflict when vault_ids repeats an id. The store
@@ -382,6 +458,50 @@ class Store {
                                         std::optional<std::int64_t> after_seq);
   Result<std::size_t> purge_egress_before(std::string_view created_at);
   // ---- end of Sessions ---------------------------------------------------------------------------------
+
+  // ---- Deployments -------------------------------------------------------------------------------------
+  // The store's clock (Options::clock): what "now" is for created_at, and for the deployments' upcoming
+  // fires that control computes.
+  std::chrono::system_clock::time_point now() const;
+
+  // create_deployment: a new active deployment ("depl_..."), fire_after = now. update_deployment replaces
+  // the writable fields; when the schedule changes, fire_after becomes now. pause_deployment records
+  // `reason` ("manual" or a run error type); pausing a paused deployment leaves it unchanged (its first
+  // reason stays). unpause_deployment makes it active, clears the reason and sets fire_after = now;
+  // unpausing an active one leaves it unchanged. archive_deployment sets archived_at once (and status
+  // active, reason cleared); again: unchanged. update, pause and unpause of an archived deployment fail
+  // with Errc::archived, unknown ids with Errc::not_found. The store does not check that the agent,
+  // environment or vaults exist: control decides that.
+  Result<Deployment> create_deployment(const DeploymentFields& fields);
+  Result<Deployment> get_deployment(std::string_view id);
+  Result<Deployment> update_deployment(std::string_view id, const DeploymentFields& fields);
+  Result<Deployment> pause_deployment(std::string_view id, std::string_view reason);
+  Result<Deployment> unpause_deployment(std::string_view id);
+  Result<Deployment> archive_deployment(std::string_view id);
+  Result<Page<Deployment>> list_deployments(const DeploymentQuery& query);
+  // Every deployment that fires on its own: not archived, active, with a schedule; by id.
+  Result<std::vector<Deployment>> scheduled_deployments();
+  // `callback(id)` runs after each deployment write above and after begin_run / pause by the scheduler,
+  // on the store's thread, as soon as that write's own scope ends: when the write joined a caller's
+  // transaction, that transaction may still commit or roll back. A listener therefore only notes the id
+  // and reads the row later (the scheduler re-reads it from its own turn of the event loop).
+  void on_deployment_changed(std::function<void(const std::string& id)> callback);
+
+  // Runs. begin_run writes an unfinished run (created_at = now): Errc::not_found for an unknown
+  // deployment, Errc::archived for an archived one, Errc::conflict when the deployment already has a run
+  // for that scheduled_at. A scheduled run also sets the deployment's last_run_at to now and advances its
+  // fire_after to scheduled_at. finish_run_with_session / finish_run_with_error finish an unfinished run
+  // (Errc::conflict if it is finished already, Errc::not_found if unknown). get_run and list_runs see
+  // finished runs only (newest first); unfinished_runs lists the others, oldest first, for recovery
+  // after a crash.
+  Result<DeploymentRun> begin_run(const NewRun& run);
+  Result<DeploymentRun> finish_run_with_session(std::string_view id, std::string_view session_id);
+  Result<DeploymentRun> finish_run_with_error(std::string_view id, std::string_view error_type,
+                                              std::string_view message);
+  Result<DeploymentRun> get_run(std::string_view id);
+  Result<Page<DeploymentRun>> list_runs(const RunQuery& query);
+  Result<std::vector<DeploymentRun>> unfinished_runs();
+  // ---- end of Deployments ------------------------------------------------------------------------------
 
  private:
   struct Impl;

@@ -1,0 +1,223 @@
+// Shared by the control plane's tests: a temporary directory, a clock the test drives, and ApiFixture, a
+// real ControlApi over a real store (SQLite file in the temp dir, random master key) that takes requests
+// as RequestHead + body, exactly as the API server hands them over, without sockets.
+#pragma once
+
+#include <stdlib.h>
+
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "airlock/store/store.hpp"
+#include "api.hpp"
+#include "control_api.hpp"
+#include "log.hpp"
+
+namespace airlock::control::testing {
+
+using namespace std::chrono_literals;
+using TimePoint = std::chrono::system_clock::time_point;
+
+inline constexpr std::string_view kInvalid = "invalid_request_error";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "airlock-control-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+  // Writes `text` to DIR/name and returns the full path.
+  std::filesystem::path write(std::string_view name, std::string_view text) const {
+    std::filesystem::path file = path_ / name;
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << text;
+    REQUIRE(out.good());
+    return file;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// 2026-11-27T02:21:22.123456Z, a fixed starting instant.
+inline TimePoint test_epoch() {
+  using namespace std::chrono;
+  return sys_days{year{2026} / November / 27} + 2h + 21min + 22s + 123456us;
+}
+
+// Returns `now` until the test moves it.
+struct TestClock {
+  TimePoint now = test_epoch();
+  store::Clock clock() {
+    return [this] { return now; };
+  }
+  std::string text() const { return store::format_time(now); }
+};
+
+inline store::SecretValue random_master_key() {
+  REQUIRE(sodium_init() >= 0);
+  auto key = store::SecretValue::with_size(32);
+  randombytes_buf(key.data(), key.size());
+  return key;
+}
+
+// One response from ControlApi::handle, with its body parsed when it is JSON.
+struct Response {
+  int status = 0;
+  std::vector<http1::Header> headers;
+  std::string body;
+  json json_body;
+
+  // The value of the first header named `name` (case-insensitively), or "<absent>".
+  std::string header(std::string_view name) const {
+    for (const auto& h : headers) {
+      if (lower(h.name) == lower(name)) return h.value;
+    }
+    return "<absent>";
+  }
+  std::size_t header_count(std::string_view name) const {
+    std::size_t count = 0;
+    for (const auto& h : headers) count += lower(h.name) == lower(name);
+    return count;
+  }
+  static std::string lower(std::string_view text) {
+    std::string out;
+    for (char c : text) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return out;
+  }
+};
+
+// "STATUS TYPE: MESSAGE", plus " [ERROR_CODE]" when error.details carries one, after checking the shape of
+// API.md §7.4: {type: "error", error: {type, message[, details]}, request_id} with request_id equal to the
+// request-id header, and Content-Type: application/json.
+inline std::string refusal(const Response& r) {
+  CHECK(r.header("Content-Type") == "application/json");
+  const json& body = r.json_body;
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) {
+    FAIL_CHECK("not an error body: " << r.body);
+    return fmt::format("{} <not an error body>", r.status);
+  }
+  CHECK(body.size() == 3);
+  CHECK(body.value("type", "") == "error");
+  CHECK(body.value("request_id", "") == r.header("request-id"));
+  const json& error = body["error"];
+  std::string out = fmt::format("{} {}: {}", r.status, error.value("type", "<no type>"), error.value("message", "<no message>"));
+  if (error.contains("details")) {
+    CHECK(error.size() == 3);
+    out += fmt::format(" [{}]", error["details"].value("error_code", "<no error_code>"));
+  } else {
+    CHECK(error.size() == 2);
+  }
+  return out;
+}
+
+// "400 invalid_request_error: MESSAGE", the usual refusal.
+inline std::string bad(std::string_view message) { return fmt::format("400 {}: {}", kInvalid, message); }
+
+class ApiFixture {
+ public:
+  static constexpr std::string_view kKey = "ak_test_primary";
+  static constexpr std::string_view kSecondKey = "ak_test_secondary";
+
+  ApiFixture()
+      : store_(store::Store::open(store::Options{dir.path() / "airlock.db", random_master_key(), clock.clock(), "test key"})),
+        api(*store_, ApiKeys({std::string(kKey), std::string(kSecondKey)}), log) {}
+
+  store::Store& store() { return *store_; }
+
+  // A request with the API key as a Bearer token (unless `headers` already carry auth or `authenticate` is
+  // false).
+  Response request(std::string method, std::string target, std::string body = {},
+                   std::vector<http1::Header> headers = {}, bool authenticate = true) {
+    http1::RequestHead head;
+    head.method = std::move(method);
+    head.target = std::move(target);
+    if (authenticate) head.headers.fields.push_back({"Authorization", fmt::format("Bearer {}", kKey)});
+    for (auto& h : headers) head.headers.fields.push_back(std::move(h));
+    if (!body.empty()) {
+      head.headers.fields.push_back({"Content-Type", "application/json"});
+      head.content_length = body.size();
+    }
+    HttpReply reply = api.handle(head, std::move(body));
+    Response out{reply.status, std::move(reply.headers), std::move(reply.body), nullptr};
+    out.json_body = json::parse(out.body, nullptr, /*allow_exceptions=*/false);
+    CHECK_MESSAGE(out.header_count("request-id") == 1, "request-id header missing or repeated");
+    CHECK(out.header("request-id").starts_with("req_"));
+    return out;
+  }
+  Response get(std::string target) { return request("GET", std::move(target)); }
+  Response post(std::string target, std::string body = {}) { return request("POST", std::move(target), std::move(body)); }
+  Response post(std::string target, const json& body) { return request("POST", std::move(target), body.dump()); }
+  Response del(std::string target) { return request("DELETE", std::move(target)); }
+
+  // A request that must succeed with 200; returns its JSON body.
+  json ok(std::string method, std::string target, std::string body = {}) {
+    Response r = request(method, target, std::move(body));
+    INFO(method, " ", target, " -> ", r.status, " ", r.body);
+    REQUIRE(r.status == 200);
+    REQUIRE(r.json_body.is_object());
+    return r.json_body;
+  }
+  json ok_get(std::string target) { return ok("GET", std::move(target)); }
+  json ok_post(std::string target, const json& body = json::object()) { return ok("POST", std::move(target), body.dump()); }
+
+  std::string create_vault(std::string_view name = "Vault") {
+    return ok_post("/v1/vaults", {{"display_name", name}})["id"].get<std::string>();
+  }
+  // An environment_variable credential limited to api.example.com.
+  json env_credential_body(std::string_view secret_name, std::string_view secret_value = "sk-test-value") {
+    return {{"auth",
+             {{"type", "environment_variable"},
+              {"secret_name", secret_name},
+              {"secret_value", secret_value},
+              {"networking", {{"type", "limited"}, {"allowed_hosts", {"api.example.com"}}}}}}};
+  }
+  std::string create_env_credential(const std::string& vault_id, std::string_view secret_name,
+                                    std::string_view secret_value = "sk-test-value") {
+    return ok_post("/v1/vaults/" + vault_id + "/credentials", env_credential_body(secret_name, secret_value))["id"]
+        .get<std::string>();
+  }
+
+  // Ids in a list response's data, in order.
+  static std::vector<std::string> ids(const json& page) {
+    std::vector<std::string> out;
+    for (const json& item : page.at("data")) out.push_back(item.at("id").get<std::string>());
+    return out;
+  }
+
+  void advance(std::chrono::system_clock::duration by) { clock.now += by; }
+
+  TempDir dir;
+  TestClock clock;
+
+ private:
+  std::unique_ptr<store::Store> store_;
+
+ public:
+  Logger log{LogLevel::error};
+  ControlApi api;
+};
+
+}  // namespace airlock::control::testing

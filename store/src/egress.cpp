@@ -1,0 +1,124 @@
+// The egress audit: one row per request the proxy handled for a session (API.md §10), written in batches
+// by the audit writer, listed per session oldest first, and purged by age (audit.retention_days). Rows
+// carry names and locations, never a secret value (SECURITY.md S8); the store takes them as given.
+//
+// A batch is one transaction. The writer may trail the API (a session deleted while its last requests
+// were queued), so a row whose session is gone is skipped rather than failing the whole batch.
+#include <algorithm>
+#include <string>
+
+#include <boost/outcome/try.hpp>
+
+#include "store_impl.hpp"
+
+namespace airlock::store {
+
+namespace {
+
+// Inserts only when the session still exists (the foreign key would otherwise fail the batch).
+constexpr std::string_view kInsertEgress =
+    "INSERT INTO egress (id, session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, "
+    "decision, reason, credentials_doc) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
+    "WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?2)";
+constexpr std::string_view kSessionExists = "SELECT 1 FROM sessions WHERE id = ?";
+constexpr std::string_view kListEgress =
+    "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
+    "credentials_doc, id, seq FROM egress WHERE session_id = :session_id AND (:after IS NULL OR seq > :after) "
+    "ORDER BY seq LIMIT :limit";
+constexpr std::string_view kPurgeEgress = "DELETE FROM egress WHERE created_at < ?";
+
+bool known_decision(std::string_view decision) {
+  return decision == "allowed" || decision == "denied" || decision == "error";
+}
+
+EgressEntry read_entry(const StatementUse& use) {
+  EgressEntry entry;
+  entry.session_id = use.text(0);
+  entry.created_at = use.text(1);
+  entry.method = use.text(2);
+  entry.host = use.text(3);
+  entry.port = static_cast<int>(use.integer(4));
+  entry.path = use.text(5);
+  entry.status = static_cast<int>(use.integer(6));
+  entry.bytes_up = use.integer(7);
+  entry.bytes_down = use.integer(8);
+  entry.decision = use.text(9);
+  entry.reason = use.optional_text(10).value_or("");
+  entry.credentials_doc = use.text(11);
+  entry.id = use.text(12);
+  entry.seq = use.integer(13);
+  return entry;
+}
+
+}  // namespace
+
+Result<void> Store::record_egress(const std::vector<EgressRow>& rows) {
+  if (std::any_of(rows.begin(), rows.end(), [](const EgressRow& row) { return !known_decision(row.decision); })) {
+    return make_error_code(std::errc::invalid_argument);
+  }
+  if (rows.empty()) return boost::outcome_v2::success();
+  auto& db = impl_->db_;
+  WriteTransaction tx{*impl_};
+  if (auto ec = tx.begin()) return ec;
+  for (const auto& row : rows) {
+    BOOST_OUTCOME_TRY(auto stmt, db.statement(kInsertEgress));
+    StatementUse use{db, stmt};
+    std::optional<std::string> reason;
+    if (!row.reason.empty()) reason = row.reason;
+    use.bind_all(random_id("egr_"), row.session_id, row.created_at, row.method, row.host, row.port, row.path,
+                 row.status, row.bytes_up, row.bytes_down, row.decision, reason, row.credentials_doc);
+    if (auto ec = use.run()) return ec;
+  }
+  if (auto ec = tx.commit()) return ec;
+  return boost::outcome_v2::success();
+}
+
+Result<Page<EgressEntry>> Store::list_egress(std::string_view session_id, std::size_t limit,
+                                             std::optional<std::int64_t> after_seq) {
+  auto& db = impl_->db_;
+  {
+    BOOST_OUTCOME_TRY(auto stmt, db.statement(kSessionExists));
+    StatementUse use{db, stmt};
+    use.bind(1, session_id);
+    BOOST_OUTCOME_TRY(auto row, use.step());
+    if (!row) return Errc::not_found;
+  }
+  ListQuery limits;
+  limits.limit = limit;
+  const std::size_t page_size = page_limit(limits);
+  BOOST_OUTCOME_TRY(auto stmt, db.statement(kListEgress));
+  StatementUse use{db, stmt};
+  use.bind(":session_id", session_id).bind(":limit", static_cast<std::int64_t>(page_size + 1));
+  if (after_seq) {
+    use.bind(":after", *after_seq);
+  } else {
+    use.bind(":after", std::nullopt);
+  }
+  Page<EgressEntry> page;
+  for (;;) {
+    BOOST_OUTCOME_TRY(auto row, use.step());
+    if (!row) break;
+    if (page.items.size() == page_size) {
+      page.next = Cursor{page.items.back().created_at, std::to_string(page.items.back().seq)};
+      break;
+    }
+    page.items.push_back(read_entry(use));
+  }
+  return page;
+}
+
+Result<std::size_t> Store::purge_egress_before(std::string_view created_at) {
+  auto& db = impl_->db_;
+  WriteTransaction tx{*impl_};
+  if (auto ec = tx.begin()) return ec;
+  {
+    BOOST_OUTCOME_TRY(auto stmt, db.statement(kPurgeEgress));
+    StatementUse use{db, stmt};
+    if (auto ec = use.bind(1, created_at).run()) return ec;
+  }
+  const auto purged = static_cast<std::size_t>(db.changes());
+  if (auto ec = tx.commit()) return ec;
+  return purged;
+}
+
+}  // namespace airlock::store

@@ -1,0 +1,255 @@
+// End to end through the egress proxy: the official SDK sets up a vault, a credential, an environment, an
+// agent and a session; real curl, configured only from the session's sandbox_env, calls a real HTTPS
+// origin (Node's https, with its own test CA that the daemon trusts through --upstream-ca). The origin
+// records what it received: it must see the real secret where the client only ever held the placeholder,
+// and what the origin echoes back must reach the client with the secret redacted.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import { after } from 'node:test';
+import tls from 'node:tls';
+
+import { makeTempDir, start } from './lib/daemon.mjs';
+import { Anthropic, useDaemon } from './lib/harness.mjs';
+
+// A test CA and a certificate for metrics.test (and localhost, 127.0.0.1) signed by it (openssl, P-256, one day).
+function makeOriginCertificates(dir) {
+  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
+      '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Airlock test origin CA',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'origin.key',
+      '-out', 'origin.csr', '-subj', '/CN=localhost');
+  fs.writeFileSync(path.join(dir, 'origin.ext'),
+    'subjectAltName=DNS:metrics.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  run('x509', '-req', '-in', 'origin.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+      '-out', 'origin.pem', '-days', '1', '-extfile', 'origin.ext');
+  return { ca: path.join(dir, 'ca.pem'), key: fs.readFileSync(path.join(dir, 'origin.key')),
+           cert: fs.readFileSync(path.join(dir, 'origin.pem')) };
+}
+
+// The origin: answers every request with a JSON echo of what it received, and keeps it.
+async function startOrigin(certificates) {
+  const received = [];
+  const server = https.createServer({ key: certificates.key, cert: certificates.cert }, (req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const seen = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() };
+      received.push(seen);
+      const body = JSON.stringify(seen);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, port: server.address().port, received };
+}
+
+// curl with the session's sandbox environment and nothing else of ours.
+function curl(sandboxEnv, args) {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...sandboxEnv };
+  return new Promise((resolve) => {
+    const child = spawn('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', ...args], { env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('close', (code) => {
+      const cut = out.lastIndexOf('\n');
+      resolve({ code, status: Number(out.slice(cut + 1)), body: out.slice(0, cut), stderr: err });
+    });
+  });
+}
+
+const certDir = makeTempDir('airlock-origin-');
+const certificates = makeOriginCertificates(certDir);
+const origin = await startOrigin(certificates);
+after(() => {
+  origin.server.close();
+  fs.rmSync(certDir, { recursive: true, force: true });
+});
+
+// The origin is "metrics.test" to the daemon (--resolve), so the sandbox's NO_PROXY (loopback) does not apply.
+const daemonArgs = ['--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1'];
+const ctx = useDaemon({ args: daemonArgs });
+const originUrl = `https://metrics.test:${origin.port}`;
+
+async function setUp() {
+  const secret = ctx.secret('sk-live');
+  const otherSecret = ctx.secret('sk-other');
+  const vault = await ctx.client.beta.vaults.create({ display_name: 'egress' });
+  await ctx.client.beta.vaults.credentials.create(vault.id, {
+    auth: { type: 'environment_variable', secret_name: 'METRICS_API_TOKEN', secret_value: secret,
+            networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
+  });
+  await ctx.client.beta.vaults.credentials.create(vault.id, {
+    auth: { type: 'environment_variable', secret_name: 'OTHER_TOKEN', secret_value: otherSecret,
+            networking: { type: 'limited', allowed_hosts: ['api.other.example'] } },
+  });
+  const environment = await ctx.client.beta.environments.create({ name: 'egress' });
+  const agent = await ctx.client.beta.agents.create({ name: 'egress', model: 'claude-opus-5-5' });
+  const session = await ctx.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, vault_ids: [vault.id] });
+  const { status, json: sandbox } = await ctx.raw('GET', `/v1/sessions/${session.id}/sandbox_env`);
+  assert.equal(status, 200, JSON.stringify(sandbox));
+  return { secret, otherSecret, vault, session, env: sandbox.env };
+}
+
+let setup;
+
+ctx.test('sandbox_env hands out placeholders and a proxy URL, never a secret', async () => {
+  setup = await setUp();
+  const { env, secret, session } = setup;
+  assert.match(env.METRICS_API_TOKEN, /^airlock_ph_[A-Za-z0-9]{40}$/);
+  assert.notEqual(env.METRICS_API_TOKEN, secret);
+  assert.match(env.HTTPS_PROXY, new RegExp(`^http://${session.id}:[0-9a-f]{64}@127\\.0\\.0\\.1:\\d+$`));
+  assert.equal(env.HTTPS_PROXY.split('@')[1], ctx.daemon.proxyAddress);
+  assert.equal(env.https_proxy, env.HTTPS_PROXY);
+  assert.equal(env.CURL_CA_BUNDLE, path.join(ctx.tmp, 'ca-bundle.pem'));
+});
+
+ctx.test('curl through the proxy: the origin sees the secret, the client sees only the placeholder', async () => {
+  const { env, secret } = setup;
+  const before = origin.received.length;
+  const result = await curl(env, ['-H', `Authorization: Bearer ${env.METRICS_API_TOKEN}`, `${originUrl}/v1/metrics?window=1h`]);
+  assert.equal(result.status, 200, result.stderr + result.body);
+  assert.equal(origin.received.length, before + 1);
+  const seen = origin.received.at(-1);
+  assert.equal(seen.headers.authorization, `Bearer ${secret}`);
+  assert.equal(seen.url, '/v1/metrics?window=1h');
+  // The origin echoed the real value back; the proxy redacted it on the way to the sandbox.
+  assert.equal(result.body.includes(secret), false);
+  assert.equal(JSON.parse(result.body).headers.authorization, `Bearer ${env.METRICS_API_TOKEN}`);
+});
+
+ctx.test('curl -u user:$TOKEN gets Basic auth with the real secret upstream', async () => {
+  const { env, secret } = setup;
+  const result = await curl(env, ['-u', `reader:${env.METRICS_API_TOKEN}`, `${originUrl}/basic`]);
+  assert.equal(result.status, 200, result.stderr + result.body);
+  assert.equal(origin.received.at(-1).headers.authorization, `Basic ${Buffer.from(`reader:${secret}`).toString('base64')}`);
+});
+
+ctx.test('a POST body carrying the placeholder gets the secret, with Content-Length fixed', async () => {
+  const { env, secret } = setup;
+  const body = JSON.stringify({ token: env.METRICS_API_TOKEN, n: 1 });
+  const result = await curl(env, ['-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', body, `${originUrl}/login`]);
+  assert.equal(result.status, 200, result.stderr + result.body);
+  const seen = origin.received.at(-1);
+  assert.equal(seen.body, JSON.stringify({ token: secret, n: 1 }));
+  assert.equal(Number(seen.headers['content-length']), Buffer.byteLength(seen.body));
+});
+
+// A Node client: http.request CONNECT through HTTPS_PROXY (user:token from the URL), then https over the
+// tunnel, trusting only the bundle from sandbox_env — what proxy agents in Node libraries do.
+async function nodeRequest(sandboxEnv, url, headers) {
+  const proxy = new URL(sandboxEnv.HTTPS_PROXY);
+  const target = new URL(url);
+  const auth = Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64');
+  const socket = await new Promise((resolve, reject) => {
+    const connect = http.request({ host: proxy.hostname, port: proxy.port, method: 'CONNECT', path: `${target.hostname}:${target.port}`,
+                                   headers: { 'proxy-authorization': `Basic ${auth}` } });
+    connect.on('connect', (res, tunnel) => (res.statusCode === 200 ? resolve(tunnel) : reject(new Error(`CONNECT ${res.statusCode}`))));
+    connect.on('error', reject);
+    connect.end();
+  });
+  return new Promise((resolve, reject) => {
+    const req = https.request({ host: target.hostname, port: target.port, path: target.pathname + target.search, headers,
+                                createConnection: () => tls.connect({ socket, servername: target.hostname,
+                                                                      ca: fs.readFileSync(sandboxEnv.NODE_EXTRA_CA_CERTS) }) }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+ctx.test('a Node https client through the proxy gets the same substitution', async () => {
+  const { env, secret } = setup;
+  const result = await nodeRequest(env, `${originUrl}/node`, { 'x-api-key': env.METRICS_API_TOKEN });
+  assert.equal(result.status, 200, result.body);
+  assert.equal(origin.received.at(-1).headers['x-api-key'], secret);
+  assert.equal(result.body.includes(secret), false);
+});
+
+ctx.test('a placeholder bound for a host its credential does not allow is refused with 403', async () => {
+  const { env, otherSecret } = setup;
+  const before = origin.received.length;
+  const result = await curl(env, ['-H', `X-Api-Key: ${env.OTHER_TOKEN}`, `${originUrl}/exfiltrate`]);
+  assert.equal(result.status, 403);
+  assert.match(result.body, /OTHER_TOKEN/);
+  assert.match(result.body, /metrics\.test/);
+  assert.equal(result.body.includes(otherSecret), false);
+  assert.equal(origin.received.length, before, 'the origin must not see the request');
+});
+
+ctx.test('without proxy credentials the proxy answers 407', async () => {
+  const { env } = setup;
+  const anonymous = { ...env, HTTPS_PROXY: `http://${ctx.daemon.proxyAddress}`, https_proxy: `http://${ctx.daemon.proxyAddress}` };
+  const result = await curl(anonymous, [`${originUrl}/x`]);
+  assert.notEqual(result.code, 0);  // curl reports the failed CONNECT
+  assert.match(result.stderr, /407/);
+});
+
+ctx.test('the egress audit lists each request with credential names, never a value', async () => {
+  const { session, secret } = setup;
+  await new Promise((resolve) => setTimeout(resolve, 600));  // the audit writer flushes every 250 ms
+  const { json: page } = await ctx.raw('GET', `/v1/sessions/${session.id}/egress?limit=100`);
+  const text = JSON.stringify(page);
+  assert.equal(text.includes(secret), false);
+  const allowed = page.data.filter((row) => row.decision === 'allowed');
+  assert.ok(allowed.length >= 3, text);
+  const first = allowed.find((row) => row.path === '/v1/metrics');
+  assert.ok(first, text);
+  assert.equal(first.host, 'metrics.test');
+  assert.equal(first.port, origin.port);
+  assert.equal(first.method, 'GET');
+  assert.equal(first.status, 200);
+  assert.deepEqual(first.credentials.map((c) => [c.secret_name, c.location]), [['METRICS_API_TOKEN', 'header']]);
+  const denied = page.data.find((row) => row.decision === 'denied');
+  assert.ok(denied, text);
+  assert.equal(denied.reason, 'placeholder_violation');
+  assert.equal(denied.status, 403);
+});
+
+ctx.test('archiving the session revokes its proxy token at once', async () => {
+  const { env, session } = setup;
+  await ctx.client.beta.sessions.archive(session.id);
+  const result = await curl(env, [`${originUrl}/after-archive`]);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /407/);
+  ctx.assertNoSecretsLeaked();
+});
+
+// Secrets still unseal after a SIGKILL: a fresh daemon on the same data dir substitutes the same secret.
+ctx.test('after SIGKILL and restart, the proxy still substitutes the sealed secret', async () => {
+  const dataDir = makeTempDir();
+  let daemon = await start({ dataDir, args: daemonArgs });
+  const client = new Anthropic({ apiKey: daemon.apiKey, baseURL: daemon.baseURL });
+  const secret = ctx.secret('sk-restart');
+  const vault = await client.beta.vaults.create({ display_name: 'restart' });
+  await client.beta.vaults.credentials.create(vault.id, {
+    auth: { type: 'environment_variable', secret_name: 'RESTART_TOKEN', secret_value: secret,
+            networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
+  });
+  const environment = await client.beta.environments.create({ name: 'restart' });
+  const agent = await client.beta.agents.create({ name: 'restart', model: 'claude-opus-5-5' });
+  const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, vault_ids: [vault.id] });
+  await daemon.kill('SIGKILL');
+
+  daemon = await start({ dataDir, apiKey: daemon.apiKey, args: daemonArgs });
+  try {
+    const response = await fetch(`${daemon.baseURL}/v1/sessions/${session.id}/sandbox_env`, { headers: { 'x-api-key': daemon.apiKey } });
+    const { env } = await response.json();
+    const result = await curl(env, ['-H', `Authorization: Bearer ${env.RESTART_TOKEN}`, `${originUrl}/restart`]);
+    assert.equal(result.status, 200, result.stderr + result.body);
+    assert.equal(origin.received.at(-1).headers.authorization, `Bearer ${secret}`);
+  } finally {
+    assert.deepEqual(await daemon.stop(), { code: 0, signal: null });
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});

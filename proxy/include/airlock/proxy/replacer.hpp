@@ -91,7 +91,7 @@ class StreamReplacer {
   std::size_t replacements_ = 0;
 };
 
-// One-shot helper for small inputs (header values, URL targets). `matched`, when given, is resized to
+// The one-shot form, for small inputs (header values, URL targets). `matched`, when given, is resized to
 // rules.size() and receives the per-rule flags of this call.
 std::string replace_all(std::string_view input, std::span<const StreamReplacer::Rule> rules,
                         std::vector<bool>* matched = nullptr);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "agent_fields.hpp"
 #include "fields.hpp"
 #include "listing.hpp"
 #include "resources.hpp"
@@ -27,17 +28,10 @@ constexpr std::size_t kTitleMax = 1000;
 constexpr std::size_t kVaultsMax = 50;
 constexpr std::size_t kResourcesMax = 500;
 constexpr std::size_t kInitialEventsMax = 50;
-constexpr std::size_t kToolsMax = 256;
-constexpr std::size_t kMcpServersMax = 20;
-constexpr std::size_t kSkillsMax = 64;
 constexpr std::size_t kMountPathMax = 1024;
 constexpr std::size_t kUrlMax = 2048;
 constexpr std::size_t kInstructionsMax = 4096;
 constexpr const char* kStatuses[] = {"idle", "running", "rescheduling", "terminated"};
-
-bool one_of(std::string_view value, std::initializer_list<std::string_view> accepted) {
-  return std::find(accepted.begin(), accepted.end(), value) != accepted.end();
-}
 
 [[noreturn]] void refuse(ApiError error, std::string_view run_error_type) {
   throw SessionCreationError(std::move(error), run_error_type);
@@ -49,111 +43,6 @@ ApiError bad_request_error(std::string message, std::string error_code = {}) {
 
 ApiError not_found_error(std::string message, std::string error_code = {}) {
   return ApiError(404, "not_found_error", std::move(message), std::move(error_code));
-}
-
-// --- agent overrides (the agent fields a session may replace; the same rules as agents.cpp) ---
-
-json take_model(const json& model, const std::string& path) {
-  if (model.is_string()) {
-    if (model.get_ref<const std::string&>().empty()) bad_request(fmt::format("{}: must not be empty", path));
-    return {{"id", model}};
-  }
-  if (!model.is_object()) {
-    bad_request(fmt::format("{}: expected a model id string or an object with id, got {}", path, json_type_name(model)));
-  }
-  reject_unknown_fields(model, {"id", "effort", "inference_geo", "speed"}, path);
-  json out = {{"id", required_string(model, "id", path, 1, kNameMax)}};
-  if (has(model, "effort") && !is_null(model, "effort")) {
-    const json& effort = model["effort"];
-    std::string level;
-    if (effort.is_string()) {
-      level = effort.get<std::string>();
-    } else if (effort.is_object()) {
-      reject_unknown_fields(effort, {"type"}, join_path(path, "effort"));
-      level = required_string(effort, "type", join_path(path, "effort"), 1, 16);
-    } else {
-      bad_request(fmt::format("{}.effort: expected a string or {{type}}, got {}", path, json_type_name(effort)));
-    }
-    if (!one_of(level, {"low", "medium", "high", "xhigh", "max"})) {
-      bad_request(fmt::format("{}.effort: must be one of low, medium, high, xhigh, max; got \"{}\"", path, level));
-    }
-    out["effort"] = {{"type", level}};
-  }
-  if (auto geo = optional_string(model, "inference_geo", path, 1, 64)) out["inference_geo"] = *geo;
-  if (auto speed = optional_string(model, "speed", path, 1, 16)) {
-    if (!one_of(*speed, {"standard", "fast"})) bad_request(fmt::format("{}.speed: must be standard or fast", path));
-    out["speed"] = *speed;
-  }
-  return out;
-}
-
-json take_mcp_servers(const json& servers, const std::string& path) {
-  if (!servers.is_array()) bad_request(fmt::format("{}: expected an array, got {}", path, json_type_name(servers)));
-  if (servers.size() > kMcpServersMax) bad_request(fmt::format("{}: at most {} entries are allowed (got {})", path, kMcpServersMax, servers.size()));
-  json out = json::array();
-  std::set<std::string> names;
-  for (std::size_t i = 0; i < servers.size(); ++i) {
-    std::string item = index_path(path, i);
-    const json& server = servers[i];
-    if (!server.is_object()) bad_request(fmt::format("{}: expected an object, got {}", item, json_type_name(server)));
-    reject_unknown_fields(server, {"name", "type", "url"}, item);
-    std::string name = required_string(server, "name", item, 1, kNameMax);
-    if (required_string(server, "type", item, 1, 16) != "url") bad_request(fmt::format("{}.type: must be \"url\"", item));
-    std::string url = required_string(server, "url", item, 1, kUrlMax);
-    if (!names.insert(name).second) bad_request(fmt::format("{}.name: \"{}\" is used by another MCP server", item, name));
-    out.push_back({{"name", name}, {"type", "url"}, {"url", url}});
-  }
-  return out;
-}
-
-json take_tools(const json& tools, const std::string& path) {
-  if (!tools.is_array()) bad_request(fmt::format("{}: expected an array, got {}", path, json_type_name(tools)));
-  if (tools.size() > kToolsMax) bad_request(fmt::format("{}: at most {} entries are allowed (got {})", path, kToolsMax, tools.size()));
-  for (std::size_t i = 0; i < tools.size(); ++i) {
-    std::string item = index_path(path, i);
-    const json& tool = tools[i];
-    if (!tool.is_object()) bad_request(fmt::format("{}: expected an object, got {}", item, json_type_name(tool)));
-    std::string type = required_string(tool, "type", item, 1, 64);
-    if (type == "mcp_toolset") {
-      (void)required_string(tool, "mcp_server_name", item, 1, kNameMax);
-    } else if (type == "custom") {
-      (void)required_string(tool, "name", item, 1, kNameMax);
-    } else if (type != "agent_toolset_20260401") {
-      bad_request(fmt::format("{}.type: must be one of agent_toolset_20260401, mcp_toolset, custom; got \"{}\"", item, type));
-    }
-  }
-  return tools;
-}
-
-json take_skills(const json& skills, const std::string& path) {
-  if (!skills.is_array()) bad_request(fmt::format("{}: expected an array, got {}", path, json_type_name(skills)));
-  if (skills.size() > kSkillsMax) bad_request(fmt::format("{}: at most {} entries are allowed (got {})", path, kSkillsMax, skills.size()));
-  for (std::size_t i = 0; i < skills.size(); ++i) {
-    std::string item = index_path(path, i);
-    if (!skills[i].is_object()) bad_request(fmt::format("{}: expected an object, got {}", item, json_type_name(skills[i])));
-    (void)required_string(skills[i], "skill_id", item, 1, kNameMax);
-  }
-  return skills;
-}
-
-// Every mcp_toolset names a declared server and every declared server is used (agents.cpp's rule).
-void check_toolsets(const json& tools, const json& mcp_servers, std::string_view path) {
-  std::set<std::string> declared;
-  std::set<std::string> referenced;
-  for (const json& server : mcp_servers) declared.insert(server.value("name", ""));
-  for (const json& tool : tools) {
-    if (tool.value("type", "") == "mcp_toolset") referenced.insert(tool.value("mcp_server_name", ""));
-  }
-  for (const std::string& name : referenced) {
-    if (!declared.contains(name)) {
-      bad_request(fmt::format("{}.tools: an mcp_toolset names MCP server \"{}\", which is not in mcp_servers", path, name));
-    }
-  }
-  for (const std::string& name : declared) {
-    if (!referenced.contains(name)) {
-      bad_request(fmt::format("{}.mcp_servers: \"{}\" is not used by any mcp_toolset in tools", path, name));
-    }
-  }
 }
 
 // --- resources ---

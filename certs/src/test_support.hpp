@@ -2,6 +2,7 @@
 // certificate inspection, client-style verification of a leaf, and a real TLS handshake over 127.0.0.1.
 #pragma once
 
+#include "airlock/testing/temp_dir.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -32,24 +33,7 @@
 
 namespace airlock::certs::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "airlock-certs-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = airlock::testing::TempDir;
 
 inline void write_file(const std::filesystem::path& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary);

@@ -3,6 +3,7 @@
 // as RequestHead + body, exactly as the API server hands them over, without sockets.
 #pragma once
 
+#include "airlock/testing/temp_dir.hpp"
 #include <stdlib.h>
 
 #include <cctype>
@@ -33,33 +34,7 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 inline constexpr std::string_view kInvalid = "invalid_request_error";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "airlock-control-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
-  // Writes `text` to DIR/name and returns the full path.
-  std::filesystem::path write(std::string_view name, std::string_view text) const {
-    std::filesystem::path file = path_ / name;
-    std::ofstream out(file, std::ios::binary | std::ios::trunc);
-    out << text;
-    REQUIRE(out.good());
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = airlock::testing::TempDir;
 
 // 2026-11-27T02:21:22.123456Z, a fixed starting instant.
 inline TimePoint test_epoch() {

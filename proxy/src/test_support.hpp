@@ -17,6 +17,7 @@
 //   /trailer-echo       chunked "ok" with a trailer X-Echo-Auth repeating the Authorization value
 #pragma once
 
+#include "airlock/testing/temp_dir.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -63,24 +64,7 @@ inline const bool kSigpipeIgnored = [] {
   return true;
 }();
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "airlock-proxy-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = airlock::testing::TempDir;
 
 inline void write_file(const std::filesystem::path& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary);

@@ -2,6 +2,7 @@
 // real SQLite file inside that directory.
 #pragma once
 
+#include "airlock/testing/temp_dir.hpp"
 #include <stdlib.h>
 
 #include <chrono>
@@ -22,24 +23,7 @@ namespace airlock::store::testing {
 using namespace std::chrono_literals;
 using TimePoint = std::chrono::system_clock::time_point;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "airlock-store-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = airlock::testing::TempDir;
 
 // 2026-11-27T02:21:22.123456Z, a fixed starting instant.
 inline TimePoint test_epoch() {

@@ -33,7 +33,7 @@ RefusalFacts facts_of(const Exchange& exchange) {
 
 }  // namespace
 
-Connection::Connection(Shared& shared, Worker& worker, tcp::socket socket)
+Connection::Connection(Shared& shared, Worker& worker, Socket socket)
     : shared_(shared),
       worker_(worker),
       client_(std::move(socket), worker.buffers),
@@ -375,8 +375,7 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
   co_return forwarded.client_keep_alive && !draining_;
 }
 
-asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, tcp::socket socket) {
-  prepare_socket(socket);
+asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, Socket socket) {
   Connection connection(shared, worker, std::move(socket));
   co_await connection.run();
 }

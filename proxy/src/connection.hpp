@@ -38,7 +38,7 @@ namespace airlock::proxy {
 
 class Connection {
  public:
-  Connection(Shared& shared, Worker& worker, tcp::socket socket);
+  Connection(Shared& shared, Worker& worker, Socket socket);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -77,7 +77,8 @@ class Connection {
   bool linger_ = false;    // a refusal was sent: close with lingering_close
 };
 
-// The coroutine co_spawned per accepted socket.
-asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, tcp::socket socket);
+// The coroutine co_spawned per accepted socket (TCP or Unix, already through prepare_socket). Nothing in a
+// connection's life depends on the peer's address: the caller is identified by Proxy-Authorization.
+asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, Socket socket);
 
 }  // namespace airlock::proxy

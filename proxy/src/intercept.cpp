@@ -104,7 +104,7 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
   }
 
   const auto& timeouts = shared.options.timeouts;
-  auto leg = std::make_unique<Leg>(tcp::socket(co_await asio::this_coro::executor), worker.buffers);
+  auto leg = std::make_unique<Leg>(Socket(co_await asio::this_coro::executor), worker.buffers);
   watchdog.watch(*leg);
   // One deadline covers resolving, every connect attempt and the TLS handshake.
   leg->expires_after(timeouts.upstream_connect);

@@ -79,15 +79,15 @@ bool is_peer_close(const error_code& ec) noexcept {
          ec == make_error(StreamErrc::truncated);
 }
 
-void prepare_socket(tcp::socket& socket) {
+void prepare_socket(Socket& socket, int family) {
   error_code ignored;
-  socket.set_option(tcp::no_delay(true), ignored);
+  if (family == AF_INET || family == AF_INET6) socket.set_option(tcp::no_delay(true), ignored);
   socket.non_blocking(true, ignored);
 }
 
 // ---- Leg ----
 
-Leg::Leg(tcp::socket socket, BufferPool& buffers) : socket_(std::move(socket)), buffers_(buffers) {}
+Leg::Leg(Socket socket, BufferPool& buffers) : socket_(std::move(socket)), buffers_(buffers) {}
 
 Leg::~Leg() {
   if (watchdog_ != nullptr) watchdog_->unwatch(*this);
@@ -267,12 +267,12 @@ asio::awaitable<error_code> Leg::connect(const tcp::endpoint& endpoint) {
   if (state_ != State::open) co_return cancelled_error();
   error_code ignored;
   socket_.close(ignored);
-  auto [ec] = co_await socket_.async_connect(endpoint, kNoThrow);
+  auto [ec] = co_await socket_.async_connect(asio::generic::stream_protocol::endpoint(endpoint), kNoThrow);
   if (ec || state_ != State::open) {
     socket_.close(ignored);
     co_return map(ec);
   }
-  prepare_socket(socket_);
+  prepare_socket(socket_, endpoint.protocol().family());
   co_return error_code{};  // the caller's deadline also covers the TLS handshake that follows
 }
 
@@ -411,7 +411,7 @@ asio::awaitable<void> Leg::shutdown_send() {
     }
   } else {
     error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(Socket::shutdown_send, ignored);
   }
   expires_never();
 }

@@ -1,5 +1,7 @@
-// The byte streams of a proxied connection: a Leg is one TCP connection (to the sandbox or to an
-// upstream), plain or TLS, and a Watchdog enforces the deadline of whatever a connection is waiting for.
+// The byte streams of a proxied connection: a Leg is one stream connection (TCP to an upstream; TCP or a
+// Unix socket from the sandbox), plain or TLS, and a Watchdog enforces the deadline of whatever a
+// connection is waiting for. A leg's socket is a generic stream socket, so one code path serves both
+// listeners: a tcp::socket and a local::stream_protocol::socket both move-convert into it.
 //
 // TLS is driven directly with OpenSSL, not with asio::ssl::stream (which keeps two 17 KiB buffers and a
 // BIO pair for a connection's whole life). OpenSSL talks to a BIO of ours: its reads are served from the
@@ -33,6 +35,7 @@
 #include <utility>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/error_code.hpp>
@@ -44,6 +47,7 @@ namespace airlock::proxy {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using Socket = asio::generic::stream_protocol::socket;  // a leg's socket: TCP or Unix
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
@@ -62,12 +66,12 @@ class Watchdog;
 
 class Leg {
  public:
-  Leg(tcp::socket socket, BufferPool& buffers);
+  Leg(Socket socket, BufferPool& buffers);
   ~Leg();
   Leg(const Leg&) = delete;
   Leg& operator=(const Leg&) = delete;
 
-  tcp::socket& socket() noexcept { return socket_; }
+  Socket& socket() noexcept { return socket_; }
   bool is_tls() const noexcept { return ssl_ != nullptr; }
   SSL* ssl() const noexcept { return ssl_.get(); }
 
@@ -143,7 +147,7 @@ class Leg {
   error_code map(const error_code& ec) const noexcept;
   error_code tls_error(int ssl_error) noexcept;
 
-  tcp::socket socket_;
+  Socket socket_;
   BufferPool& buffers_;
   std::unique_ptr<char[]> in_;  // TLS input: read from the socket, not yet taken by OpenSSL
   std::size_t in_begin_ = 0;
@@ -178,8 +182,10 @@ class Watchdog {
   Clock::time_point armed_ = Clock::time_point::max();
 };
 
-// Socket options every leg gets: TCP_NODELAY (request heads and small responses must not wait for
-// Nagle), non-blocking mode (OpenSSL reads and writes the descriptor directly).
-void prepare_socket(tcp::socket& socket);
+// Socket options every leg gets: TCP_NODELAY when `family` is AF_INET or AF_INET6 (request heads and
+// small responses must not wait for Nagle; a Unix socket has no such option), non-blocking mode (OpenSSL
+// reads and writes the descriptor directly). The caller names the family it accepted or connected with,
+// which costs no system call.
+void prepare_socket(Socket& socket, int family);
 
 }  // namespace airlock::proxy

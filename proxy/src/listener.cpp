@@ -1,15 +1,21 @@
-// listener: the Proxy object (proxy.hpp): binding, the worker threads, the accept loop and shutdown.
+// listener: the Proxy object (proxy.hpp): binding, the worker threads, the accept loops and shutdown.
 //
-// One io_context per worker thread (STYLE.md §2). The acceptor lives on worker 0 and accepts each
-// socket straight onto the next worker's io_context (round robin); the connection coroutine is spawned
-// there and never leaves it, so connection state needs no locks. Each worker also sweeps its upstream
-// pool now and then.
+// One io_context per worker thread (STYLE.md §2). The acceptors (TCP, and the Unix socket when
+// configured) live on worker 0 and accept each socket straight onto the next worker's io_context (round
+// robin, one counter for both); the connection coroutine is spawned there and never leaves it, so
+// connection state needs no locks. Both listeners hand the same connection code a generic stream socket.
+// Each worker also sweeps its upstream pool now and then.
 //
-// stop(): (1) close the acceptor; (2) drain: every connection finishes its current exchange with
-// Connection: close, idle ones close at once; (3) after timeouts.drain, abort what is left; (4) stop the
-// io_contexts and join.
+// stop(): (1) close the acceptors and remove the Unix socket file; (2) drain: every connection (from
+// either listener) finishes its current exchange with Connection: close, idle ones close at once; (3)
+// after timeouts.drain, abort what is left; (4) stop the io_contexts and join.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +28,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -61,26 +68,117 @@ asio::awaitable<void> sweep_pool(Worker& worker, Clock::duration interval) {
   }
 }
 
+std::system_error errno_error(std::string_view what) {
+  return std::system_error(errno, std::generic_category(), std::string(what));
+}
+
 }  // namespace
+
+// The Unix listener and its socket file. The file is removed when the listener is closed, but only while
+// it is still the socket this listener bound: a file someone put there since is not ours to delete.
+class UnixListener {
+ public:
+  using Protocol = asio::local::stream_protocol;
+
+  // Binds and listens at `path`: a socket file already there is stale (a crashed run) and replaced; any
+  // other file is refused. Throws std::system_error naming the path.
+  UnixListener(asio::io_context& io, std::filesystem::path path) : acceptor_(io), path_(std::move(path)) {
+    const std::string& name = path_.native();
+    const std::string failure = fmt::format("proxy: cannot listen on the Unix socket {}", name);
+    if (name.empty() || name.size() >= sizeof(sockaddr_un::sun_path)) {
+      throw std::system_error(std::make_error_code(std::errc::filename_too_long),
+                              fmt::format("{} (a Unix socket path is 1 to {} bytes)", failure,
+                                          sizeof(sockaddr_un::sun_path) - 1));
+    }
+    struct stat existing {};
+    if (::lstat(name.c_str(), &existing) == 0) {
+      if (!S_ISSOCK(existing.st_mode)) {
+        throw std::system_error(std::make_error_code(std::errc::file_exists),
+                                fmt::format("{}: the path exists and is not a socket (left as it is; remove it or "
+                                            "choose another path)",
+                                            failure));
+      }
+      if (::unlink(name.c_str()) != 0 && errno != ENOENT) throw errno_error(failure + ": removing the stale socket");
+    } else if (errno != ENOENT) {
+      throw errno_error(failure);
+    }
+    error_code ec;
+    acceptor_.open(Protocol(), ec);
+    if (ec) throw std::system_error(ec, failure);
+    // Never inherited by a process we start (sandboxes).
+    ::fcntl(acceptor_.native_handle(), F_SETFD, FD_CLOEXEC);
+    acceptor_.bind(Protocol::endpoint(name), ec);
+    if (ec) throw std::system_error(ec, failure);
+    struct stat bound {};
+    if (::lstat(name.c_str(), &bound) != 0) throw errno_error(failure);
+    device_ = bound.st_dev;
+    inode_ = bound.st_ino;
+    owns_file_ = true;
+    // Before listen(): until then every connect() is refused, so nobody gets in under the umask's mode.
+    if (::chmod(name.c_str(), 0600) != 0) {
+      const auto error = errno_error(failure + ": chmod 0600");
+      remove_file();  // no destructor runs for a constructor that throws
+      throw error;
+    }
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      remove_file();
+      throw std::system_error(ec, failure);
+    }
+  }
+  ~UnixListener() {
+    close();
+    remove_file();
+  }
+  UnixListener(const UnixListener&) = delete;
+  UnixListener& operator=(const UnixListener&) = delete;
+
+  Protocol::acceptor& acceptor() noexcept { return acceptor_; }
+  // On the acceptor's thread (or before the threads start).
+  void close() noexcept {
+    error_code ignored;
+    acceptor_.close(ignored);
+  }
+  // Any thread, after close().
+  void remove_file() noexcept {
+    if (!owns_file_) return;
+    owns_file_ = false;
+    struct stat now {};
+    if (::lstat(path_.c_str(), &now) == 0 && S_ISSOCK(now.st_mode) && now.st_dev == device_ && now.st_ino == inode_) {
+      ::unlink(path_.c_str());
+    }
+  }
+
+ private:
+  Protocol::acceptor acceptor_;
+  std::filesystem::path path_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  bool owns_file_ = false;
+};
 
 struct Proxy::Impl {
   std::unique_ptr<Shared> shared;
   std::vector<std::unique_ptr<Worker>> workers;
   std::optional<tcp::acceptor> acceptor;
+  std::optional<UnixListener> unix_listener;  // when options.unix_socket is set
+  std::size_t next_worker = 0;                // round robin over both accept loops (worker 0's thread)
   tcp::endpoint endpoint;
   std::vector<std::thread> threads;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   bool started = false;
   bool stopped = false;
 
-  asio::awaitable<void> accept_loop() {
-    std::size_t next = 0;
+  // Accepts onto the workers in turn until the acceptor closes. `family`: the sockets' address family
+  // (TCP_NODELAY or not).
+  template <class Acceptor>
+  asio::awaitable<void> accept_loop(Acceptor& listening, int family) {
     asio::steady_timer backoff(workers.front()->io);
     for (;;) {
-      Worker& worker = *workers[next++ % workers.size()];
-      auto [ec, socket] = co_await acceptor->async_accept(worker.io, kNoThrow);
+      Worker& worker = *workers[next_worker++ % workers.size()];
+      auto [ec, accepted] = co_await listening.async_accept(worker.io, kNoThrow);
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+        if (ec == asio::error::operation_aborted || !listening.is_open()) co_return;
         // Out of descriptors or memory: wait a little instead of spinning; connections will close.
         log_line(*shared, LogLevel::warn, fmt::format("proxy accept failed: {}", ec.message()));
         backoff.expires_after(kAcceptBackoff);
@@ -88,6 +186,8 @@ struct Proxy::Impl {
         continue;
       }
       shared->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      Socket socket(std::move(accepted));
+      prepare_socket(socket, family);
       Shared* state = shared.get();
       asio::co_spawn(worker.io, serve_connection(*state, worker, std::move(socket)), [state](std::exception_ptr error) {
         if (!error) return;
@@ -100,6 +200,12 @@ struct Proxy::Impl {
         }
       });
     }
+  }
+
+  void close_acceptors() noexcept {
+    error_code ignored;
+    acceptor->close(ignored);
+    if (unix_listener) unix_listener->close();
   }
 
   // Runs `action` on every worker's thread and waits for all of them.
@@ -150,11 +256,17 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
   if (ec) throw std::system_error(ec, fmt::format("proxy: listen address {:?} is not an IP address", host));
   auto& acceptor = impl_->acceptor.emplace(impl_->workers.front()->io);
   const tcp::endpoint wanted(address, port);
-  if (!acceptor.open(wanted.protocol(), ec)) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!acceptor.open(wanted.protocol(), ec)) {
+    ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);  // never inherited by a process we start
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  }
   if (!ec) acceptor.bind(wanted, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::system_error(ec, fmt::format("proxy: cannot listen on {}:{}", host, port));
   impl_->endpoint = acceptor.local_endpoint();
+  if (!impl_->shared->options.unix_socket.empty()) {
+    impl_->unix_listener.emplace(impl_->workers.front()->io, impl_->shared->options.unix_socket);
+  }
 }
 
 Proxy::~Proxy() { stop(); }
@@ -165,7 +277,12 @@ void Proxy::start() {
   Impl& impl = *impl_;
   if (impl.started || impl.stopped) return;
   impl.started = true;
-  asio::co_spawn(impl.workers.front()->io, impl.accept_loop(), [](std::exception_ptr) {});
+  asio::co_spawn(impl.workers.front()->io, impl.accept_loop(*impl.acceptor, impl.endpoint.protocol().family()),
+                 [](std::exception_ptr) {});
+  if (impl.unix_listener) {
+    asio::co_spawn(impl.workers.front()->io, impl.accept_loop(impl.unix_listener->acceptor(), AF_UNIX),
+                   [](std::exception_ptr) {});
+  }
   const auto sweep_every = std::max<Clock::duration>(
       std::chrono::seconds(1), std::chrono::duration_cast<Clock::duration>(impl.shared->options.timeouts.pool_idle) / 2);
   for (auto& worker : impl.workers) {
@@ -197,16 +314,14 @@ void Proxy::stop() {
   if (impl.stopped) return;
   impl.stopped = true;
   if (!impl.started) {
-    error_code ignored;
-    impl.acceptor->close(ignored);
+    impl.close_acceptors();
+    if (impl.unix_listener) impl.unix_listener->remove_file();
     return;
   }
   impl.on_every_worker([&impl](Worker& worker) {
-    if (&worker == impl.workers.front().get()) {
-      error_code ignored;
-      impl.acceptor->close(ignored);
-    }
+    if (&worker == impl.workers.front().get()) impl.close_acceptors();
   });
+  if (impl.unix_listener) impl.unix_listener->remove_file();
   impl.shared->draining.store(true);
   impl.on_every_worker([](Worker& worker) {
     for (Connection* connection : worker.connections) connection->drain();

@@ -3,7 +3,8 @@
 // policy, substitutes placeholders for secrets on the hosts each credential allows, redacts secrets that
 // upstreams echo back, and audits every exchange (SECURITY.md S1-S9).
 //
-// Ownership: the Proxy owns its listening socket, its worker threads (one io_context each), the leaf
+// Ownership: the Proxy owns its listening sockets (TCP, and the Unix socket when one is configured), its
+// worker threads (one io_context each), the leaf
 // certificate cache and the upstream TLS context. It borrows the SnapshotSlot and the AuditSink, which
 // must outlive it. The RootCa is shared (immutable).
 //
@@ -52,6 +53,11 @@ enum class LogLevel { debug, info, warn, error };
 struct ProxyOptions {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8421;                   // 0: the kernel picks (see local_endpoint())
+  // A second listener on a Unix stream socket at this path (DATA_DIR/proxy.sock, for sandbox relays); empty:
+  // none. Its connections are served exactly like TCP ones (Proxy-Authorization, interception, audit). A
+  // stale socket file there is replaced; any other kind of file is an error and is left alone. The socket
+  // is made 0600 before it listens and is removed by stop().
+  std::filesystem::path unix_socket;
   std::vector<std::filesystem::path> upstream_ca;     // extra CA files trusted for upstreams (--upstream-ca)
   std::map<std::string, std::string> resolve;         // HOST -> IP literal, instead of the system resolver (--resolve)
   bool placeholder_violation_passthrough = false;     // proxy.placeholder_violation: passthrough (S1)
@@ -85,8 +91,9 @@ struct ProxyStats {
 
 class Proxy {
  public:
-  // Binds the listener now (SO_REUSEADDR) and prepares the TLS contexts. Throws std::system_error with a
-  // message naming the address or file on failure (address in use, unreadable upstream CA, ...).
+  // Binds the listeners now (TCP with SO_REUSEADDR; options.unix_socket when set) and prepares the TLS
+  // contexts. Throws std::system_error with a message naming the address or file on failure (address in
+  // use, a Unix socket path held by a file that is not a socket, unreadable upstream CA, ...).
   Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, SnapshotSlot& snapshots, AuditSink& audit);
   ~Proxy();  // stop()s if still running
   Proxy(const Proxy&) = delete;
@@ -95,9 +102,9 @@ class Proxy {
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Starts accepting on the Proxy's own threads. Call once.
   void start();
-  // Stops accepting, lets running exchanges finish (idle connections close at once, busy ones answer
-  // with Connection: close) for at most timeouts.drain, closes whatever is left, joins the threads.
-  // Idempotent.
+  // Stops accepting (on both listeners; the Unix socket file is removed), lets running exchanges finish
+  // (idle connections close at once, busy ones answer with Connection: close) for at most timeouts.drain,
+  // closes whatever is left, joins the threads. Idempotent.
   void stop();
   ProxyStats stats() const;
 

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "deadline.hpp"
+#include "event_stream.hpp"
 
 namespace airlock::control {
 namespace {
@@ -15,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 HttpReply plain_error(int status, std::string_view type, std::string_view message) {
   // Transport-level refusals (before a request exists) in the API's error shape.
   json body = {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}, {"request_id", nullptr}};
-  return HttpReply{status, {{"Content-Type", "application/json"}}, body.dump()};
+  return HttpReply{status, {{"Content-Type", "application/json"}}, body.dump(), std::nullopt};
 }
 
 std::string serialize_reply(const HttpReply& reply, bool keep_alive, bool head_only) {
@@ -53,8 +54,8 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-ApiServer::ApiServer(tcp::acceptor acceptor, ControlApi& api, Logger& log, ServerLimits limits)
-    : acceptor_(std::move(acceptor)), api_(api), log_(log), limits_(limits) {}
+ApiServer::ApiServer(tcp::acceptor acceptor, ControlApi& api, EventHub& events, Logger& log, ServerLimits limits)
+    : acceptor_(std::move(acceptor)), api_(api), events_(events), log_(log), limits_(limits) {}
 
 asio::awaitable<void> ApiServer::accept_loop() {
   while (!stopping_) {
@@ -166,14 +167,35 @@ asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
     const http1::RequestHead& head = parser.head();
     auto started = Clock::now();
     HttpReply reply = api_.handle(head, std::move(body));
-    double millis = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     const std::string* request_id = nullptr;
     for (const http1::Header& header : reply.headers) {
       if (header.name == "request-id") request_id = &header.value;
     }
     std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));  // never the query
-    log_.info("request method={} path={} status={} duration_ms={:.2f} request_id={}", head.method, path, reply.status,
-              millis, request_id ? *request_id : "-");
+    auto log_request = [&] {
+      double millis = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+      log_.info("request method={} path={} status={} duration_ms={:.2f} request_id={}", head.method, path,
+                reply.status, millis, request_id ? *request_id : "-");
+    };
+    if (reply.stream) {
+      // The head goes out at once (the client's timeout runs until it arrives); the stream ends the
+      // connection. Idle from here: stop() closes it instead of waiting for it.
+      self->idle = true;
+      http1::ResponseHead stream_head;
+      stream_head.status = 200;
+      stream_head.reason = std::string(reason_phrase(200));
+      stream_head.headers.fields = reply.headers;
+      stream_head.headers.set("Connection", "close");
+      std::string bytes = http1::serialize(stream_head) + ping_frame();
+      auto [ec, n] = co_await write_for(socket, asio::buffer(bytes), limits_.write_timeout);
+      if (!ec && !stopping_) {
+        co_await run_event_stream(socket, api_.store(), events_, std::move(*reply.stream),
+                                  EventStreamLimits{limits_.stream_ping_interval, limits_.write_timeout}, log_);
+      }
+      log_request();
+      co_return;
+    }
+    log_request();
 
     bool keep_alive = head.keep_alive && !stopping_;
     if (!co_await send(reply, keep_alive, head.method == "HEAD") || !keep_alive) co_return;

@@ -4,6 +4,10 @@
 //
 // Shutdown: stop() closes the acceptor and every idle connection at once; a connection in the middle of
 // an exchange finishes it, answers with Connection: close, and ends. active() reaches 0 when drained.
+//
+// A reply with HttpReply::stream (the session event stream, event_stream.hpp) is written as a Server-Sent
+// Events head (200, no Content-Length, Connection: close) and a ping, at once; the stream then runs on the
+// connection, which ends with it. An open stream counts as idle: stop() closes it at once.
 #pragma once
 
 #include <chrono>
@@ -13,6 +17,7 @@
 #include <boost/asio.hpp>
 
 #include "control_api.hpp"
+#include "event_hub.hpp"
 #include "log.hpp"
 
 namespace airlock::control {
@@ -24,11 +29,14 @@ struct ServerLimits {
   std::chrono::seconds body_idle_timeout{30};
   std::chrono::seconds keep_alive_timeout{60};
   std::chrono::seconds write_timeout{30};
+  std::chrono::milliseconds stream_ping_interval{15000};  // event streams: a ping frame this often
 };
 
 class ApiServer {
  public:
-  ApiServer(boost::asio::ip::tcp::acceptor acceptor, ControlApi& api, Logger& log, ServerLimits limits);
+  // `events` wakes the event streams; it must outlive the server.
+  ApiServer(boost::asio::ip::tcp::acceptor acceptor, ControlApi& api, EventHub& events, Logger& log,
+            ServerLimits limits);
 
   boost::asio::awaitable<void> accept_loop();
   void stop();
@@ -43,6 +51,7 @@ class ApiServer {
 
   boost::asio::ip::tcp::acceptor acceptor_;
   ControlApi& api_;
+  EventHub& events_;
   Logger& log_;
   ServerLimits limits_;
   std::list<Connection> connections_;

@@ -1,6 +1,7 @@
 // Loading the configuration; see config.hpp.
 #include "config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <set>
 
@@ -94,6 +95,104 @@ class YamlReader {
   std::string file_;
 };
 
+// A harness name: what environments name in their airlock.harness metadata.
+bool valid_harness_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+  });
+}
+
+HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, const std::string& path) {
+  yaml.check_keys(node, path, {"command", "read_only_paths", "timeout_seconds", "stdin", "env"});
+  HarnessConfig harness;
+  if (auto command = node["command"]) harness.command = yaml.strings(command, path + ".command");
+  if (harness.command.empty() || harness.command[0].empty()) {
+    yaml.fail(path + ".command", "required: the harness's argv as a list, e.g. [\"/bin/sh\", \"/opt/harness/run.sh\"]");
+  }
+  if (auto paths = node["read_only_paths"]) {
+    std::vector<std::string> list = yaml.strings(paths, path + ".read_only_paths");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      std::filesystem::path entry = std::filesystem::path(list[i]).lexically_normal();
+      std::string where = fmt::format("{}.read_only_paths[{}]", path, i);
+      if (!entry.is_absolute()) yaml.fail(where, fmt::format("\"{}\" must be an absolute path", list[i]));
+      if (entry == entry.root_path()) yaml.fail(where, "\"/\" cannot be mounted into a sandbox; name the directories the harness needs");
+      if (entry.string().size() > 1 && entry.string().back() == '/') entry = entry.parent_path();
+      harness.read_only_paths.push_back(entry);
+    }
+  }
+  if (auto timeout = node["timeout_seconds"]) {
+    harness.timeout_seconds = static_cast<int>(yaml.integer(timeout, path + ".timeout_seconds", 1, 7 * 86400));
+  }
+  if (auto stdin_mode = node["stdin"]) {
+    std::string mode = yaml.string(stdin_mode, path + ".stdin");
+    if (mode != "open" && mode != "close") yaml.fail(path + ".stdin", "expected open or close");
+    harness.keep_stdin_open = mode == "open";
+  }
+  if (auto env = node["env"]) {
+    if (!env.IsMap()) yaml.fail(path + ".env", "expected a mapping of NAME: value");
+    for (const auto& item : env) {
+      if (!item.first.IsScalar()) yaml.fail(path + ".env", "keys must be variable names");
+      std::string name = item.first.as<std::string>();
+      if (name.empty() || name.find('=') != std::string::npos) yaml.fail(path + ".env", fmt::format("\"{}\" is not a variable name", name));
+      harness.env[name] = yaml.string(item.second, path + ".env." + name);
+    }
+  }
+  return harness;
+}
+
+void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig& runtime) {
+  yaml.check_keys(node, "runtime", {"default_harness", "max_concurrent_sessions", "harnesses", "bwrap", "stderr_log_bytes"});
+  if (auto harnesses = node["harnesses"]) {
+    if (!harnesses.IsMap()) yaml.fail("runtime.harnesses", "expected a mapping of harness name to its settings");
+    for (const auto& item : harnesses) {
+      if (!item.first.IsScalar()) yaml.fail("runtime.harnesses", "keys must be harness names");
+      std::string name = item.first.as<std::string>();
+      std::string path = "runtime.harnesses." + name;
+      if (!valid_harness_name(name)) yaml.fail(path, "a harness name is 1-64 letters, digits, '-', '_' or '.'");
+      runtime.harnesses[name] = harness_from_yaml(yaml, item.second, path);
+    }
+  }
+  if (auto name = node["default_harness"]) {
+    runtime.default_harness = yaml.string(name, "runtime.default_harness");
+    if (!runtime.harnesses.contains(*runtime.default_harness)) {
+      yaml.fail("runtime.default_harness", fmt::format("\"{}\" is not defined under runtime.harnesses", *runtime.default_harness));
+    }
+  }
+  if (auto limit = node["max_concurrent_sessions"]) {
+    runtime.max_concurrent_sessions = static_cast<int>(yaml.integer(limit, "runtime.max_concurrent_sessions", 1, 4096));
+  }
+  if (auto bwrap = node["bwrap"]) runtime.bwrap = yaml.string(bwrap, "runtime.bwrap");
+  if (auto bytes = node["stderr_log_bytes"]) {
+    runtime.stderr_log_bytes = static_cast<std::size_t>(yaml.integer(bytes, "runtime.stderr_log_bytes", 0, 1LL << 30));
+  }
+}
+
+// Read-only paths may not expose the data dir (master key, CA key, database) to a sandbox, and must exist.
+void check_runtime_paths(const Config& config) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path data_dir = fs::weakly_canonical(fs::absolute(config.data_dir), ec).lexically_normal();
+  auto inside = [](const fs::path& child, const fs::path& parent) {
+    auto [p, c] = std::mismatch(parent.begin(), parent.end(), child.begin(), child.end());
+    return p == parent.end();
+  };
+  std::string origin = config.config_file ? config.config_file->string() : std::string("configuration");
+  for (const auto& [name, harness] : config.runtime.harnesses) {
+    for (std::size_t i = 0; i < harness.read_only_paths.size(); ++i) {
+      const fs::path& entry = harness.read_only_paths[i];
+      std::string where = fmt::format("{}: runtime.harnesses.{}.read_only_paths[{}]", origin, name, i);
+      if (!fs::exists(entry, ec)) throw ConfigError(fmt::format("{}: {} does not exist", where, entry.string()));
+      fs::path real = fs::weakly_canonical(entry, ec).lexically_normal();
+      if (inside(real, data_dir) || inside(data_dir, real)) {
+        throw ConfigError(fmt::format("{}: {} overlaps the data dir {}; a sandbox must never see the data dir (it holds "
+                                      "the master key and the database)",
+                                      where, entry.string(), data_dir.string()));
+      }
+    }
+  }
+}
+
 void apply_yaml(Config& config, const std::filesystem::path& file) {
   YAML::Node root;
   try {
@@ -159,7 +258,7 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     yaml.check_keys(log, "log", {"level"});
     if (auto node = log["level"]) config.log_level = parse_log_level(yaml.string(node, "log.level"), "log.level");
   }
-  // runtime.* is read by the session runtime; its keys are validated there.
+  if (auto runtime = root["runtime"]) apply_runtime(yaml, runtime, config.runtime);
 }
 
 }  // namespace
@@ -237,6 +336,7 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
   }
   if (upstream_ca_given) config.upstream_ca = std::move(upstream_ca);
   if (resolve_given) config.resolve = std::move(resolve);
+  check_runtime_paths(config);  // after --data-dir, which may move the data dir
   for (std::string& key : split_keys(api_key_env)) config.api_keys.push_back(std::move(key));
   return config;
 }

@@ -24,6 +24,24 @@ struct Endpoint {
 
 enum class LogLevel { debug, info, warn, error };
 
+// runtime.harnesses.<name>: a command that runs a session's agent inside a sandbox (docs/runtime.md).
+struct HarnessConfig {
+  std::vector<std::string> command;                     // argv inside the sandbox; command[0] absolute or on PATH
+  std::vector<std::filesystem::path> read_only_paths;   // host paths bind-mounted read-only at the same path
+  int timeout_seconds = 3600;                           // the session's time limit; the process tree is killed then
+  bool keep_stdin_open = false;                         // stdin: open (events sent later arrive as lines) | close
+  std::map<std::string, std::string> env;               // extra variables (not secrets: keep those in vaults)
+};
+
+// runtime.*: which sessions start a local sandbox and how many at once.
+struct RuntimeConfig {
+  std::optional<std::string> default_harness;
+  int max_concurrent_sessions = 4;
+  std::map<std::string, HarnessConfig> harnesses;
+  std::string bwrap = "bwrap";                   // the bubblewrap binary (a path, or a name found on PATH)
+  std::size_t stderr_log_bytes = 1 << 20;        // per session; the rest is counted, not kept
+};
+
 struct Config {
   std::optional<std::filesystem::path> config_file;
   std::filesystem::path data_dir = ".airlock";
@@ -40,6 +58,7 @@ struct Config {
   int catch_up_window_seconds = 900;
   int max_jitter_seconds = 60;
   int audit_retention_days = 30;
+  RuntimeConfig runtime;
   LogLevel log_level = LogLevel::info;
   std::optional<std::filesystem::path> ready_file;
 };

@@ -101,7 +101,19 @@ scheduler:
   catch_up_window_seconds: 60
   max_jitter_seconds: 0
 runtime:
-  anything: goes here
+  default_harness: digest
+  max_concurrent_sessions: 2
+  bwrap: /usr/bin/bwrap
+  stderr_log_bytes: 4096
+  harnesses:
+    digest:
+      command: ["/bin/sh", "/usr/share/digest.sh"]
+      read_only_paths: ["/usr/share/", "/etc"]
+      timeout_seconds: 600
+      stdin: open
+      env: {REPORT_TZ: Europe/Paris}
+    plain:
+      command: [/usr/bin/true]
 audit:
   retention_days: 7
 log:
@@ -128,6 +140,72 @@ log:
   CHECK(config.max_jitter_seconds == 0);
   CHECK(config.audit_retention_days == 7);
   CHECK(config.log_level == LogLevel::warn);
+  CHECK(config.runtime.default_harness == "digest");
+  CHECK(config.runtime.max_concurrent_sessions == 2);
+  CHECK(config.runtime.bwrap == "/usr/bin/bwrap");
+  CHECK(config.runtime.stderr_log_bytes == 4096);
+  REQUIRE(config.runtime.harnesses.size() == 2);
+  const HarnessConfig& digest = config.runtime.harnesses.at("digest");
+  CHECK(digest.command == std::vector<std::string>{"/bin/sh", "/usr/share/digest.sh"});
+  CHECK(digest.read_only_paths == std::vector<std::filesystem::path>{"/usr/share", "/etc"});
+  CHECK(digest.timeout_seconds == 600);
+  CHECK(digest.keep_stdin_open);
+  CHECK(digest.env == std::map<std::string, std::string>{{"REPORT_TZ", "Europe/Paris"}});
+  const HarnessConfig& plain = config.runtime.harnesses.at("plain");
+  CHECK(plain.command == std::vector<std::string>{"/usr/bin/true"});
+  CHECK(plain.read_only_paths.empty());
+  CHECK(plain.timeout_seconds == 3600);
+  CHECK_FALSE(plain.keep_stdin_open);
+}
+
+TEST_CASE("config: runtime defaults") {
+  Config config = load({});
+  CHECK_FALSE(config.runtime.default_harness.has_value());
+  CHECK(config.runtime.max_concurrent_sessions == 4);
+  CHECK(config.runtime.harnesses.empty());
+  CHECK(config.runtime.bwrap == "bwrap");
+  CHECK(config.runtime.stderr_log_bytes == 1048576);
+}
+
+TEST_CASE("config: runtime refusals name the key and what to do") {
+  TempDir dir;
+  auto error_for = [&](std::string_view name, std::string_view text, std::vector<std::string_view> extra = {}) {
+    std::string path = dir.write(name, text).string();
+    std::vector<std::string_view> args = {"--config", path};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string message = config_error(args);
+    CHECK(message.starts_with(path + ": "));
+    return message.substr(path.size() + 2);
+  };
+  CHECK(error_for("a.yaml", "runtime:\n  harness: x\n") ==
+        "runtime.harness: unknown key; accepted here: default_harness, max_concurrent_sessions, harnesses, bwrap, "
+        "stderr_log_bytes");
+  CHECK(error_for("b.yaml", "runtime:\n  default_harness: digest\n") ==
+        "runtime.default_harness: \"digest\" is not defined under runtime.harnesses");
+  CHECK(error_for("c.yaml", "runtime:\n  harnesses:\n    d:\n      timeout_seconds: 5\n") ==
+        "runtime.harnesses.d.command: required: the harness's argv as a list, e.g. [\"/bin/sh\", \"/opt/harness/run.sh\"]");
+  CHECK(error_for("d.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [opt/h]\n") ==
+        "runtime.harnesses.d.read_only_paths[0]: \"opt/h\" must be an absolute path");
+  CHECK(error_for("e.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [/]\n") ==
+        "runtime.harnesses.d.read_only_paths[0]: \"/\" cannot be mounted into a sandbox; name the directories the harness needs");
+  CHECK(error_for("f.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      stdin: keep\n") ==
+        "runtime.harnesses.d.stdin: expected open or close");
+  CHECK(error_for("g.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      timeout_seconds: 0\n") ==
+        "runtime.harnesses.d.timeout_seconds: expected an integer from 1 to 604800");
+  CHECK(error_for("h.yaml", "runtime:\n  harnesses:\n    bad name:\n      command: [sh]\n") ==
+        "runtime.harnesses.bad name: a harness name is 1-64 letters, digits, '-', '_' or '.'");
+  CHECK(error_for("i.yaml", "runtime:\n  max_concurrent_sessions: 0\n") ==
+        "runtime.max_concurrent_sessions: expected an integer from 1 to 4096");
+  CHECK(error_for("j.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [/no/such/dir]\n") ==
+        "runtime.harnesses.d.read_only_paths[0]: /no/such/dir does not exist");
+  // The data dir must never be reachable from a sandbox: not as a read-only path, not below one.
+  std::string data = (dir.path() / "data").string();
+  std::string inside = fmt::format("runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [{}]\n",
+                                   dir.path().string());
+  CHECK(error_for("k.yaml", inside, {"--data-dir", data}) ==
+        fmt::format("runtime.harnesses.d.read_only_paths[0]: {} overlaps the data dir {}; a sandbox must never see the data "
+                    "dir (it holds the master key and the database)",
+                    dir.path().string(), std::filesystem::weakly_canonical(data).string()));
 }
 
 TEST_CASE("config: an empty YAML file keeps every default") {

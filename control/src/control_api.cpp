@@ -5,10 +5,12 @@
 #include <array>
 #include <cctype>
 #include <exception>
+#include <utility>
 
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "event_stream.hpp"
 #include "resources.hpp"
 
 namespace airlock::control {
@@ -109,14 +111,16 @@ bool ApiKeys::accepts(std::string_view presented) const noexcept {
   return accepted;
 }
 
-ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SandboxEnvSettings sandbox_env)
+ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime,
+                       SandboxEnvSettings sandbox_env)
     : store_(store), keys_(std::move(keys)), log_(log) {
   add_vault_routes(router_, store_);
   add_credential_routes(router_, store_);
   add_agent_routes(router_, store_);
   add_environment_routes(router_, store_);
-  add_session_routes(router_, store_, sandbox_env);
-  add_deployment_routes(router_, store_, log_);
+  add_session_routes(router_, store_, sandbox_env, runtime);
+  add_event_stream_route(*this, store_);
+  add_deployment_routes(router_, store_, runtime, log_);
 }
 
 HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
@@ -142,8 +146,21 @@ HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
                         request.request_id);
   }
   reply.headers.push_back({"request-id", request.request_id});
-  reply.headers.push_back({"Content-Type", "application/json"});
+  if (reply.stream) {
+    reply.headers.push_back({"Content-Type", "text/event-stream"});
+    reply.headers.push_back({"Cache-Control", "no-cache"});
+  } else {
+    reply.headers.push_back({"Content-Type", "application/json"});
+  }
   return reply;
+}
+
+void ControlApi::add_stream_route(std::string_view pattern, StreamHandler handler) {
+  // The router's handlers return JSON replies; this one parks its start for dispatch to pick up.
+  router_.add("GET", pattern, [this, handler = std::move(handler)](ApiRequest& request) {
+    opened_stream_ = handler(request);
+    return Reply{};
+  });
 }
 
 HttpReply ControlApi::dispatch(ApiRequest& request) {
@@ -178,7 +195,13 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
 
   const Router::Route& route = router_.match(request);
   if (request.method == "GET") {
+    opened_stream_.reset();
     Reply reply = route.handler(request);
+    if (opened_stream_) {
+      HttpReply stream;
+      stream.stream = std::exchange(opened_stream_, std::nullopt);
+      return stream;
+    }
     return json_reply(reply.status, reply.body, std::move(reply.headers));
   }
   return run_mutation(route, request);

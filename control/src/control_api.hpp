@@ -4,9 +4,14 @@
 // Idempotency-Key replay check and a store transaction around the handler, so a refused request writes
 // nothing and a created resource commits together with its idempotency record -> the JSON response with
 // a request-id header. Runs on the control thread (the store's thread).
+//
+// A stream route (add_stream_route) answers with an HttpReply whose `stream` is set instead of a JSON
+// body: ApiServer then writes the Server-Sent Events head and runs the stream on that connection.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,11 +24,24 @@
 
 namespace airlock::control {
 
+class SessionRuntime;
+
+// Where a session's event stream (S9) starts: events with a larger seq are sent.
+struct EventStreamStart {
+  std::string session_id;
+  std::int64_t after_seq = 0;
+};
+
 struct HttpReply {
   int status = 200;
   std::vector<http1::Header> headers;
   std::string body;
+  std::optional<EventStreamStart> stream;  // set: a 200 event stream, `body` unused
 };
+
+// A stream route's handler: checks the request (throwing ApiError refuses it with a normal JSON error,
+// before any stream starts) and says where the stream starts.
+using StreamHandler = std::function<EventStreamStart(ApiRequest&)>;
 
 // API keys, compared in constant time.
 class ApiKeys {
@@ -37,7 +55,8 @@ class ApiKeys {
 
 class ControlApi {
  public:
-  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SandboxEnvSettings sandbox_env = {});
+  // `runtime` starts the sandboxes of the sessions the API creates; it must outlive the ControlApi.
+  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime, SandboxEnvSettings sandbox_env = {});
 
   HttpReply handle(const http1::RequestHead& head, std::string body);
   // /healthz answers 200 only after the daemon says every listener is bound.
@@ -45,6 +64,9 @@ class ControlApi {
   // Called after every committed POST or DELETE, before the response is sent.
   void on_committed(std::function<void()> callback) { on_committed_ = std::move(callback); }
   Router& router() noexcept { return router_; }
+  store::Store& store() noexcept { return store_; }
+  // A GET route answered with an event stream (HttpReply::stream) instead of a JSON body.
+  void add_stream_route(std::string_view pattern, StreamHandler handler);
 
  private:
   HttpReply dispatch(ApiRequest& request);
@@ -56,6 +78,7 @@ class ControlApi {
   Router router_;
   bool ready_ = false;
   std::function<void()> on_committed_;
+  std::optional<EventStreamStart> opened_stream_;  // what the stream route just matched returned
 };
 
 // Splits "path?query" into a decoded path and decoded query pairs; false for a malformed escape.

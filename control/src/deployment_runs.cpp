@@ -53,9 +53,10 @@ struct Refusal {
 // Creates the session; the refusal when it cannot be created. Runs inside finish_run's transaction,
 // and create_session's own savepoint undoes a half-made session.
 std::variant<std::string, Refusal> create_session_for(store::Store& store, const store::DeploymentRun& run,
-                                                      const store::Deployment& deployment, Logger& log) {
+                                                      const store::Deployment& deployment, SessionRuntime& runtime,
+                                                      Logger& log) {
   try {
-    json session = create_session(store, session_request(deployment));
+    json session = create_session(store, session_request(deployment), runtime);
     return session.at("id").get<std::string>();
   } catch (const SessionCreationError& e) {
     return Refusal{e.run_error_type(), e.what()};
@@ -109,9 +110,9 @@ store::NewRun new_run(const store::Deployment& deployment, std::optional<std::st
 }
 
 store::DeploymentRun finish_run(store::Store& store, const store::DeploymentRun& run,
-                                const store::Deployment& deployment, Logger& log) {
+                                const store::Deployment& deployment, SessionRuntime& runtime, Logger& log) {
   store::Store::Transaction transaction(store);  // the session, the outcome and any auto-pause, or none
-  auto outcome = create_session_for(store, run, deployment, log);
+  auto outcome = create_session_for(store, run, deployment, runtime, log);
   store::DeploymentRun finished;
   if (const auto* session_id = std::get_if<std::string>(&outcome)) {
     finished = take(store.finish_run_with_session(run.id, *session_id), "deployment run", run.id);

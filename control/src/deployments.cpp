@@ -47,9 +47,16 @@ const std::initializer_list<std::string_view> kCreateFields = {
 // What the routes share: the store, the log, and the zones upcoming_runs_at needs.
 struct Context {
   store::Store& store;
+  SessionRuntime& runtime;
   Logger& log;
   ZoneCache zones;
 };
+
+std::vector<std::string> vault_list(const json& ids) {
+  std::vector<std::string> out;
+  for (const json& id : ids) out.push_back(id.get<std::string>());
+  return out;
+}
 
 store::Deployment find(store::Store& store, const std::string& id) {
   return take(store.get_deployment(id), "deployment", id);
@@ -182,6 +189,7 @@ Reply create(Context& c, ApiRequest& request) {
   store::Agent agent = take_agent(c.store, body);
   doc["environment_id"] = take_environment_id(c.store, body);
   doc["vault_ids"] = take_vault_ids(c.store, body);
+  refuse_placeholders_outside_proxy(c.store, doc["environment_id"].get<std::string>(), vault_list(doc["vault_ids"]));
 
   store::DeploymentFields fields;
   fields.agent_id = agent.id;
@@ -225,6 +233,9 @@ Reply update(Context& c, ApiRequest& request) {
   }
   if (has(body, "environment_id")) doc["environment_id"] = take_environment_id(c.store, body);
   if (has(body, "vault_ids")) doc["vault_ids"] = take_vault_ids(c.store, body);  // null or [] clears
+  if (has(body, "environment_id") || has(body, "vault_ids")) {
+    refuse_placeholders_outside_proxy(c.store, doc.value("environment_id", ""), vault_list(doc.value("vault_ids", json::array())));
+  }
 
   fields.doc = doc.dump();
   store::Deployment updated = take(c.store.update_deployment(id, fields), "deployment", id);
@@ -257,7 +268,7 @@ Reply run_now(Context& c, ApiRequest& request) {
   // In the request's transaction: the run, its session and its outcome commit together, so a manual
   // run is never left unfinished. A session that cannot be created is the run's error, with a 200.
   store::DeploymentRun begun = take(c.store.begin_run(new_run(deployment, std::nullopt)), "deployment", id);
-  return Reply{200, run_json(finish_run(c.store, begun, deployment, c.log)), {}};
+  return Reply{200, run_json(finish_run(c.store, begun, deployment, c.runtime, c.log)), {}};
 }
 
 // pause, unpause, archive: one store transition each.
@@ -327,8 +338,8 @@ json deployment_json(const store::Deployment& deployment, std::chrono::system_cl
   return out;
 }
 
-void add_deployment_routes(Router& router, store::Store& store, Logger& log) {
-  auto c = std::make_shared<Context>(Context{store, log, {}});  // shared by the handlers, owned by the router
+void add_deployment_routes(Router& router, store::Store& store, SessionRuntime& runtime, Logger& log) {
+  auto c = std::make_shared<Context>(Context{store, runtime, log, {}});  // shared by the handlers, owned by the router
   router.add("POST", "/v1/deployments", [c](ApiRequest& r) { return create(*c, r); });
   router.add("GET", "/v1/deployments", [c](ApiRequest& r) { return list(*c, r); });
   router.add("GET", "/v1/deployments/{deployment_id}", [c](ApiRequest& r) {

@@ -27,8 +27,9 @@ class Zone;
 
 namespace airlock::control {
 
+class SessionRuntime;
+
 inline constexpr std::string_view kRunErrorUnknown = "unknown_error";
-inline constexpr std::string_view kRunErrorRateLimited = "session_rate_limited_error";
 
 // Whether a scheduled fire that fails with this run error type pauses its deployment (API.md §5's
 // PausedErrorType list). session_rate_limited_error and session_creation_rejected_error do not.
@@ -57,7 +58,7 @@ json run_json(const store::DeploymentRun& run);
 // creation are recorded as unknown_error and logged with the run id; a failure to write the outcome
 // throws (the run stays unfinished).
 store::DeploymentRun finish_run(store::Store& store, const store::DeploymentRun& run,
-                                const store::Deployment& deployment, Logger& log);
+                                const store::Deployment& deployment, SessionRuntime& runtime, Logger& log);
 
 // The unfinished run for one trigger of `deployment` (manual when scheduled_at is nullopt).
 store::NewRun new_run(const store::Deployment& deployment, std::optional<std::string> scheduled_at);

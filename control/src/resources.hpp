@@ -21,10 +21,11 @@ void add_credential_routes(Router& router, store::Store& store);
 void add_agent_routes(Router& router, store::Store& store);
 void add_environment_routes(Router& router, store::Store& store);
 // Sessions (API.md §6) with their events, egress audit and sandbox_env (§10); see sessions.cpp.
-void add_session_routes(Router& router, store::Store& store, const SandboxEnvSettings& sandbox_env);
+class SessionRuntime;
+void add_session_routes(Router& router, store::Store& store, const SandboxEnvSettings& sandbox_env, SessionRuntime& runtime);
 // Deployments and deployment runs (API.md §5); see deployments.cpp and deployment_runs.cpp.
 class Logger;
-void add_deployment_routes(Router& router, store::Store& store, Logger& log);
+void add_deployment_routes(Router& router, store::Store& store, SessionRuntime& runtime, Logger& log);
 
 // Unwraps a store result: not_found becomes a 404 naming `what` and `id`; archived a 400; every other
 // failure is internal (500). Conflicts that deserve their own message are checked by the caller first.

@@ -45,15 +45,7 @@ Reply sandbox_env(store::Store& store, const SandboxEnvSettings& settings, ApiRe
   if (settings.proxy_advertise_url.empty() || settings.ca_bundle_path.empty()) {
     throw ApiError(503, "api_error", "sandbox_env is not available: this daemon has no proxy address or CA bundle configured");
   }
-  json env = json::object();
-  for (const ExposedVariable& variable : exposed_variables(store, session.vault_ids)) {
-    env[variable.secret_name] = variable.placeholder;
-  }
-  const std::string proxy = proxy_url(settings.proxy_advertise_url, session.id, store.session_proxy_token(session.id));
-  for (const char* name : kProxyVariables) env[name] = proxy;
-  env["NO_PROXY"] = kNoProxy;
-  env["no_proxy"] = kNoProxy;
-  for (const char* name : kCaVariables) env[name] = settings.ca_bundle_path;
+  json env = sandbox_variables(store, session, settings.proxy_advertise_url, settings.ca_bundle_path);
   return Reply{200,
                {{"type", "sandbox_env"},
                 {"session_id", session.id},
@@ -63,6 +55,20 @@ Reply sandbox_env(store::Store& store, const SandboxEnvSettings& settings, ApiRe
 }
 
 }  // namespace
+
+std::map<std::string, std::string> sandbox_variables(store::Store& store, const store::Session& session,
+                                                     std::string_view proxy_url_base, std::string_view ca_bundle_path) {
+  std::map<std::string, std::string> env;
+  for (const ExposedVariable& variable : exposed_variables(store, session.vault_ids)) {
+    env[variable.secret_name] = variable.placeholder;
+  }
+  const std::string proxy = proxy_url(proxy_url_base, session.id, store.session_proxy_token(session.id));
+  for (const char* name : kProxyVariables) env[name] = proxy;
+  env["NO_PROXY"] = kNoProxy;
+  env["no_proxy"] = kNoProxy;
+  for (const char* name : kCaVariables) env[name] = std::string(ca_bundle_path);
+  return env;
+}
 
 void add_sandbox_env_routes(Router& router, store::Store& store, const SandboxEnvSettings& settings) {
   router.add("GET", "/v1/sessions/{session_id}/sandbox_env",

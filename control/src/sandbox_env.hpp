@@ -5,7 +5,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
+#include <string_view>
+
+#include "airlock/store/store.hpp"
 
 namespace airlock::control {
 
@@ -14,5 +18,13 @@ struct SandboxEnvSettings {
   std::string ca_bundle_path;                 // DATA_DIR/ca-bundle.pem
   std::function<std::string()> ca_bundle_pem;  // its text, read when asked (the bundle may be rewritten)
 };
+
+// The variables a sandbox of `session` starts with: each exposed credential's placeholder under its
+// secret_name, the proxy URL (from `proxy_url_base`, e.g. "http://127.0.0.1:3128") with the session's
+// credentials under every proxy variable, NO_PROXY for loopback, and `ca_bundle_path` under every CA
+// variable common tools read. Airlock's own variables win over a credential named like one of them.
+// Throws the 409 of exposed_variables when two vaults define one secret_name.
+std::map<std::string, std::string> sandbox_variables(store::Store& store, const store::Session& session,
+                                                     std::string_view proxy_url_base, std::string_view ca_bundle_path);
 
 }  // namespace airlock::control

@@ -32,7 +32,7 @@ Response handle(ControlApi& api, const std::string& target) {
 
 struct SandboxFixture : ApiFixture {
   int bundle_reads = 0;
-  ControlApi configured{store(), ApiKeys({std::string(kKey)}), log,
+  ControlApi configured{store(), ApiKeys({std::string(kKey)}), log, runtime,
                         SandboxEnvSettings{"http://127.0.0.1:8421/", "/data/ca-bundle.pem", [this] {
                                              ++bundle_reads;
                                              return std::string(kBundle);
@@ -162,7 +162,7 @@ TEST_CASE("sandbox_env: the advertise URL's scheme is kept; its path and user in
            {"https://user:pw@proxy.internal:3128/path", "https://" + session + ":" + token + "@proxy.internal:3128"},
            {"proxy.internal:3128", "http://" + session + ":" + token + "@proxy.internal:3128"},
            {"http://[::1]:8421", "http://" + session + ":" + token + "@[::1]:8421"}}) {
-    ControlApi api{f.store(), ApiKeys({std::string(ApiFixture::kKey)}), f.log, SandboxEnvSettings{advertise, "/b.pem", {}}};
+    ControlApi api{f.store(), ApiKeys({std::string(ApiFixture::kKey)}), f.log, f.runtime, SandboxEnvSettings{advertise, "/b.pem", {}}};
     Response r = handle(api, "/v1/sessions/" + session + "/sandbox_env");
     REQUIRE(r.status == 200);
     CHECK(r.json_body["env"]["HTTPS_PROXY"] == expected);

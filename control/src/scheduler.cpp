@@ -63,8 +63,8 @@ struct Scheduler::Inbox {
   asio::steady_timer* timer = nullptr;   // the loop's timer while run() is active
 };
 
-Scheduler::Scheduler(store::Store& store, SchedulerOptions options, Logger& log)
-    : store_(store), options_(std::move(options)), log_(log), inbox_(std::make_shared<Inbox>()) {
+Scheduler::Scheduler(store::Store& store, SessionRuntime& runtime, SchedulerOptions options, Logger& log)
+    : store_(store), runtime_(runtime), options_(std::move(options)), log_(log), inbox_(std::make_shared<Inbox>()) {
   if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
   std::weak_ptr<Inbox> inbox = inbox_;
   store_.on_deployment_changed([inbox](const std::string& id) {
@@ -284,7 +284,7 @@ void Scheduler::fire(const std::string& id, const Pending& pending) {
 
   // Step 2, one transaction: the session and the run's outcome (and an auto-pause).
   try {
-    store::DeploymentRun finished = finish_run(store_, run, deployment, log_);
+    store::DeploymentRun finished = finish_run(store_, run, deployment, runtime_, log_);
     log_.info("scheduler: deployment {} fired for {}: run {}, {}", id, nominal, run.id, describe(finished));
   } catch (const std::exception& e) {
     log_.error("scheduler: deployment {} run {} for {} could not be finished: {}", id, run.id, nominal, e.what());
@@ -328,7 +328,7 @@ void Scheduler::recover_unfinished_runs() {
       log_.warn("scheduler: finishing run {} of deployment {}, left without a session when the daemon stopped", run.id,
                 d.id);
       try {
-        store::DeploymentRun finished = finish_run(store_, run, d, log_);
+        store::DeploymentRun finished = finish_run(store_, run, d, runtime_, log_);
         log_.info("scheduler: run {} of deployment {} finished: {}", run.id, d.id, describe(finished));
         continue;
       } catch (const std::exception& e) {

@@ -61,7 +61,7 @@ class Scheduler {
   using TimePoint = std::chrono::system_clock::time_point;
 
   // Registers with the store's change notifications; the scheduler may be destroyed before the store.
-  Scheduler(store::Store& store, SchedulerOptions options, Logger& log);
+  Scheduler(store::Store& store, SessionRuntime& runtime, SchedulerOptions options, Logger& log);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -102,6 +102,7 @@ class Scheduler {
   void crash_point(std::string_view name);
 
   store::Store& store_;
+  SessionRuntime& runtime_;
   SchedulerOptions options_;
   Logger& log_;
   ZoneCache zones_;

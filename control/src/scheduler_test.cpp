@@ -34,7 +34,7 @@ struct SchedulerFixture : DeploymentFixture {
     return SchedulerOptions{clock.clock(), jitter, window, {}};
   }
   std::unique_ptr<Scheduler> start(SchedulerOptions o) {
-    auto scheduler = std::make_unique<Scheduler>(store(), std::move(o), log);
+    auto scheduler = std::make_unique<Scheduler>(store(), runtime, std::move(o), log);
     scheduler->start();
     return scheduler;
   }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -25,8 +26,10 @@
 #include "config.hpp"
 #include "control_api.hpp"
 #include "deadline.hpp"
+#include "event_hub.hpp"
 #include "log.hpp"
 #include "scheduler.hpp"
+#include "session_runtime.hpp"
 #include "snapshot_publisher.hpp"
 
 namespace airlock::control {
@@ -126,6 +129,7 @@ asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log
 
 proxy::ProxyOptions proxy_options(const Config& config, Logger& log) {
   proxy::ProxyOptions options;
+  options.unix_socket = fs::absolute(config.data_dir) / "proxy.sock";  // what sandbox relays connect to
   options.listen_host = config.proxy_listen.host;
   options.listen_port = config.proxy_listen.port;
   for (const std::string& file : config.upstream_ca) options.upstream_ca.emplace_back(file);
@@ -141,6 +145,20 @@ proxy::ProxyOptions proxy_options(const Config& config, Logger& log) {
   return options;
 }
 
+RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca) {
+  RuntimeSettings settings;
+  settings.config = config.runtime;
+  settings.data_dir = fs::absolute(config.data_dir);
+  settings.proxy_socket = settings.data_dir / "proxy.sock";
+  settings.ca_bundle = fs::absolute(ca.bundle_path);
+  std::error_code ec;
+  settings.airlock_binary = fs::read_symlink("/proc/self/exe", ec);
+  // No path of Airlock's own may show in a sandbox, even under a mounted directory.
+  settings.hidden_paths.push_back({fs::weakly_canonical(settings.data_dir, ec), true});
+  if (config.config_file) settings.hidden_paths.push_back({fs::weakly_canonical(fs::absolute(*config.config_file), ec), false});
+  return settings;
+}
+
 int run(const Config& config, Logger& log) {
   prepare_data_dir(config.data_dir);
   const char* master_env = std::getenv("AIRLOCK_MASTER_KEY");
@@ -149,22 +167,27 @@ int run(const Config& config, Logger& log) {
   TestSeams seams = test_seams_from_environment(log);  // off unless AIRLOCK_*_FOR_TEST is set (then logged loudly)
   auto store = store::Store::open(
       {.path = config.data_dir / "airlock.db", .master_key = std::move(master.key), .clock = seams.clock, .master_key_source = master.source});
-  // Deployments fire on the control io_context from here on; start() first finishes runs a crash left unfinished.
-  Scheduler scheduler(*store,
-                      {.clock = seams.clock,
-                       .max_jitter = std::chrono::seconds(config.max_jitter_seconds),
-                       .catch_up_window = std::chrono::seconds(config.catch_up_window_seconds),
-                       .crash_point_for_test = seams.crash_point},
-                      log);
-  scheduler.start();
-
   CaFiles ca = load_or_create_ca(config.data_dir, *store);
   if (ca.created) log.info("created the root CA {} (sandboxes trust it through {})", ca.certificate_path.string(), ca.bundle_path.string());
 
   std::vector<std::string> keys = config.api_keys;
   if (keys.empty()) keys.push_back(admin_key(config.data_dir, log));
 
+  EventHub events;  // wakes the session event streams; outlives io, whose coroutines hold subscriptions
   asio::io_context io(1);
+
+  // Sessions placed in a local sandbox start on io once it runs (after the proxy's Unix socket is bound).
+  SessionRuntime runtime(io.get_executor(), *store, runtime_settings(config, ca), log);
+  runtime.on_events_appended([&events](const std::string& session_id) { events.notify(session_id); });
+  runtime.recover();  // sessions a previous process left running end; those waiting to launch start
+  // Deployments fire on the control io_context from here on; start() first finishes runs a crash left unfinished.
+  Scheduler scheduler(*store, runtime,
+                      {.clock = seams.clock,
+                       .max_jitter = std::chrono::seconds(config.max_jitter_seconds),
+                       .catch_up_window = std::chrono::seconds(config.catch_up_window_seconds),
+                       .crash_point_for_test = seams.crash_point},
+                      log);
+  scheduler.start();
   tcp::acceptor api_acceptor = listen_on(io, config.api_listen, "API");
   std::string api_address = bound(api_acceptor);
 
@@ -183,13 +206,17 @@ int run(const Config& config, Logger& log) {
   SandboxEnvSettings sandbox_env{
       config.proxy_advertise_url.empty() ? "http://" + proxy_address : config.proxy_advertise_url,
       fs::absolute(ca.bundle_path).string(), [pem = ca.bundle_pem] { return pem; }};
-  ControlApi api(*store, ApiKeys(std::move(keys)), log, std::move(sandbox_env));
+  ControlApi api(*store, ApiKeys(std::move(keys)), log, runtime, std::move(sandbox_env));
   // Environments (network policy) change the snapshot too; the rebuild finishes before the API answers.
-  api.on_committed([&publisher] {
+  // Any commit may have added session events (or deleted a session): wake the event streams.
+  // A commit may also have archived or deleted a running session, or sent its harness a message.
+  api.on_committed([&publisher, &events, &runtime] {
     publisher.request_rebuild();
     publisher.flush();
+    events.notify_all();
+    runtime.after_commit();
   });
-  ApiServer server(std::move(api_acceptor), api, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
+  ApiServer server(std::move(api_acceptor), api, events, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
 
   auto on_exit = [&log](std::string_view what) {
     return [&log, what](std::exception_ptr error) {
@@ -214,11 +241,12 @@ int run(const Config& config, Logger& log) {
     log.info("received {}: stopping; draining for at most {} s", signal == SIGINT ? "SIGINT" : "SIGTERM", kDrainLimit.count());
     api.set_ready(false);
     scheduler.stop();
+    runtime.stop_all();  // sandboxes are killed; their sessions end once their output is stored
     server.stop();
     proxy_stopper = std::thread([&egress] { egress.stop(); });
     auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
     asio::co_spawn(io, [&, deadline]() -> asio::awaitable<void> {
-      while (server.active() > 0 && std::chrono::steady_clock::now() < deadline) {
+      while ((server.active() > 0 || runtime.active() > 0) && std::chrono::steady_clock::now() < deadline) {
         drain.expires_after(std::chrono::milliseconds(20));
         co_await drain.async_wait(asio::use_awaitable);
       }
@@ -272,6 +300,9 @@ int serve_command(std::span<const std::string_view> args) {
       return 0;
     }
   }
+  // A harness that exits without reading its input makes the write to its stdin pipe fail: that must be
+  // EPIPE for that session, not a signal that ends the daemon. (Children get default dispositions back.)
+  std::signal(SIGPIPE, SIG_IGN);
   if (sodium_init() < 0) {
     std::cerr << "airlock: libsodium failed to initialise\n";
     return 1;

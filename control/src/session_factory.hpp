@@ -34,6 +34,7 @@ inline constexpr std::string_view kRunErrorVaultArchived = "vault_archived_error
 inline constexpr std::string_view kRunErrorFileNotFound = "file_not_found_error";
 inline constexpr std::string_view kRunErrorResourceNotFound = "session_resource_not_found_error";
 inline constexpr std::string_view kRunErrorRejected = "session_creation_rejected_error";
+inline constexpr std::string_view kRunErrorRateLimited = "session_rate_limited_error";
 
 class SessionCreationError : public ApiError {
  public:
@@ -59,8 +60,22 @@ struct SessionRequest {
   std::optional<std::string> deployment_id;
 };
 
-// The Session object (API.md §6) of the new session. Throws as described above.
-json create_session(store::Store& store, const SessionRequest& request);
+class SessionRuntime;
+
+// The Session object (API.md §6) of the new session. Throws as described above, and also:
+//   - 400 (kRunErrorRejected) on a self_hosted environment with environment_variable credentials
+//     (refuse_placeholders_outside_proxy), or environment metadata naming an unknown harness;
+//   - 429 rate_limit_error (kRunErrorRateLimited) when it would start a local sandbox beyond
+//     runtime.max_concurrent_sessions.
+// A session placed in a local sandbox is launched by `runtime` once the caller's transaction commits.
+json create_session(store::Store& store, const SessionRequest& request, SessionRuntime& runtime);
+
+// A self_hosted environment runs its sandboxes outside Airlock's egress proxy, so the placeholder promise
+// cannot hold there: a placeholder would be useless to its tools, and a real value could only arrive some
+// other way. Refuses (400, kRunErrorRejected) when `vault_ids` expose any environment_variable credential
+// and the environment is self_hosted. An environment that does not exist is left to the other checks.
+void refuse_placeholders_outside_proxy(store::Store& store, const std::string& environment_id,
+                                       const std::vector<std::string>& vault_ids);
 
 // --- validators (400 ApiError, messages starting with `path`) ---
 

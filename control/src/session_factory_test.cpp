@@ -27,7 +27,7 @@ struct FactoryFixture : ApiFixture {
   // "<run error type> <status> <message>" of the SessionCreationError create_session throws.
   std::string failure(const SessionRequest& r) {
     try {
-      (void)create_session(store(), r);
+      (void)create_session(store(), r, runtime);
     } catch (const SessionCreationError& e) {
       return fmt::format("{} {} {}", e.run_error_type(), e.status(), e.what());
     } catch (const ApiError& e) {
@@ -51,7 +51,7 @@ TEST_CASE("create_session: a deployment's session carries its deployment_id and 
   json session;
   {
     store::Store::Transaction tx(f.store());  // the runner records its run in the same transaction
-    session = create_session(f.store(), r);
+    session = create_session(f.store(), r, f.runtime);
     CHECK_FALSE(tx.commit());
   }
   CHECK(session["deployment_id"] == "depl_01abc");

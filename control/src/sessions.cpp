@@ -17,6 +17,7 @@
 #include "listing.hpp"
 #include "resources.hpp"
 #include "session_factory.hpp"
+#include "session_runtime.hpp"
 
 namespace airlock::control {
 namespace {
@@ -192,7 +193,8 @@ store::Agent resolve_agent(store::Store& store, const json& reference, const jso
   return found;
 }
 
-void check_environment(store::Store& store, const std::string& id) {
+// The environment as its API JSON (id, config, metadata), checked to exist and be active.
+json check_environment(store::Store& store, const std::string& id) {
   auto environment = store.get_environment(id);
   if (!environment && environment.error() == store::Errc::not_found) {
     refuse(not_found_error(fmt::format("environment_id: environment {} was not found", id), "environment_not_found"),
@@ -204,6 +206,9 @@ void check_environment(store::Store& store, const std::string& id) {
                              "environment_archived"),
            kRunErrorEnvironmentArchived);
   }
+  json doc = parse_doc(found.doc);
+  doc["id"] = id;
+  return doc;
 }
 
 void check_vaults(store::Store& store, const std::vector<std::string>& vault_ids) {
@@ -346,7 +351,7 @@ Reply list(store::Store& store, ApiRequest& request) {
   return Reply{200, {{"data", std::move(data)}, {"next_page", std::move(next)}, {"prev_page", std::move(previous)}}, {}};
 }
 
-Reply create(store::Store& store, ApiRequest& request) {
+Reply create(store::Store& store, SessionRuntime& runtime, ApiRequest& request) {
   json body = parse_body(request);
   reject_unknown_fields(body, {"agent", "environment_id", "vault_ids", "resources", "initial_events", "metadata", "title", "budget"}, "");
   SessionRequest session;
@@ -369,7 +374,7 @@ Reply create(store::Store& store, ApiRequest& request) {
   session.metadata = metadata_for_create(body, "");
   session.title = optional_string(body, "title", "", 0, kTitleMax);
   if (has(body, "budget")) session.budget = body["budget"];
-  return Reply{200, create_session(store, session), {}};
+  return Reply{200, create_session(store, session, runtime), {}};
 }
 
 Reply update(store::Store& store, ApiRequest& request) {
@@ -506,7 +511,7 @@ json validate_budget(const json& budget, std::string_view path) {
 
 // --- create_session ---
 
-json create_session(store::Store& store, const SessionRequest& request) {
+json create_session(store::Store& store, const SessionRequest& request, SessionRuntime& runtime) {
   // Shapes first, then what they name: a malformed request is refused the same way whatever exists.
   json reference = validate_agent_reference(request.agent, "agent", /*allow_overrides=*/true);
   if (request.environment_id.empty()) bad_request("environment_id: required field is missing");
@@ -528,11 +533,14 @@ json create_session(store::Store& store, const SessionRequest& request) {
   }
   json budget = request.budget.is_null() ? json(nullptr) : validate_budget(request.budget, "budget");
 
-  check_environment(store, request.environment_id);
+  json environment = check_environment(store, request.environment_id);
   store::Agent agent = resolve_agent(store, reference, request.agent);
   check_vaults(store, request.vault_ids);
   check_resources(resources);
   (void)exposed_variables(store, request.vault_ids);  // 409 on a secret_name two vaults define
+  refuse_placeholders_outside_proxy(store, request.environment_id, request.vault_ids);
+  Placement placement = runtime.place(environment);
+  runtime.admit(placement);
 
   json doc = {{"agent", apply_overrides(agent_snapshot(agent), reference)},
               {"resources", std::move(resources)},
@@ -541,7 +549,8 @@ json create_session(store::Store& store, const SessionRequest& request) {
               {"budget", std::move(budget)},
               {"outcome_evaluations", json::array()},
               {"stats", json::object()},
-              {"usage", json::object()}};
+              {"usage", json::object()},
+              {"runtime", SessionRuntime::initial_doc(placement)}};
   for (json& resource : doc["resources"]) {
     if (resource["type"] != "memory_store") resource["id"] = store::random_id("sesrsc_");
   }
@@ -557,7 +566,30 @@ json create_session(store::Store& store, const SessionRequest& request) {
   store::Session created = take(store.create_session(std::move(row)), "session", "");
   if (!events.empty()) (void)append_events(store, created.id, events);
   if (auto ec = transaction.commit()) throw std::system_error(ec);
+  if (placement.kind == Placement::Kind::local) runtime.launch_after_commit(created.id);
   return session_json(created);
+}
+
+void refuse_placeholders_outside_proxy(store::Store& store, const std::string& environment_id,
+                                       const std::vector<std::string>& vault_ids) {
+  auto environment = store.get_environment(environment_id);
+  if (!environment) return;
+  json doc = parse_doc(environment.value().doc);
+  if (!doc.contains("config") || doc["config"].value("type", "") != "self_hosted") return;
+  std::vector<ExposedVariable> variables = exposed_variables(store, vault_ids);
+  if (variables.empty()) return;
+  std::string names;
+  for (const ExposedVariable& variable : variables) {
+    names += fmt::format("{}{} (vault {})", names.empty() ? "" : ", ", variable.secret_name, variable.vault_id);
+  }
+  refuse(bad_request_error(fmt::format(
+             "environment_id: environment {} is self_hosted, so its sandboxes run outside Airlock's egress proxy and the "
+             "placeholders of environment_variable credentials would never be swapped for their secrets: {}. Use a cloud "
+             "environment (whose sandboxes reach the internet only through the proxy), or leave out the vaults that "
+             "hold environment_variable credentials",
+             environment_id, names),
+             "self_hosted_placeholders"),
+         kRunErrorRejected);
 }
 
 std::vector<ExposedVariable> exposed_variables(store::Store& store, const std::vector<std::string>& vault_ids) {
@@ -592,8 +624,8 @@ std::vector<ExposedVariable> exposed_variables(store::Store& store, const std::v
   return variables;
 }
 
-void add_session_routes(Router& router, store::Store& store, const SandboxEnvSettings& sandbox_env) {
-  router.add("POST", "/v1/sessions", [&store](ApiRequest& r) { return create(store, r); });
+void add_session_routes(Router& router, store::Store& store, const SandboxEnvSettings& sandbox_env, SessionRuntime& runtime) {
+  router.add("POST", "/v1/sessions", [&store, &runtime](ApiRequest& r) { return create(store, runtime, r); });
   router.add("GET", "/v1/sessions", [&store](ApiRequest& r) { return list(store, r); });
   router.add("GET", "/v1/sessions/{session_id}", [&store](ApiRequest& r) {
     return Reply{200, session_json(find_session(store, r.param("session_id"))), {}};
@@ -603,14 +635,19 @@ void add_session_routes(Router& router, store::Store& store, const SandboxEnvSet
     const std::string& id = r.param("session_id");
     return Reply{200, session_json(take(store.archive_session(id), "session", id)), {}};
   });
-  router.add("DELETE", "/v1/sessions/{session_id}", [&store](ApiRequest& r) {
+  router.add("DELETE", "/v1/sessions/{session_id}", [&store, &runtime](ApiRequest& r) {
     const std::string& id = r.param("session_id");
     take(store.delete_session(id), "session", id);
+    runtime.remove_files_after_commit(id);
     return deleted_reply(id, "session_deleted");
   });
   add_session_event_routes(router, store);
   add_egress_routes(router, store);
   add_sandbox_env_routes(router, store, sandbox_env);
+  // Airlock's extension (docs/runtime.md): where the session runs and how its harness process went.
+  router.add("GET", "/v1/sessions/{session_id}/runtime", [&store, &runtime](ApiRequest& r) {
+    return Reply{200, runtime.describe(find_session(store, r.param("session_id"))), {}};
+  });
 }
 
 }  // namespace airlock::control

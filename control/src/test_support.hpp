@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <sodium.h>
@@ -26,6 +27,7 @@
 #include "api.hpp"
 #include "control_api.hpp"
 #include "log.hpp"
+#include "session_runtime.hpp"
 
 namespace airlock::control::testing {
 
@@ -118,7 +120,7 @@ class ApiFixture {
 
   ApiFixture()
       : store_(store::Store::open(store::Options{dir.path() / "airlock.db", random_master_key(), clock.clock(), "test key"})),
-        api(*store_, ApiKeys({std::string(kKey), std::string(kSecondKey)}), log) {}
+        api(*store_, ApiKeys({std::string(kKey), std::string(kSecondKey)}), log, runtime) {}
 
   store::Store& store() { return *store_; }
 
@@ -192,6 +194,9 @@ class ApiFixture {
 
  public:
   Logger log{LogLevel::error};
+  // A runtime without harnesses: sessions are placed nowhere (none) unless a test configures one.
+  boost::asio::io_context io;
+  SessionRuntime runtime{io.get_executor(), *store_, RuntimeSettings{}, log};
   ControlApi api;
 };
 

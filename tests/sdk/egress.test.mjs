@@ -4,7 +4,7 @@
 // records what it received: it must see the real secret where the client only ever held the placeholder,
 // and what the origin echoes back must reach the client with the secret redacted.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -13,41 +13,8 @@ import { after } from 'node:test';
 import tls from 'node:tls';
 
 import { makeTempDir, start } from './lib/daemon.mjs';
+import { makeOriginCertificates, startOrigin } from './lib/origin.mjs';
 import { Anthropic, useDaemon } from './lib/harness.mjs';
-
-// A test CA and a certificate for metrics.test (and localhost, 127.0.0.1) signed by it (openssl, P-256, one day).
-function makeOriginCertificates(dir) {
-  const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
-      '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Airlock test origin CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'origin.key',
-      '-out', 'origin.csr', '-subj', '/CN=localhost');
-  fs.writeFileSync(path.join(dir, 'origin.ext'),
-    'subjectAltName=DNS:metrics.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-  run('x509', '-req', '-in', 'origin.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-out', 'origin.pem', '-days', '1', '-extfile', 'origin.ext');
-  return { ca: path.join(dir, 'ca.pem'), key: fs.readFileSync(path.join(dir, 'origin.key')),
-           cert: fs.readFileSync(path.join(dir, 'origin.pem')) };
-}
-
-// The origin: answers every request with a JSON echo of what it received, and keeps it.
-async function startOrigin(certificates) {
-  const received = [];
-  const server = https.createServer({ key: certificates.key, cert: certificates.cert }, (req, res) => {
-    const chunks = [];
-    req.on('data', (chunk) => chunks.push(chunk));
-    req.on('end', () => {
-      const seen = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() };
-      received.push(seen);
-      const body = JSON.stringify(seen);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: server.address().port, received };
-}
 
 // curl with the session's sandbox environment and nothing else of ours.
 function curl(sandboxEnv, args) {

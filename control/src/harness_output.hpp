@@ -1,0 +1,47 @@
+// What a harness prints, turned into session events: a pure core, so the rules for hostile output are
+// tested without a sandbox.
+//
+// stdout is read as lines (LF; a CR before it is dropped). A line that is a JSON object whose `type` is
+// one a harness may emit (agent.message, agent.thinking, agent.tool_use, ... and session.error) is stored
+// as that event, without any server field it brought (id, processed_at); every other non-blank line is
+// stored as an agent.message with the line as its text. Invalid UTF-8 is replaced (U+FFFD), so a binary
+// byte never fails a store write. A line longer than the limit is cut into pieces, each its own text event:
+// nothing a harness prints is dropped.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace airlock::control {
+
+inline constexpr std::size_t kHarnessLineMax = 1000000;  // the text limit of a stored event
+
+// Bytes in, complete lines out; bounded memory per line.
+class LineSplitter {
+ public:
+  explicit LineSplitter(std::size_t max_line = kHarnessLineMax) : max_line_(max_line) {}
+  void feed(std::string_view bytes, std::vector<std::string>& lines);
+  // At end of stream: the last line when it had no newline.
+  std::optional<std::string> finish();
+
+ private:
+  std::size_t max_line_;
+  std::string partial_;
+};
+
+// `text` with every invalid UTF-8 sequence replaced by U+FFFD.
+std::string valid_utf8(std::string_view text);
+
+// The event a stdout line becomes (type and fields, no server fields), or nullopt for a blank line.
+std::optional<nlohmann::json> event_from_harness_line(std::string_view line);
+
+// The text a harness reads on stdin for a user.message event: its text blocks joined by newlines, ended by
+// one; other content blocks (images, documents) are left out. Empty for an event without text.
+std::string stdin_text(const nlohmann::json& event);
+
+}  // namespace airlock::control

@@ -179,6 +179,14 @@ int run(const Config& config, Logger& log) {
   // Sessions placed in a local sandbox start on io once it runs (after the proxy's Unix socket is bound).
   SessionRuntime runtime(io.get_executor(), *store, runtime_settings(config, ca), log);
   runtime.on_events_appended([&events](const std::string& session_id) { events.notify(session_id); });
+  if (!config.runtime.harnesses.empty()) {
+    // Said once at start, not only in every session's stderr: the machine cannot run sandboxes.
+    if (auto problem = probe_sandbox(config.runtime.bwrap)) {
+      log.error("runtime: bubblewrap ({}) cannot create a sandbox here: {}; sessions placed in a local sandbox will end "
+                "terminated. See docs/runtime.md, Requirements",
+                config.runtime.bwrap, *problem);
+    }
+  }
   runtime.recover();  // sessions a previous process left running end; those waiting to launch start
   // Deployments fire on the control io_context from here on; start() first finishes runs a crash left unfinished.
   Scheduler scheduler(*store, runtime,

@@ -11,7 +11,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -60,6 +62,36 @@ std::string metadata_value(const json& environment, const char* key) {
 }
 
 }  // namespace
+
+std::optional<std::string> probe_sandbox(const std::string& bwrap) {
+  asio::io_context io;
+  std::string output;
+  ExitStatus status;
+  try {
+    ChildProcess probe(io.get_executor(),
+                       {bwrap,
+                        {"--unshare-user", "--unshare-pid", "--unshare-net", "--uid", "65534", "--gid", "65534", "--cap-drop",
+                         "ALL", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+                         "--symlink", "usr/lib64", "/lib64", "--", "/bin/true"},
+                        {std::string("PATH=") + kSandboxPath},
+                        std::nullopt});
+    error_code ignored;
+    probe.stdin_pipe().close(ignored);
+    auto run = [&]() -> asio::awaitable<void> {
+      auto buffer = asio::dynamic_buffer(output, 4096);
+      co_await asio::async_read(probe.stderr_pipe(), buffer, kNoThrow);
+      status = co_await probe.wait();
+    };
+    asio::co_spawn(io, run(), asio::detached);
+    io.run_for(std::chrono::seconds(10));
+    if (!probe.exited()) return std::string("bubblewrap did not finish within 10 s");
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  if (status.code == 0) return std::nullopt;
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  return output.empty() ? fmt::format("bubblewrap exited with status {}", status.code) : valid_utf8(output);
+}
 
 struct SessionRuntime::Sandbox {
   explicit Sandbox(const asio::any_io_executor& executor) : deadline(executor) {}

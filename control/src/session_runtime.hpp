@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,6 +54,10 @@ struct RuntimeSettings {
   std::filesystem::path airlock_binary;  // this executable, the relay inside sandboxes
   std::vector<SandboxSpec::Hidden> hidden_paths;  // never visible in a sandbox (data dir, config file)
 };
+
+// Whether `bwrap` can create the sandbox's namespaces on this machine: nullopt when it can, else what
+// went wrong (bubblewrap's own message). Runs bwrap once, synchronously (a few milliseconds).
+std::optional<std::string> probe_sandbox(const std::string& bwrap);
 
 class SessionRuntime {
  public:

@@ -137,3 +137,13 @@ TEST_CASE("session runtime: a self_hosted environment refuses vaults with enviro
 }
 
 }  // namespace airlock::control
+
+namespace airlock::control {
+
+TEST_CASE("session runtime: the sandbox probe says what is wrong") {
+  CHECK(probe_sandbox("/no/such/bwrap") == std::optional<std::string>("cannot start /no/such/bwrap: No such file or directory"));
+  CHECK(probe_sandbox("/bin/false") == std::optional<std::string>("bubblewrap exited with status 1"));
+  // Whether the real bwrap works is the machine's business; tests/sdk/runtime*.test.mjs run sandboxes.
+}
+
+}  // namespace airlock::control

@@ -14,33 +14,22 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test as nodeTest } from 'node:test';
+import { after, before } from 'node:test';
 
 import { makeTempDir, randomApiKey, startExpectingFailure } from './lib/daemon.mjs';
 import { makeOriginCertificates, startOrigin } from './lib/origin.mjs';
 import { Anthropic, Recorder, assertId, assertNoSecretsLeaked, collect, expectApiError } from './lib/harness.mjs';
 import {
-  RuntimeDaemon, delay, harness, hostProcessesOf, kHarnessDir, labelled, messageTexts, sandboxUnavailable, single, until,
+  RuntimeDaemon, delay, harness, hostProcessesOf, kHarnessDir, labelled, messageTexts, sandboxSuite, single, until,
   userMessage,
 } from './lib/runtime.mjs';
 
-const skipReason = sandboxUnavailable();
+const suite = sandboxSuite();
+const { skipReason, test } = suite;
 const rec = new Recorder();
 const secrets = new Set();
 const runtimes = [];
 const otherDirs = [];
-let failed = false;
-
-function test(name, fn) {
-  return nodeTest(name, { skip: skipReason ?? false }, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
-}
 
 let certDir = null;
 let certificates = null;
@@ -67,7 +56,7 @@ after(async () => {
       problems.push(`${rt.dataDir}: ${err.message}`);
     }
   }
-  if (failed || problems.length) {
+  if (suite.failed || problems.length) {
     for (const rt of runtimes) process.stderr.write(`\n${rt.logTails(60)}\n`);
   } else {
     for (const dir of [...runtimes.map((rt) => rt.dataDir), ...otherDirs]) fs.rmSync(dir, { recursive: true, force: true });

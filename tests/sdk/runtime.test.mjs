@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, test as nodeTest } from 'node:test';
+import { after, before } from 'node:test';
 
 import { makeTempDir } from './lib/daemon.mjs';
 import { makeOriginCertificates, startOrigin } from './lib/origin.mjs';
@@ -24,25 +24,14 @@ import {
   Anthropic, Recorder, assertId, assertNoSecretsLeaked, assertRawError, assertTimestamp, expectApiError,
 } from './lib/harness.mjs';
 import {
-  RuntimeDaemon, hostProcessesOf, harness, kHarnessDir, labelled, messageTexts, sandboxUnavailable, single, until,
+  RuntimeDaemon, hostProcessesOf, harness, kHarnessDir, labelled, messageTexts, sandboxSuite, single, until,
   userMessage,
 } from './lib/runtime.mjs';
 
-const skipReason = sandboxUnavailable();
+const suite = sandboxSuite();
+const { skipReason, test } = suite;
 const rec = new Recorder();
 const secrets = new Set();
-let failed = false;
-
-function test(name, fn) {
-  return nodeTest(name, { skip: skipReason ?? false }, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
-}
 
 const kCaBundle = '/etc/airlock/ca-bundle.pem';
 const kSandboxPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -103,7 +92,7 @@ after(async () => {
   try {
     status = await rt.stop();
   } finally {
-    if (failed || !status || status.code !== 0) {
+    if (suite.failed || !status || status.code !== 0) {
       process.stderr.write(`\n${rt.logTails(120)}\n`);
     } else {
       fs.rmSync(rt.dataDir, { recursive: true, force: true });

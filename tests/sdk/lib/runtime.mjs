@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { test as nodeTest } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { makeTempDir, randomApiKey, start } from './daemon.mjs';
@@ -25,6 +26,21 @@ export const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Why sandboxes cannot start on this machine, or null when they can: the smallest bubblewrap command
 // with the namespaces and identity the runtime uses.
+// node:test's test(), skipped with the reason where sandboxes cannot start; `failed` turns true when a
+// test fails (the files keep their daemons' data dirs then).
+export function sandboxSuite() {
+  const suite = { skipReason: sandboxUnavailable(), failed: false };
+  suite.test = (name, fn) => nodeTest(name, { skip: suite.skipReason ?? false }, async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      suite.failed = true;
+      throw err;
+    }
+  });
+  return suite;
+}
+
 export function sandboxUnavailable() {
   const probe = spawnSync('bwrap', [
     '--unshare-all', '--uid', '65534', '--gid', '65534', '--cap-drop', 'ALL',

@@ -142,7 +142,8 @@ HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, 
 }
 
 void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig& runtime) {
-  yaml.check_keys(node, "runtime", {"default_harness", "max_concurrent_sessions", "harnesses", "bwrap", "stderr_log_bytes"});
+  yaml.check_keys(node, "runtime", {"default_harness", "max_concurrent_sessions", "harnesses", "bwrap", "stderr_log_bytes",
+                                    "stdout_event_bytes"});
   if (auto harnesses = node["harnesses"]) {
     if (!harnesses.IsMap()) yaml.fail("runtime.harnesses", "expected a mapping of harness name to its settings");
     for (const auto& item : harnesses) {
@@ -163,6 +164,9 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
     runtime.max_concurrent_sessions = static_cast<int>(yaml.integer(limit, "runtime.max_concurrent_sessions", 1, 4096));
   }
   if (auto bwrap = node["bwrap"]) runtime.bwrap = yaml.string(bwrap, "runtime.bwrap");
+  if (auto bytes = node["stdout_event_bytes"]) {
+    runtime.stdout_event_bytes = static_cast<std::size_t>(yaml.integer(bytes, "runtime.stdout_event_bytes", 0, 1LL << 30));
+  }
   if (auto bytes = node["stderr_log_bytes"]) {
     runtime.stderr_log_bytes = static_cast<std::size_t>(yaml.integer(bytes, "runtime.stderr_log_bytes", 0, 1LL << 30));
   }

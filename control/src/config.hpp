@@ -40,6 +40,7 @@ struct RuntimeConfig {
   std::map<std::string, HarnessConfig> harnesses;
   std::string bwrap = "bwrap";                   // the bubblewrap binary (a path, or a name found on PATH)
   std::size_t stderr_log_bytes = 1 << 20;        // per session; the rest is counted, not kept
+  std::size_t stdout_event_bytes = 16 << 20;     // per session, stdout stored as events; the rest is counted
 };
 
 struct Config {

@@ -105,6 +105,7 @@ runtime:
   max_concurrent_sessions: 2
   bwrap: /usr/bin/bwrap
   stderr_log_bytes: 4096
+  stdout_event_bytes: 8192
   harnesses:
     digest:
       command: ["/bin/sh", "/usr/share/digest.sh"]
@@ -144,6 +145,7 @@ log:
   CHECK(config.runtime.max_concurrent_sessions == 2);
   CHECK(config.runtime.bwrap == "/usr/bin/bwrap");
   CHECK(config.runtime.stderr_log_bytes == 4096);
+  CHECK(config.runtime.stdout_event_bytes == 8192);
   REQUIRE(config.runtime.harnesses.size() == 2);
   const HarnessConfig& digest = config.runtime.harnesses.at("digest");
   CHECK(digest.command == std::vector<std::string>{"/bin/sh", "/usr/share/digest.sh"});
@@ -165,6 +167,7 @@ TEST_CASE("config: runtime defaults") {
   CHECK(config.runtime.harnesses.empty());
   CHECK(config.runtime.bwrap == "bwrap");
   CHECK(config.runtime.stderr_log_bytes == 1048576);
+  CHECK(config.runtime.stdout_event_bytes == 16777216);
 }
 
 TEST_CASE("config: runtime refusals name the key and what to do") {
@@ -179,7 +182,7 @@ TEST_CASE("config: runtime refusals name the key and what to do") {
   };
   CHECK(error_for("a.yaml", "runtime:\n  harness: x\n") ==
         "runtime.harness: unknown key; accepted here: default_harness, max_concurrent_sessions, harnesses, bwrap, "
-        "stderr_log_bytes");
+        "stderr_log_bytes, stdout_event_bytes");
   CHECK(error_for("b.yaml", "runtime:\n  default_harness: digest\n") ==
         "runtime.default_harness: \"digest\" is not defined under runtime.harnesses");
   CHECK(error_for("c.yaml", "runtime:\n  harnesses:\n    d:\n      timeout_seconds: 5\n") ==

@@ -5,8 +5,8 @@
 // one a harness may emit (agent.message, agent.thinking, agent.tool_use, ... and session.error) is stored
 // as that event, without any server field it brought (id, processed_at); every other non-blank line is
 // stored as an agent.message with the line as its text. Invalid UTF-8 is replaced (U+FFFD), so a binary
-// byte never fails a store write. A line longer than the limit is cut into pieces, each its own text event:
-// nothing a harness prints is dropped.
+// byte never fails a store write. A line longer than the limit is cut into pieces, each its own text event.
+// (How much of a session's output is stored at all is the runtime's bound: runtime.stdout_event_bytes.)
 #pragma once
 
 #include <cstddef>

@@ -81,7 +81,9 @@ BwrapCommand bwrap_command(const SandboxSpec& spec, const HostLayout& host) {
   args.add({"--dir", "/etc/airlock"});
   args.ro_bind(spec.ca_bundle, kSandboxCaBundle);
 
-  args.add({"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", "/run/airlock"});
+  // /tmp is memory: bounded, so a harness cannot take the host's RAM with it (/workspace is for output).
+  args.add({"--proc", "/proc", "--dev", "/dev", "--size", std::to_string(kSandboxTmpBytes), "--tmpfs", "/tmp", "--tmpfs",
+            "/run", "--dir", "/run/airlock"});
   args.ro_bind(spec.airlock_binary, kSandboxRelayBinary);
   args.ro_bind(spec.proxy_socket, kSandboxProxySocket);
   args.ro_bind(spec.events_file, kSandboxEventsFile);

@@ -24,6 +24,7 @@ namespace airlock::control {
 
 inline constexpr int kSandboxUid = 65534;
 inline constexpr int kRelayPort = 3128;
+inline constexpr std::size_t kSandboxTmpBytes = 256u << 20;  // the size of the sandbox's /tmp (a tmpfs)
 inline constexpr const char* kSandboxWorkspace = "/workspace";
 inline constexpr const char* kSandboxRelayBinary = "/run/airlock/airlock";
 inline constexpr const char* kSandboxProxySocket = "/run/airlock/proxy.sock";

@@ -58,7 +58,7 @@ TEST_CASE("sandbox command: the whole bwrap command line for a small host") {
       "--ro-bind", "/etc/ssl", "/etc/ssl", "--tmpfs", "/etc/ssl/private",
       "--dir", "/etc/airlock",
       "--ro-bind", "/data/ca-bundle.pem", "/etc/airlock/ca-bundle.pem",
-      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", "/run/airlock",
+      "--proc", "/proc", "--dev", "/dev", "--size", "268435456", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", "/run/airlock",
       "--ro-bind", "/opt/airlock/bin/airlock", "/run/airlock/airlock",
       "--ro-bind", "/data/proxy.sock", "/run/airlock/proxy.sock",
       "--ro-bind", "/data/sessions/sesn_1/initial_events.json", "/run/airlock/initial_events.json",

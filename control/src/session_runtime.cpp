@@ -109,6 +109,9 @@ struct SessionRuntime::Sandbox {
   std::ofstream stderr_log;
   std::uint64_t stderr_bytes = 0;  // everything it wrote, kept or not
   std::size_t stderr_kept = 0;
+  std::uint64_t stdout_bytes = 0;  // everything it printed, stored or not
+  std::uint64_t stdout_stored = 0;
+  bool stdout_cut = false;  // the limit was reached (logged once)
 };
 
 SessionRuntime::SessionRuntime(asio::any_io_executor executor, store::Store& store, RuntimeSettings settings, Logger& log)
@@ -349,8 +352,19 @@ asio::awaitable<void> SessionRuntime::pump_stdout(std::shared_ptr<Sandbox> sandb
   std::vector<char> buffer(kReadChunk);
   for (;;) {
     auto [ec, n] = co_await sandbox->process->stdout_pipe().async_read_some(asio::buffer(buffer), kNoThrow);
+    // Past runtime.stdout_event_bytes the output is counted, not stored: a harness cannot fill the disk
+    // with events. (It keeps reading, so the harness never blocks on a full pipe.)
+    const std::size_t room = settings_.config.stdout_event_bytes - std::min<std::uint64_t>(sandbox->stdout_stored, settings_.config.stdout_event_bytes);
+    const std::size_t take = std::min(n, room);
+    sandbox->stdout_bytes += n;
+    sandbox->stdout_stored += take;
+    if (take < n && !sandbox->stdout_cut) {
+      sandbox->stdout_cut = true;
+      log_.warn("session {}: the harness printed more than runtime.stdout_event_bytes ({}); the rest is counted, not stored",
+                sandbox->session_id, settings_.config.stdout_event_bytes);
+    }
     std::vector<std::string> lines;
-    if (n > 0) splitter.feed(std::string_view(buffer.data(), n), lines);
+    if (take > 0) splitter.feed(std::string_view(buffer.data(), take), lines);
     if (ec) {
       if (auto last = splitter.finish()) lines.push_back(std::move(*last));
     }
@@ -502,6 +516,8 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
       runtime["signal"] = signal == 0 ? json(nullptr) : json(signal);
       runtime["duration_seconds"] = duration;
       runtime["stderr_bytes"] = sandbox.stderr_bytes;
+      runtime["stdout_bytes"] = sandbox.stdout_bytes;
+      runtime["stdout_stored_bytes"] = sandbox.stdout_stored;
       doc["stats"]["duration_seconds"] = duration;
       doc["stats"]["active_seconds"] = duration;
       json events = json::array();
@@ -605,6 +621,13 @@ json SessionRuntime::describe(const store::Session& session) const {
   out["stderr"] = {{"bytes", bytes},
                    {"truncated", bytes > settings_.config.stderr_log_bytes},
                    {"tail", valid_utf8(tail)}};
+  std::uint64_t stdout_bytes = runtime.value("stdout_bytes", std::uint64_t{0});
+  std::uint64_t stdout_stored = runtime.value("stdout_stored_bytes", std::uint64_t{0});
+  if (auto it = sandboxes_.find(session.id); it != sandboxes_.end()) {
+    stdout_bytes = it->second->stdout_bytes;
+    stdout_stored = it->second->stdout_stored;
+  }
+  out["stdout"] = {{"bytes", stdout_bytes}, {"truncated", stdout_stored < stdout_bytes}};
   return out;
 }
 

@@ -12,7 +12,8 @@
 // The session's status follows: running from the launch (session.status_running), then idle
 // (session.status_idle, end_turn) after exit code 0, or terminated (session.error first, then
 // session.status_terminated) after a failure, the time limit, an archive or a daemon stop. stdout lines
-// become events as they arrive; stderr goes to DATA_DIR/sessions/<id>/stderr.log, bounded.
+// become events as they arrive (up to runtime.stdout_event_bytes); stderr goes to
+// DATA_DIR/sessions/<id>/stderr.log (up to runtime.stderr_log_bytes).
 //
 // Everything runs on the control io_context (the store's thread). Launches are posted, so they run after
 // the transaction that created the session has committed (a rolled-back session is never started).

@@ -48,7 +48,8 @@ TEST_CASE("session runtime: without harnesses a session runs nowhere and stays i
   CHECK(runtime == json{{"type", "session_runtime"},   {"session_id", r.json_body["id"]}, {"runtime", "none"},
                         {"harness", nullptr},          {"state", nullptr},              {"started_at", nullptr},
                         {"ended_at", nullptr},         {"exit_code", nullptr},          {"signal", nullptr},
-                        {"duration_seconds", nullptr}, {"stderr", {{"bytes", 0}, {"truncated", false}, {"tail", ""}}}});
+                        {"duration_seconds", nullptr}, {"stderr", {{"bytes", 0}, {"truncated", false}, {"tail", ""}}},
+                        {"stdout", {{"bytes", 0}, {"truncated", false}}}});
 }
 
 TEST_CASE("session runtime: airlock.runtime external is recorded and starts nothing") {

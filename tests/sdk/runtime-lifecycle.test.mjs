@@ -256,6 +256,20 @@ test('harnesses that exit without reading a large stdin input: the daemon surviv
   }
 });
 
+test('stdout past runtime.stdout_event_bytes is counted, not stored as events', async () => {
+  const rt = await newRuntime({ runtime: { stdout_event_bytes: 1050, harnesses: { chatty: harness('chatty.sh') } } });
+  const { agent, environment } = await world(rt.client, 'chatty');
+  const created = await rt.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  const { session, runtime, events } = await rt.waitForEnd(created.id);
+  assert.equal(session.status, 'idle');
+  assert.deepEqual([runtime.state, runtime.stdout], ['exited', { bytes: 4000, truncated: true }]);
+  // 1050 bytes stored: ten whole lines of 99 and the first 50 bytes of the eleventh (ended by the end of output).
+  const texts = events.filter((e) => e.type === 'agent.message').map((e) => e.content[0].text);
+  assert.deepEqual(texts, [...Array(10).fill('o'.repeat(99)), 'o'.repeat(50)]);
+  assert.equal(eventTypes(events).at(-1), 'session.status_idle');
+  assert.match(rt.daemon.log(), /the harness printed more than runtime.stdout_event_bytes \(1050\); the rest is counted, not stored/);
+});
+
 test('runtime.bwrap that cannot be started: session.error, terminated, runtime.state failed', async () => {
   const rt = await newRuntime({ runtime: { bwrap: '/nonexistent/bwrap', harnesses: { emit: harness('emit.sh') } } });
   const { agent, environment } = await world(rt.client, 'emit');

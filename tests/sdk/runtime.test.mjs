@@ -340,6 +340,7 @@ test('exit 0: running, the output as events (a JSON line as that event), then id
     type: 'session_runtime', session_id: created.id, runtime: 'local', harness: 'emit', state: 'exited',
     started_at: null, ended_at: null, exit_code: 0, signal: null, duration_seconds: null,
     stderr: { bytes: 17, truncated: false, tail: 'a note on stderr\n' },
+    stdout: { bytes: 77, truncated: false },
   });
 });
 
@@ -560,6 +561,7 @@ test('placement: an unknown harness is a 400 naming it (and other bad metadata);
     type: 'session_runtime', session_id: session.id, runtime: 'external', harness: null, state: null,
     started_at: null, ended_at: null, exit_code: null, signal: null, duration_seconds: null,
     stderr: { bytes: 0, truncated: false, tail: '' },
+    stdout: { bytes: 0, truncated: false },
   });
   assert.deepEqual(await rt.events(session.id), []);
   assert.equal(fs.existsSync(path.join(rt.dataDir, 'sessions', session.id)), false, 'no sandbox directory');

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "json_depth.hpp"
+
 namespace airlock::control {
 namespace {
 
@@ -61,6 +63,9 @@ std::string index_path(std::string_view parent, std::size_t index) { return fmt:
 json parse_body(const ApiRequest& request) {
   bool blank = request.body.find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank) return json::object();
+  if (!json_depth_within(request.body)) {
+    bad_request(fmt::format("body: JSON nested deeper than {} levels; no field of this API needs that", kJsonDepthMax));
+  }
   json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     // Parse again for the position of the problem; this path is rare.

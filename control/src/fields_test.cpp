@@ -209,6 +209,11 @@ TEST_CASE("fields: parse_body") {
   CHECK(refused([] { parse_body(with_body("42")); }) == "body: expected a JSON object, got a number");
   // Invalid UTF-8 inside a string is malformed JSON, so later code-point counts can trust the bytes.
   CHECK(refused([] { parse_body(with_body("{\"a\":\"\xFF\"}")); }).starts_with("body: malformed JSON at byte "));
+  // Nesting past 64 levels is refused before parsing: writing it back would recurse once per level.
+  const std::string deep = "{\"a\":" + std::string(400000, '[') + std::string(400000, ']') + "}";
+  CHECK(refused([&] { parse_body(with_body(deep)); }) == "body: JSON nested deeper than 64 levels; no field of this API needs that");
+  const std::string ok = "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}";
+  CHECK(parse_body(with_body(ok)).dump() == ok);
 }
 
 TEST_CASE("fields: reject_unknown_fields names the first unknown key and the accepted ones") {

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <array>
 
+#include "json_depth.hpp"
+
 namespace airlock::control {
 namespace {
 
@@ -23,6 +25,7 @@ bool is_text_block(const json& block) {
 
 // The harness's own event, checked where the API has a shape the SDK relies on; nullopt when it is not one.
 std::optional<json> harness_event(std::string_view line) {
+  if (!json_depth_within(line)) return std::nullopt;  // kept as text: it could not be stored as JSON safely
   json parsed = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   if (!parsed.is_object()) return std::nullopt;
   auto type = parsed.find("type");

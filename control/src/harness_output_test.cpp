@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "harness_output.hpp"
+#include "json_depth.hpp"
 
 namespace airlock::control {
 namespace {
@@ -91,6 +92,29 @@ TEST_CASE("harness output: stdin text of a user message") {
                                {{"type", "text"}, {"text", "Use yesterday's numbers."}}}}};
   CHECK(stdin_text(message) == "Compile the digest.\nUse yesterday's numbers.\n");
   CHECK(stdin_text(json{{"type", "user.message"}, {"content", json::array()}}) == "");
+}
+
+}  // namespace airlock::control
+
+namespace airlock::control {
+
+TEST_CASE("harness output: deeply nested JSON is kept as text, never parsed into an event") {
+  // Parsed, it could not be written back: nlohmann's dump recurses once per level.
+  const std::size_t depth = 400000;
+  std::string line = "{\"type\":\"agent.thinking\",\"x\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+  CHECK(event_from_harness_line(line) == text(line));
+  std::string shallow = "{\"type\":\"agent.thinking\",\"x\":" + std::string(63, '[') + std::string(63, ']') + "}";
+  CHECK((*event_from_harness_line(shallow))["type"] == "agent.thinking");
+}
+
+TEST_CASE("harness output: json_depth_within counts brackets outside strings only") {
+  CHECK(json_depth_within("{}", 1));
+  CHECK_FALSE(json_depth_within("{\"a\":[]}", 1));
+  CHECK(json_depth_within("{\"a\":[]}", 2));
+  CHECK(json_depth_within("{\"a\":\"[[[[[[\"}", 1));        // brackets inside a string
+  CHECK(json_depth_within("{\"a\":\"\\\"[[[[\"}", 1));   // after an escaped quote, still inside
+  CHECK_FALSE(json_depth_within(std::string(65, '['), 64));
+  CHECK(json_depth_within(std::string(64, '[') + std::string(64, ']') + "[]", 64));
 }
 
 }  // namespace airlock::control

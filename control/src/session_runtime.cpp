@@ -327,6 +327,14 @@ void SessionRuntime::launch(const std::string& session_id) {
     } catch (const std::exception& e) {
       log_.error("session {}: supervising its sandbox failed: {}", session_id, e.what());
     }
+    // Never leave a session "running" with nobody watching it: kill the sandbox (the ChildProcess
+    // destructor reaps it) and end the session.
+    if (auto it = sandboxes_.find(session_id); it != sandboxes_.end()) {
+      it->second->process->kill();
+      sandboxes_.erase(it);
+      fail_session(session_id, "an internal error stopped the supervision of the harness; the daemon's log has the cause",
+                   "failed");
+    }
   });
 }
 

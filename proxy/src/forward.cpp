@@ -248,6 +248,27 @@ asio::awaitable<void> refuse(Shared& shared, Leg& client, Reason reason, const R
   if (!co_await client.write_all(response)) exchange.record.bytes_down += response.size();
 }
 
+namespace {
+
+// A request body that could not be sent: a placeholder where its credential may not go, or a malformed
+// body, is answered (true: the client got a refusal); a client that went away is only recorded.
+asio::awaitable<bool> refuse_failed_pump(Shared& shared, Leg& client, const Pump& pumped, const Destination& destination,
+                                         Exchange& exchange) {
+  if (pumped.end == PumpEnd::violation) {
+    co_await refuse(shared, client, pumped.violation->reason, facts_for(destination, pumped.violation->credential),
+                    exchange);
+    co_return true;
+  }
+  if (pumped.end == PumpEnd::bad_message) {
+    co_await refuse(shared, client, Reason::bad_request, RefusalFacts{.detail = pumped.detail}, exchange);
+    co_return true;
+  }
+  exchange.refuse(Reason::client_closed);
+  co_return false;
+}
+
+}  // namespace
+
 asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHead& head, const Plan& plan,
                                    const SessionEntry& session, const Destination& destination, Exchange& exchange) {
   Shared& shared = scope.shared;
@@ -291,16 +312,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
     if (pumped.end != PumpEnd::done) {
       wipe(held);
       release_upstream(scope.worker, scope.watchdog, scope.upstream, true);  // nothing was sent on it
-      if (pumped.end == PumpEnd::violation) {
-        co_await refuse(shared, scope.client, pumped.violation->reason,
-                        facts_for(destination, pumped.violation->credential), exchange);
-        result.refused = true;
-      } else if (pumped.end == PumpEnd::bad_message) {
-        co_await refuse(shared, scope.client, Reason::bad_request, RefusalFacts{.detail = pumped.detail}, exchange);
-        result.refused = true;
-      } else {
-        exchange.refuse(Reason::client_closed);
-      }
+      result.refused = co_await refuse_failed_pump(shared, scope.client, pumped, destination, exchange);
       co_return result;
     }
   }
@@ -328,16 +340,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
       if (pumped.end == PumpEnd::violation || pumped.end == PumpEnd::bad_message || pumped.end == PumpEnd::read_failed) {
         // The upstream holds half a request: that connection is finished.
         release_upstream(scope.worker, scope.watchdog, scope.upstream, false);
-        if (pumped.end == PumpEnd::violation) {
-          co_await refuse(shared, scope.client, pumped.violation->reason,
-                          facts_for(destination, pumped.violation->credential), exchange);
-          result.refused = true;
-        } else if (pumped.end == PumpEnd::bad_message) {
-          co_await refuse(shared, scope.client, Reason::bad_request, RefusalFacts{.detail = pumped.detail}, exchange);
-          result.refused = true;
-        } else {
-          exchange.refuse(Reason::client_closed);
-        }
+        result.refused = co_await refuse_failed_pump(shared, scope.client, pumped, destination, exchange);
         record.credentials.clear();
         co_return result;
       }

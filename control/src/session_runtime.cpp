@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "child_process.hpp"
+#include "files.hpp"
 #include "harness_output.hpp"
 #include "resources.hpp"
 #include "sandbox_env.hpp"
@@ -44,15 +45,6 @@ std::string now_text() { return store::format_time(std::chrono::system_clock::no
 json error_event(const std::string& message) {
   return {{"type", "session.error"},
           {"error", {{"type", "unknown_error"}, {"message", message}, {"retry_status", {{"type", "terminal"}}}}}};
-}
-
-// Writes `text` to `file` (mode 0600), replacing it.
-void write_private_file(const fs::path& file, const std::string& text) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) throw std::runtime_error(fmt::format("cannot write {}", file.string()));
-  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
 }
 
 std::string metadata_value(const json& environment, const char* key) {
@@ -259,7 +251,7 @@ void SessionRuntime::launch(const std::string& session_id) {
       if (!page.next) break;
       query.after_seq = page.items.back().seq;
     }
-    write_private_file(dir / "initial_events.json", events.dump());
+    write_file(dir / "initial_events.json", events.dump(), 0600);
     sandbox->stderr_log.open(dir / "stderr.log", std::ios::binary | std::ios::trunc);
     ::chmod((dir / "stderr.log").c_str(), 0600);
 

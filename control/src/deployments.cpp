@@ -52,12 +52,6 @@ struct Context {
   ZoneCache zones;
 };
 
-std::vector<std::string> vault_list(const json& ids) {
-  std::vector<std::string> out;
-  for (const json& id : ids) out.push_back(id.get<std::string>());
-  return out;
-}
-
 store::Deployment find(store::Store& store, const std::string& id) {
   return take(store.get_deployment(id), "deployment", id);
 }
@@ -99,7 +93,7 @@ std::string take_environment_id(store::Store& store, const json& body) {
   return id;
 }
 
-// vault_ids: at most 50 distinct ids of active vaults, whose environment variables do not clash.
+// vault_ids: at most 50 distinct ids of active vaults (what they expose: check_exposed_variables).
 json take_vault_ids(store::Store& store, const json& body) {
   json out = json::array();
   const json* vaults = optional_array(body, "vault_ids", "", kVaultsMax);
@@ -123,8 +117,18 @@ json take_vault_ids(store::Store& store, const json& body) {
     ids.push_back(vault_id);
     out.push_back(vault_id);
   }
-  (void)exposed_variables(store, ids);  // 409 conflict_error when two vaults define one secret_name
   return out;
+}
+
+// What the deployment's environment and vaults expose, checked as its sessions will be: 409 when two
+// vaults define one secret_name, 400 when the environment is self_hosted and any is exposed.
+void check_exposed_variables(store::Store& store, const json& doc) {
+  const std::string environment_id = doc.value("environment_id", "");
+  std::vector<std::string> vault_ids;
+  for (const json& id : doc.value("vault_ids", json::array())) vault_ids.push_back(id.get<std::string>());
+  std::vector<ExposedVariable> variables = exposed_variables(store, vault_ids);
+  auto environment = store.get_environment(environment_id);
+  if (environment) refuse_placeholders_outside_proxy(environment_id, parse_doc(environment.value().doc), variables);
 }
 
 // schedule: null, or {type: "cron", expression, timezone}, both checked exactly as the scheduler reads
@@ -189,7 +193,7 @@ Reply create(Context& c, ApiRequest& request) {
   store::Agent agent = take_agent(c.store, body);
   doc["environment_id"] = take_environment_id(c.store, body);
   doc["vault_ids"] = take_vault_ids(c.store, body);
-  refuse_placeholders_outside_proxy(c.store, doc["environment_id"].get<std::string>(), vault_list(doc["vault_ids"]));
+  check_exposed_variables(c.store, doc);
 
   store::DeploymentFields fields;
   fields.agent_id = agent.id;
@@ -233,9 +237,7 @@ Reply update(Context& c, ApiRequest& request) {
   }
   if (has(body, "environment_id")) doc["environment_id"] = take_environment_id(c.store, body);
   if (has(body, "vault_ids")) doc["vault_ids"] = take_vault_ids(c.store, body);  // null or [] clears
-  if (has(body, "environment_id") || has(body, "vault_ids")) {
-    refuse_placeholders_outside_proxy(c.store, doc.value("environment_id", ""), vault_list(doc.value("vault_ids", json::array())));
-  }
+  if (has(body, "environment_id") || has(body, "vault_ids")) check_exposed_variables(c.store, doc);
 
   fields.doc = doc.dump();
   store::Deployment updated = take(c.store.update_deployment(id, fields), "deployment", id);

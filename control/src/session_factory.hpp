@@ -70,13 +70,6 @@ class SessionRuntime;
 // A session placed in a local sandbox is launched by `runtime` once the caller's transaction commits.
 json create_session(store::Store& store, const SessionRequest& request, SessionRuntime& runtime);
 
-// A self_hosted environment runs its sandboxes outside Airlock's egress proxy, so the placeholder promise
-// cannot hold there: a placeholder would be useless to its tools, and a real value could only arrive some
-// other way. Refuses (400, kRunErrorRejected) when `vault_ids` expose any environment_variable credential
-// and the environment is self_hosted. An environment that does not exist is left to the other checks.
-void refuse_placeholders_outside_proxy(store::Store& store, const std::string& environment_id,
-                                       const std::vector<std::string>& vault_ids);
-
 // --- validators (400 ApiError, messages starting with `path`) ---
 
 // An agent reference: the bare id, or an object of one of the two types. Returns it as an object
@@ -120,6 +113,13 @@ struct ExposedVariable {
   std::string credential_id;
 };
 std::vector<ExposedVariable> exposed_variables(store::Store& store, const std::vector<std::string>& vault_ids);
+
+// A self_hosted environment runs its sandboxes outside Airlock's egress proxy, so the placeholder promise
+// cannot hold there: a placeholder would be useless to its tools, and a real value could only arrive some
+// other way. Refuses (400, kRunErrorRejected) when `environment` (its API JSON) is self_hosted and
+// `variables` (exposed_variables of the vaults) is not empty.
+void refuse_placeholders_outside_proxy(std::string_view environment_id, const json& environment,
+                                       const std::vector<ExposedVariable>& variables);
 
 void add_session_event_routes(Router& router, store::Store& store);
 void add_egress_routes(Router& router, store::Store& store);

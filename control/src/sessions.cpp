@@ -537,8 +537,8 @@ json create_session(store::Store& store, const SessionRequest& request, SessionR
   store::Agent agent = resolve_agent(store, reference, request.agent);
   check_vaults(store, request.vault_ids);
   check_resources(resources);
-  (void)exposed_variables(store, request.vault_ids);  // 409 on a secret_name two vaults define
-  refuse_placeholders_outside_proxy(store, request.environment_id, request.vault_ids);
+  // 409 on a secret_name two vaults define; 400 on a self_hosted environment.
+  refuse_placeholders_outside_proxy(request.environment_id, environment, exposed_variables(store, request.vault_ids));
   Placement placement = runtime.place(environment);
   runtime.admit(placement);
 
@@ -570,14 +570,9 @@ json create_session(store::Store& store, const SessionRequest& request, SessionR
   return session_json(created);
 }
 
-void refuse_placeholders_outside_proxy(store::Store& store, const std::string& environment_id,
-                                       const std::vector<std::string>& vault_ids) {
-  auto environment = store.get_environment(environment_id);
-  if (!environment) return;
-  json doc = parse_doc(environment.value().doc);
-  if (!doc.contains("config") || doc["config"].value("type", "") != "self_hosted") return;
-  std::vector<ExposedVariable> variables = exposed_variables(store, vault_ids);
-  if (variables.empty()) return;
+void refuse_placeholders_outside_proxy(std::string_view environment_id, const json& environment,
+                                       const std::vector<ExposedVariable>& variables) {
+  if (variables.empty() || !environment.contains("config") || environment["config"].value("type", "") != "self_hosted") return;
   std::string names;
   for (const ExposedVariable& variable : variables) {
     names += fmt::format("{}{} (vault {})", names.empty() ? "" : ", ", variable.secret_name, variable.vault_id);

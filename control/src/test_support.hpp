@@ -4,6 +4,7 @@
 #pragma once
 
 #include "airlock/testing/temp_dir.hpp"
+#include "airlock/testing/test_clock.hpp"
 #include <stdlib.h>
 
 #include <cctype>
@@ -38,18 +39,10 @@ inline constexpr std::string_view kInvalid = "invalid_request_error";
 
 using TempDir = airlock::testing::TempDir;
 
-// 2026-11-27T02:21:22.123456Z, a fixed starting instant.
-inline TimePoint test_epoch() {
-  using namespace std::chrono;
-  return sys_days{year{2026} / November / 27} + 2h + 21min + 22s + 123456us;
-}
+using airlock::testing::test_epoch;
 
-// Returns `now` until the test moves it.
-struct TestClock {
-  TimePoint now = test_epoch();
-  store::Clock clock() {
-    return [this] { return now; };
-  }
+// The shared test clock, which can also say its instant as the store writes it.
+struct TestClock : airlock::testing::TestClock {
   std::string text() const { return store::format_time(now); }
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "airlock/testing/temp_dir.hpp"
+#include "airlock/testing/test_clock.hpp"
 #include <stdlib.h>
 
 #include <chrono>
@@ -25,19 +26,8 @@ using TimePoint = std::chrono::system_clock::time_point;
 
 using TempDir = airlock::testing::TempDir;
 
-// 2026-11-27T02:21:22.123456Z, a fixed starting instant.
-inline TimePoint test_epoch() {
-  using namespace std::chrono;
-  return sys_days{year{2026} / November / 27} + 2h + 21min + 22s + 123456us;
-}
-
-// Returns `now` until the test moves it; tests that need ties simply leave it alone.
-struct TestClock {
-  TimePoint now = test_epoch();
-  Clock clock() {
-    return [this] { return now; };
-  }
-};
+using airlock::testing::test_epoch;
+using airlock::testing::TestClock;
 
 inline SecretValue key_of(unsigned char fill) {
   auto key = SecretValue::with_size(32);

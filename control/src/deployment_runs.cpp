@@ -4,9 +4,10 @@
 // A run's states (the store enforces them; see store/src/deployments.cpp):
 //   unfinished ──session created──► finished {session_id, error: null}
 //   unfinished ──creation refused──► finished {session_id: null, error: {type, message}}
-// Only finished runs are visible. The error type comes from the refusal: SessionCreationError names it,
-// a 429 is session_rate_limited_error, any other API refusal session_creation_rejected_error, and an
-// unexpected failure unknown_error (its cause goes to the log, not to the run).
+// Only finished runs are visible. The error type comes from the refusal: SessionCreationError names it
+// (session_rate_limited_error included: the runtime's limit throws one), any other API refusal is
+// session_creation_rejected_error, and an unexpected failure unknown_error (its cause goes to the log,
+// not to the run).
 #include <algorithm>
 #include <array>
 #include <variant>
@@ -61,7 +62,7 @@ std::variant<std::string, Refusal> create_session_for(store::Store& store, const
   } catch (const SessionCreationError& e) {
     return Refusal{e.run_error_type(), e.what()};
   } catch (const ApiError& e) {
-    return Refusal{std::string(e.status() == 429 ? kRunErrorRateLimited : kRunErrorRejected), e.what()};
+    return Refusal{std::string(kRunErrorRejected), e.what()};
   } catch (const std::exception& e) {
     // Store and JSON messages never carry a secret value; still, the run gets a generic message.
     log.error("deployment run {} of {}: creating the session failed: {}", run.id, deployment.id, e.what());

@@ -27,8 +27,8 @@ unsigned char byte_at(std::string_view s, std::size_t i) noexcept { return stati
 
 }  // namespace
 
-StreamReplacer::StreamReplacer(std::vector<Rule> rules)
-    : rules_(std::move(rules)), first_begin_(257, 0), matched_(rules_.size(), false) {
+StreamReplacer::StreamReplacer(std::vector<Rule> rules, Hold hold)
+    : rules_(std::move(rules)), first_begin_(257, 0), hold_(hold), matched_(rules_.size(), false) {
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     if (rules_[i].needle.empty()) continue;  // never matches
     entries_.push_back({rules_[i].needle, i});
@@ -73,6 +73,7 @@ StreamReplacer& StreamReplacer::operator=(StreamReplacer&& other) noexcept {
     pairs_ = std::move(other.pairs_);
     single_first_ = other.single_first_;
     max_needle_ = other.max_needle_;
+    hold_ = other.hold_;
     pending_ = std::move(other.pending_);
     matched_ = std::move(other.matched_);
     replacements_ = other.replacements_;
@@ -176,14 +177,20 @@ void StreamReplacer::feed(std::string_view chunk, std::string& out) {
     out.append(chunk);
     return;
   }
+  // Positions before `decide_end` (counted over pending_ + chunk) are decided now; with Hold::fixed that
+  // is all but the last max_needle_ - 1 bytes, so a needle starting there always ends inside the input
+  // and scan() never stops undecided.
+  const std::size_t old = pending_.size();
+  const std::size_t total = old + chunk.size();
+  const std::size_t hold_back = max_needle_ - 1;
+  const std::size_t decide_end = hold_ == Hold::fixed ? (total > hold_back ? total - hold_back : 0) : total;
   std::size_t from = 0;  // where scanning of `chunk` itself starts
-  if (!pending_.empty()) {
-    const std::size_t old = pending_.size();
+  if (old > 0) {
     const std::size_t joined = std::min(chunk.size(), max_needle_);
     pending_.insert(pending_.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(joined));
-    const std::size_t stop = scan({pending_.data(), pending_.size()}, 0, old, false, out);
+    const std::size_t stop = scan({pending_.data(), pending_.size()}, 0, std::min(old, decide_end), false, out);
     if (stop < old) {
-      // Undecided inside the old tail: only possible when the whole chunk fitted into the join.
+      // Undecided (or held back) inside the old tail: only possible when the whole chunk fitted into the join.
       assert(joined == chunk.size());
       keep_pending_from(stop);
       return;
@@ -191,7 +198,8 @@ void StreamReplacer::feed(std::string_view chunk, std::string& out) {
     from = stop - old;  // a match may have run into the chunk
     wipe_pending();
   }
-  const std::size_t stop = scan(chunk, from, chunk.size(), false, out);
+  const std::size_t limit = decide_end > old ? decide_end - old : 0;
+  const std::size_t stop = from >= limit ? from : scan(chunk, from, limit, false, out);
   if (stop < chunk.size()) {
     pending_.assign(chunk.begin() + static_cast<std::ptrdiff_t>(stop), chunk.end());
   }

@@ -40,12 +40,21 @@ std::string reference(std::string_view in, const std::vector<Rule>& rules, std::
   return out;
 }
 
-// Feeds `chunks` in order, checking the held-back bound after each; returns the whole output.
-std::string stream(StreamReplacer& replacer, const std::vector<std::string_view>& chunks) {
+// Feeds `chunks` in order, checking the held-back bound after each; returns the whole output. With
+// Hold::fixed, also that exactly the last max_held_back() input bytes are held (fewer only at the start)
+// unless a match ran into them.
+std::string stream(StreamReplacer& replacer, const std::vector<std::string_view>& chunks,
+                   StreamReplacer::Hold hold = StreamReplacer::Hold::possible_match) {
   std::string out;
+  std::size_t total = 0;
+  const std::size_t matches_before = replacer.replacements();
   for (std::string_view chunk : chunks) {
     replacer.feed(chunk, out);
+    total += chunk.size();
     REQUIRE(replacer.held_back() <= replacer.max_held_back());
+    if (hold == StreamReplacer::Hold::fixed && replacer.replacements() == matches_before) {
+      REQUIRE(replacer.held_back() == std::min(total, replacer.max_held_back()));
+    }
   }
   replacer.flush(out);
   REQUIRE(replacer.held_back() == 0);
@@ -90,6 +99,15 @@ void check_all_splits(std::string_view in, const std::vector<Rule>& rules) {
   StreamReplacer replacer(rules);
   REQUIRE(stream(replacer, split(in, every_byte)) == expected);
   REQUIRE(replacer.matched() == expected_matched);
+  // The redaction policy gives the same bytes, whatever the chunking.
+  for (std::size_t a = 0; a <= in.size(); ++a) {
+    INFO("fixed hold-back, split at " << a);
+    StreamReplacer fixed(rules, StreamReplacer::Hold::fixed);
+    REQUIRE(stream(fixed, split(in, {a}), StreamReplacer::Hold::fixed) == expected);
+  }
+  StreamReplacer fixed(rules, StreamReplacer::Hold::fixed);
+  REQUIRE(stream(fixed, split(in, every_byte), StreamReplacer::Hold::fixed) == expected);
+  REQUIRE(fixed.matched() == expected_matched);
 }
 
 std::uint64_t test_seed() {
@@ -336,8 +354,52 @@ TEST_CASE("random inputs and chunkings equal the one-shot result") {
       StreamReplacer replacer(rules);
       REQUIRE(stream(replacer, split(input, cuts)) == expected);
       REQUIRE(replacer.matched() == expected_matched);
+      StreamReplacer fixed(rules, StreamReplacer::Hold::fixed);
+      REQUIRE(stream(fixed, split(input, cuts), StreamReplacer::Hold::fixed) == expected);
+      REQUIRE(fixed.matched() == expected_matched);
     }
   }
+}
+
+// S10: with Hold::fixed, how many bytes come out after each feed is a function of the chunk lengths alone
+// when nothing matches, so a stream that begins a secret cannot be told from one that does not.
+TEST_CASE("fixed hold-back: what comes out when depends on lengths only, never on a secret's prefix") {
+  const std::string secret = "sk-ant-api03-R2D2C3POxWingYWing0123456789";
+  const std::vector<Rule> rules = {{secret, "PLACEHOLDER"}};
+  StreamReplacer prefix_probe(rules, StreamReplacer::Hold::fixed);
+  StreamReplacer other_probe(rules, StreamReplacer::Hold::fixed);
+  CHECK(prefix_probe.max_held_back() == secret.size() - 1);
+  std::string a, b;
+  for (std::size_t n = 1; n < secret.size(); ++n) {
+    // The same lengths: "MARK|" + n bytes that are a prefix of the secret, or that are not.
+    prefix_probe.feed("MARK|" + secret.substr(0, n), a);
+    other_probe.feed("MARK|" + std::string(n, '#'), b);
+    CAPTURE(n);
+    REQUIRE(a.size() == b.size());
+    REQUIRE(prefix_probe.held_back() == other_probe.held_back());
+  }
+  // The old policy held back exactly the prefix: the oracle this test guards against.
+  StreamReplacer adaptive(rules);
+  std::string c;
+  adaptive.feed("MARK|" + secret.substr(0, 5), c);
+  CHECK(c == "MARK|");
+  StreamReplacer adaptive_other(rules);
+  std::string d;
+  adaptive_other.feed("MARK|#####", d);
+  CHECK(d == "MARK|#####");
+}
+
+TEST_CASE("fixed hold-back: the tail is released at flush, and a match is replaced whole") {
+  const std::vector<Rule> rules = {{"secret-value-0001", "PH"}};
+  StreamReplacer replacer(rules, StreamReplacer::Hold::fixed);
+  std::string out;
+  replacer.feed("0123456789abcdefghij", out);
+  CHECK(out == "0123");  // 20 in, 16 held
+  replacer.feed("xsecret-value-0001y", out);
+  CHECK(out == "0123456789abcdefghijxPH");
+  CHECK(replacer.held_back() == 1);
+  replacer.flush(out);
+  CHECK(out == "0123456789abcdefghijxPHy");
 }
 
 TEST_CASE("a large stream with placeholders at random offsets") {

@@ -10,10 +10,18 @@
 //   - an empty needle never matches (a credential with an empty value has nothing to redact).
 //   - needles need no common prefix (secrets have none); bytes are compared exactly (no case folding).
 //
-// Streaming: feed() appends to `out` every byte that is final and holds back the tail that could still be
-// the start of a needle: at most max_held_back() = (longest needle length - 1) bytes. flush() at the end of
-// the stream releases the tail. Held-back bytes may be a prefix of a secret: they are kept in a buffer
-// allocated once and wiped (explicit_bzero) when released and on destruction.
+// Streaming: feed() appends to `out` the rewritten bytes that are final and holds back a tail of at most
+// max_held_back() = (longest needle length - 1) input bytes; flush() at the end of the stream releases it.
+// Which tail is held is the Hold policy:
+//   - Hold::possible_match (substitution): only the bytes that could still be the start of a needle, so
+//     that everything else moves on at once;
+//   - Hold::fixed (redaction, SECURITY S10): always exactly the last max_held_back() bytes of the input so
+//     far (fewer only at the very start), whatever they are. A stream that holds back "the bytes that might
+//     be the start of a secret" tells whoever watches what arrives when that those bytes ARE a prefix of a
+//     secret; with a fixed hold-back, what is delivered after each feed() depends only on the input's length,
+//     except where a whole needle matched (and a whole match shows anyway, as its replacement).
+// Held-back bytes may be a prefix of a secret: they are kept in a buffer allocated once and wiped
+// (explicit_bzero) when released and on destruction.
 //
 // Cost: a first-byte table skips bytes that start no needle (memchr when all needles share their first
 // byte, as placeholders do) and a 64 Kbit table of first byte pairs rejects most other positions; at a
@@ -45,8 +53,9 @@ class StreamReplacer {
     std::string_view needle;       // bytes to find; must outlive the replacer (see above)
     std::string_view replacement;  // bytes written instead; must outlive the replacer
   };
+  enum class Hold { possible_match, fixed };
 
-  explicit StreamReplacer(std::vector<Rule> rules);
+  explicit StreamReplacer(std::vector<Rule> rules, Hold hold = Hold::possible_match);
   ~StreamReplacer();
   StreamReplacer(StreamReplacer&&) noexcept;
   StreamReplacer& operator=(StreamReplacer&&) noexcept;
@@ -86,6 +95,7 @@ class StreamReplacer {
   std::vector<std::uint64_t> pairs_;   // bit (b0 << 8 | b1): some match can start with bytes b0 b1
   int single_first_ = -1;              // the one first byte every needle shares, or -1
   std::size_t max_needle_ = 0;
+  Hold hold_ = Hold::possible_match;
   std::vector<char> pending_;          // held-back tail; capacity fixed in the constructor, never reallocated
   std::vector<bool> matched_;
   std::size_t replacements_ = 0;

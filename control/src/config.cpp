@@ -217,7 +217,8 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   }
   if (auto proxy = root["proxy"]) {
     yaml.check_keys(proxy, "proxy", {"listen", "advertise_url", "upstream_ca", "resolve", "placeholder_violation",
-                                     "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes"});
+                                     "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
+                                     "max_decoded_body_bytes"});
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
     if (auto node = proxy["upstream_ca"]) config.upstream_ca = yaml.strings(node, "proxy.upstream_ca");
@@ -241,6 +242,10 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     }
     if (auto node = proxy["max_header_bytes"]) {
       config.max_header_bytes = static_cast<std::size_t>(yaml.integer(node, "proxy.max_header_bytes", 1024, 1 << 20));
+    }
+    if (auto node = proxy["max_decoded_body_bytes"]) {
+      config.max_decoded_body_bytes =
+          static_cast<std::size_t>(yaml.integer(node, "proxy.max_decoded_body_bytes", 65536, 1LL << 30));
     }
   }
   if (auto scheduler = root["scheduler"]) {

@@ -56,6 +56,7 @@ struct Config {
   std::vector<std::string> passthrough_hosts;
   bool allow_plaintext_substitution = false;
   std::size_t max_header_bytes = 65536;
+  std::size_t max_decoded_body_bytes = 8 << 20;  // S11: compressed responses from credential hosts, decoded whole
   int catch_up_window_seconds = 900;
   int max_jitter_seconds = 60;
   int audit_retention_days = 30;

@@ -49,6 +49,7 @@ TEST_CASE("config: defaults are ARCHITECTURE.md's table") {
   CHECK(config.passthrough_hosts.empty());
   CHECK(config.allow_plaintext_substitution == false);
   CHECK(config.max_header_bytes == 65536);
+  CHECK(config.max_decoded_body_bytes == 8u << 20);
   CHECK(config.catch_up_window_seconds == 900);
   CHECK(config.max_jitter_seconds == 60);
   CHECK(config.audit_retention_days == 30);
@@ -97,6 +98,7 @@ proxy:
   passthrough_hosts: [bank.example.com]
   allow_plaintext_substitution: true
   max_header_bytes: 32768
+  max_decoded_body_bytes: 1048576
 scheduler:
   catch_up_window_seconds: 60
   max_jitter_seconds: 0
@@ -137,6 +139,7 @@ log:
   CHECK(config.passthrough_hosts == std::vector<std::string>{"bank.example.com"});
   CHECK(config.allow_plaintext_substitution == true);
   CHECK(config.max_header_bytes == 32768);
+  CHECK(config.max_decoded_body_bytes == 1048576);
   CHECK(config.catch_up_window_seconds == 60);
   CHECK(config.max_jitter_seconds == 0);
   CHECK(config.audit_retention_days == 7);
@@ -260,7 +263,8 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   std::string nested = dir.write("nested.yaml", "proxy:\n  lisen: 127.0.0.1:1\n").string();
   CHECK(config_error({"--config", nested}) ==
         nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
-                 "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes");
+                 "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
+                 "max_decoded_body_bytes");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");

@@ -61,6 +61,13 @@ std::size_t bearer_match(const CredentialRule& credential, const VerifiedUpstrea
   return prefix.size() + 1;
 }
 
+// Whether a static_bearer's token may be sent to this upstream (its URL's scheme, host and port; any path).
+bool bearer_host(const CredentialRule& credential, const VerifiedUpstream& upstream) {
+  const auto url = parse_absolute_url(credential.mcp_server_url);
+  return url && (url->scheme == "https") == upstream.tls() && url->authority.host == upstream.host() &&
+         url->authority.port == upstream.port();
+}
+
 }  // namespace
 
 bool environment_allows(const SessionEntry& session, const certs::ValidatedHost& host) noexcept {
@@ -97,6 +104,7 @@ Decision decide(const http1::RequestHead& head, const VerifiedUpstream& upstream
   for (const auto& shared : session.credentials) {
     const CredentialRule& credential = *shared;
     if (credential.kind == CredentialRule::Kind::static_bearer) {
+      if (bearer_host(credential, upstream)) plan.reflect.push_back(&credential);
       if (const std::size_t match = bearer_match(credential, upstream, path); match > bearer_best) {
         bearer_best = match;
         plan.bearer = &credential;
@@ -114,6 +122,7 @@ Decision decide(const http1::RequestHead& head, const VerifiedUpstream& upstream
       if (body) plan.watch.push_back({&credential, Reason::placeholder_violation});
       continue;
     }
+    plan.reflect.push_back(&credential);
     const bool header = seen_in_headers && credential.in_header;
     const bool url = seen_in_target && credential.in_url;
     if ((header || url) && plaintext_refused) return Refuse{Reason::plaintext_substitution, &credential};
@@ -130,6 +139,7 @@ Decision decide(const http1::RequestHead& head, const VerifiedUpstream& upstream
     }
   }
   if (plan.bearer != nullptr && plaintext_refused) return Refuse{Reason::plaintext_substitution, plan.bearer};
+  if (head.upgrade && !plan.reflect.empty()) return Refuse{Reason::upgrade_refused, plan.reflect.front()};
   return plan;
 }
 

@@ -14,7 +14,12 @@
 //   - a compressed body (Content-Encoding other than identity) cannot be rewritten: a placeholder seen in
 //     it refuses the request (compressed_body);
 //   - static_bearer: a request to the credential's mcp_server_url (scheme, host, port, path prefix) gets
-//     Authorization: Bearer <token>, whatever the client sent. The longest matching prefix wins.
+//     Authorization: Bearer <token>, whatever the client sent. The longest matching prefix wins;
+//   - reflect: every credential that may be sent to this host (environment_variable: its networking;
+//     static_bearer: its URL's host and port), whether or not this request carries it. Their secrets are
+//     what the response is redacted for, and only such hosts' responses are scanned (S7, S10, S11);
+//   - an Upgrade (WebSocket) toward such a host is refused: frames after a 101 cannot be scanned, so a
+//     secret stored there could be read back through them (upgrade_refused).
 #pragma once
 
 #include <cstdint>
@@ -63,6 +68,7 @@ struct Plan {
   std::vector<const CredentialRule*> body;    // substitute in the body
   std::vector<BodyWatch> watch;               // refuse if seen in the body
   const CredentialRule* bearer = nullptr;     // static_bearer whose token becomes the Authorization header
+  std::vector<const CredentialRule*> reflect; // credentials that may be sent to this host: redact their secrets
 };
 
 struct Refuse {

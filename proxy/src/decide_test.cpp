@@ -160,4 +160,50 @@ TEST_CASE("decide: static_bearer matches scheme, host, port and a path prefix at
   CHECK(at("/v1/mcp", upstream("other.example.com")) == "");
 }
 
+TEST_CASE("decide: reflect lists the credentials that may reach the host, whether or not the request carries them") {
+  const auto api = env_credential("c1", "A", std::string(kPh), "v1", {"api.example.com"});
+  const auto other = env_credential("c2", "B", std::string(kPh2), "v2", {"other.example.com"});
+  const auto mcp = test::bearer_credential("b1", "https://mcp.example.com/v1/mcp", "tok1");
+  const auto s = session({api, other, mcp});
+  const auto reflect_ids = [&](const VerifiedUpstream& u) {
+    const auto d = decide(head("GET", "/", {}), u, s, {});
+    std::vector<std::string> ids;
+    for (const CredentialRule* c : std::get<Plan>(d).reflect) ids.push_back(c->credential_id);
+    return ids;
+  };
+  CHECK(reflect_ids(upstream("api.example.com")) == std::vector<std::string>{"c1"});
+  CHECK(reflect_ids(upstream("other.example.com")) == std::vector<std::string>{"c2"});
+  CHECK(reflect_ids(upstream("mcp.example.com")) == std::vector<std::string>{"b1"});  // any path on its origin
+  CHECK(reflect_ids(upstream("mcp.example.com", true, 8443)).empty());
+  CHECK(reflect_ids(upstream("echo.example.net")).empty());  // S10: nothing to scan for, nothing scanned
+}
+
+TEST_CASE("decide: an Upgrade toward a host that receives credentials is refused (S11); elsewhere it is allowed") {
+  const auto api = env_credential("c1", "A", std::string(kPh), "v1", {"api.example.com"});
+  const auto s = session({api});
+  auto h = head("GET", "/ws", {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});
+  h.upgrade = true;
+  const auto refused = decide(h, upstream("api.example.com"), s, {});
+  REQUIRE(std::holds_alternative<Refuse>(refused));
+  CHECK(std::get<Refuse>(refused).reason == Reason::upgrade_refused);
+  CHECK(std::get<Refuse>(refused).credential->credential_id == "c1");
+  CHECK(std::holds_alternative<Plan>(decide(h, upstream("chat.example.net"), s, {})));
+}
+
+TEST_CASE("rewrite: toward a host that receives credentials, identity encoding and no ranges, even with no substitution") {
+  const auto api = env_credential("c1", "A", std::string(kPh), "v1", {"api.example.com"});
+  const auto s = session({api});
+  const auto h = head("GET", "/stored", {{"Host", "api.example.com"}, {"Accept-Encoding", "gzip, br"},
+                                         {"Range", "bytes=0-3"}, {"If-Range", "\"e1\""}});
+  const Plan plan = std::get<Plan>(decide(h, upstream("api.example.com"), s, {}));
+  const UpstreamRequest to_api = rewrite_head(h, "/stored", "", plan);
+  CHECK(*to_api.head.headers.find("Accept-Encoding") == "identity");
+  CHECK(to_api.head.headers.find("Range") == nullptr);
+  CHECK(to_api.head.headers.find("If-Range") == nullptr);
+  const Plan elsewhere = std::get<Plan>(decide(h, upstream("cdn.example.net"), s, {}));
+  const UpstreamRequest to_cdn = rewrite_head(h, "/stored", "", elsewhere);
+  CHECK(*to_cdn.head.headers.find("Accept-Encoding") == "gzip, br");
+  CHECK(*to_cdn.head.headers.find("Range") == "bytes=0-3");
+}
+
 }  // namespace airlock::proxy

@@ -9,8 +9,10 @@
 //   4. read the response head (1xx interim answers other than 100 are passed on); a reused pooled
 //      connection that turns out dead before any response byte is replaced and a replayable request
 //      (no body, or a held one) is sent again, once;
-//   5. redact the response head; choose the response framing (redaction may re-frame as chunked, or
-//      hold a short Content-Length body to fix its length); pump the body back;
+//   5. redact the response head; a response from a host that receives credentials and that cannot be
+//      scanned (206, an unknown coding) is refused, a compressed one is decoded whole (S11); choose the
+//      response framing (redaction may re-frame as chunked, or hold a short Content-Length body to fix
+//      its length); pump the body back;
 //   6. report keep-alive for both sides: the upstream goes back to the pool only after a complete,
 //      keep-alive response with nothing unread.
 #include "forward.hpp"
@@ -20,6 +22,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include "decode.hpp"
 #include "redact.hpp"
 #include "rewrite.hpp"
 #include "target.hpp"
@@ -33,7 +36,7 @@ constexpr std::size_t kSpliceBuffer = 16 * 1024;
 constexpr std::size_t kLingerBytes = 1 << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-enum class PumpEnd { done, violation, bad_message, read_failed, write_failed };
+enum class PumpEnd { done, violation, bad_message, read_failed, write_failed, undecodable };
 
 struct Pump {
   PumpEnd end = PumpEnd::done;
@@ -61,7 +64,7 @@ asio::awaitable<error_code> flush(Leg& to, std::string& out, Clock::duration idl
 template <class Parser>
 asio::awaitable<Pump> pump_body_impl(Parser& parser, Leg& from, InputBuffer& in, Leg& to, BodyFilter& filter,
                                 const BodyEncoder& encoder, std::string& out, std::string* hold, Clock::duration idle,
-                                std::uint64_t& written, BodyFilter* trailer_redactor) {
+                                std::uint64_t& written, Redaction* trailer_redactor) {
   Pump result;
   std::vector<std::string_view> pieces;
   std::string filtered;
@@ -129,7 +132,7 @@ asio::awaitable<Pump> pump_body_impl(Parser& parser, Leg& from, InputBuffer& in,
       if (trailer_redactor != nullptr) {
         // Response trailers pass on, redacted like the head (S7); request trailers are dropped.
         http1::Headers trailers = parser.trailers();
-        redact_headers(*trailer_redactor, trailers);
+        trailer_redactor->headers(trailers);
         encoder.finish(sink, &trailers);
       } else {
         encoder.finish(sink, nullptr);
@@ -157,9 +160,53 @@ asio::awaitable<Pump> pump_body_impl(Parser& parser, Leg& from, InputBuffer& in,
 template <class Parser>
 asio::awaitable<Pump> pump_body(Parser& parser, Leg& from, InputBuffer& in, Leg& to, BodyFilter& filter,
                                 const BodyEncoder& encoder, std::string& out, std::string* hold, Clock::duration idle,
-                                std::uint64_t& written, BodyFilter* trailer_redactor) {
+                                std::uint64_t& written, Redaction* trailer_redactor) {
   Pump result =
       co_await pump_body_impl(parser, from, in, to, filter, encoder, out, hold, idle, written, trailer_redactor);
+  from.expires_never();
+  co_return result;
+}
+
+// Reads a whole response body into `decoder` (S11: a compressed response from a credential host is
+// decoded, scanned and sent whole). Ends with no deadline armed on `from`, like pump_body.
+asio::awaitable<Pump> read_encoded_body(http1::ResponseParser& parser, Leg& from, InputBuffer& in,
+                                        ContentDecoder& decoder, Clock::duration idle) {
+  Pump result;
+  std::vector<std::string_view> pieces;
+  for (;;) {
+    const http1::Step step = parser.parse(in.data(), pieces);
+    bool decoded = true;
+    for (const std::string_view piece : pieces) decoded = decoded && decoder.feed(piece);
+    pieces.clear();
+    in.consume(step.consumed);
+    if (step.state == http1::State::error) {
+      result.end = PumpEnd::bad_message;
+      result.detail = std::string(parser.error());
+      break;
+    }
+    if (!decoded || (step.state == http1::State::message_done && !decoder.finish())) {
+      result.end = PumpEnd::undecodable;
+      result.detail = std::string(decoder.error());
+      break;
+    }
+    if (step.state == http1::State::message_done) break;
+    if (!in.empty()) continue;
+    from.expires_after(idle);
+    auto [ec, n] = co_await from.read_some(in.space());
+    if (ec) {
+      if (is_peer_close(ec) && parser.finish_on_eof()) {
+        if (!decoder.finish()) {
+          result.end = PumpEnd::undecodable;
+          result.detail = std::string(decoder.error());
+        }
+        break;
+      }
+      result.end = PumpEnd::read_failed;
+      result.ec = ec;
+      break;
+    }
+    in.commit(n);
+  }
   from.expires_never();
   co_return result;
 }
@@ -188,7 +235,7 @@ struct HeadRead {
 };
 
 asio::awaitable<HeadRead> read_response_head(ExchangeScope& scope, http1::ResponseParser& parser, InputBuffer& in,
-                                             BodyFilter& redactor, Exchange& exchange) {
+                                             Redaction& redaction, Exchange& exchange) {
   HeadRead result;
   const auto& timeouts = scope.shared.options.timeouts;
   Leg& upstream = *scope.upstream.leg;
@@ -209,7 +256,8 @@ asio::awaitable<HeadRead> read_response_head(ExchangeScope& scope, http1::Respon
       in.consume(end.consumed);
       if (status != 100) {
         http1::ResponseHead interim = parser.head();
-        redact_headers(redactor, interim.headers);
+        interim.reason = std::string(status_text(static_cast<unsigned>(status)));  // S11: never the upstream's
+        redaction.headers(interim.headers);
         std::string bytes = http1::serialize(interim);
         scope.client.expires_after(timeouts.body_idle);
         if (error_code ec = co_await scope.client.write_all(bytes)) {
@@ -320,7 +368,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
 
   http1::ResponseParser response_parser(http1::Limits{options.max_header_bytes});
   InputBuffer upstream_in(&scope.worker.buffers);
-  BodyFilter redactor = BodyFilter::for_redaction(session);
+  Redaction redaction(plan.reflect, request.written);
   bool request_complete = true;
   HeadRead head_read;
   for (int attempt = 0;; ++attempt) {
@@ -359,7 +407,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
     if (send_error && request_complete) {
       head_read.ec = send_error;
     } else {
-      head_read = co_await read_response_head(scope, response_parser, upstream_in, redactor, exchange);
+      head_read = co_await read_response_head(scope, response_parser, upstream_in, redaction, exchange);
     }
     const bool stale = head_read.ec && !head_read.any_byte && is_peer_close(head_read.ec);
     if (stale && attempt == 0 && scope.upstream.reused && (!body || hold) && request_complete) {
@@ -407,7 +455,8 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
   http1::ResponseHead response = upstream_head;
   response.version_major = 1;
   response.version_minor = 1;
-  if (redact_headers(redactor, response.headers) > 0) exchange.redacted = true;
+  response.reason = std::string(status_text(static_cast<unsigned>(status)));  // S11: never the upstream's
+  if (redaction.headers(response.headers) > 0) exchange.redacted = true;
   record.status = status;
 
   if (status == 101) {
@@ -424,7 +473,8 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
     scope.client.expires_after(idle);
     if (co_await scope.client.write_all(bytes)) co_return result;
     record.bytes_down += bytes.size();
-    // S7 does not cover frames after the upgrade (documented): they are spliced as they are.
+    // Frames after the upgrade are spliced as they are; decide() refuses upgrades toward hosts that
+    // receive credentials, so no secret can come back this way (S11).
     std::uint64_t up = 0, down = 0;
     co_await splice(scope.client, scope.client_in.data(), *scope.upstream.leg, upstream_in.data(),
                     timeouts.tunnel_idle, up, down);
@@ -438,11 +488,40 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
   const bool no_body = head.method == "HEAD" || status == 204 || status == 304 || status < 200;
   const bool close_delimited = !no_body && !upstream_head.content_length && !upstream_head.chunked;
   const bool client_http11 = head.version_major == 1 && head.version_minor >= 1;
-  const bool scan_body = !no_body && redactor.active() && !is_compressed(upstream_head.headers);
-  bool hold_response = false;
+  const bool scan_body = !no_body && redaction.active();
+  bool decode = false;
+  Codings codings;
+  if (redaction.active()) {
+    // S11: a response from a host that receives credentials is scanned whole, or not forwarded at all.
+    std::string unscannable;
+    if (status == 206) {
+      unscannable = "206";
+    } else if (!no_body) {
+      codings = content_codings(upstream_head.headers);
+      const std::string transfer = extra_transfer_coding(upstream_head.headers);
+      if (!transfer.empty()) {
+        unscannable = "Transfer-Encoding: " + transfer;
+      } else if (!codings.unknown.empty()) {
+        unscannable = "Content-Encoding: " + codings.unknown;
+      }
+      decode = !codings.applied.empty();
+    }
+    if (!unscannable.empty()) {
+      release_upstream(scope.worker, scope.watchdog, scope.upstream, false);
+      co_await refuse(shared, scope.client, status == 206 ? Reason::partial_response : Reason::response_unscannable,
+                      RefusalFacts{.host = destination.authority.host.text(), .port = destination.authority.port,
+                                   .detail = unscannable},
+                      exchange);
+      result.refused = true;
+      co_return result;
+    }
+  }
+  bool hold_response = decode;
   Framing response_framing = Framing::none;
   if (!no_body) {
-    if (scan_body) {
+    if (decode) {
+      response_framing = Framing::length;
+    } else if (scan_body) {
       hold_response = upstream_head.content_length && *upstream_head.content_length <= options.max_held_body_bytes;
       response_framing = hold_response ? Framing::length : (client_http11 ? Framing::chunked : Framing::close);
     } else if (upstream_head.content_length) {
@@ -457,6 +536,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
     const std::string* length = response.headers.find("Content-Length");
     const std::string kept_length = no_body && length != nullptr ? *length : std::string();
     strip_hop_by_hop(response.headers, false);
+    if (decode) response.headers.erase("Content-Encoding");  // the sandbox gets the decoded body
     if (no_body) {
       if (!kept_length.empty()) response.headers.set("Content-Length", kept_length);  // HEAD, 304: as received
     } else if (response_framing == Framing::length && !hold_response) {
@@ -473,23 +553,46 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
 
   const BodyEncoder response_encoder(response_framing);
   BodyFilter passthrough_filter;
-  BodyFilter& response_filter = scan_body ? redactor : passthrough_filter;
+  BodyFilter& response_filter = scan_body ? redaction.body() : passthrough_filter;
   std::string out;
   Pump pumped;
   if (hold_response) {
     std::string held_response;
-    std::string unused;
-    std::uint64_t none = 0;
-    pumped = co_await pump_body(response_parser, *scope.upstream.leg, upstream_in, scope.client, response_filter,
-                                response_encoder, unused, &held_response, idle, none, &redactor);
-    if (pumped.end == PumpEnd::done) {
-      set_framing(response.headers, Framing::length, held_response.size());
-      out = http1::serialize(response);
-      out += held_response;
-      if (error_code ec = co_await flush(scope.client, out, idle, record.bytes_down, false)) {
-        pumped.end = PumpEnd::write_failed;
-        pumped.ec = ec;
+    if (decode) {
+      ContentDecoder decoder(codings.applied, options.max_decoded_body_bytes);
+      pumped = co_await read_encoded_body(response_parser, *scope.upstream.leg, upstream_in, decoder, idle);
+      if (pumped.end == PumpEnd::done) {
+        held_response = std::move(decoder.output());
+        if (redaction.whole(held_response) > 0) exchange.redacted = true;
+      } else {
+        wipe(decoder.output());
       }
+    } else {
+      std::string unused;
+      std::uint64_t none = 0;
+      pumped = co_await pump_body(response_parser, *scope.upstream.leg, upstream_in, scope.client, response_filter,
+                                  response_encoder, unused, &held_response, idle, none, &redaction);
+    }
+    if (pumped.end != PumpEnd::done) {
+      // Nothing was sent to the client yet: it gets a refusal that says why.
+      release_upstream(scope.worker, scope.watchdog, scope.upstream, false);
+      const Reason reason = pumped.end == PumpEnd::undecodable   ? Reason::response_unscannable
+                            : pumped.end == PumpEnd::bad_message ? Reason::upstream_bad_response
+                                                                 : Reason::upstream_closed;
+      co_await refuse(shared, scope.client, reason,
+                      RefusalFacts{.host = destination.authority.host.text(), .port = destination.authority.port,
+                                   .detail = pumped.detail},
+                      exchange);
+      result.refused = true;
+      co_return result;
+    }
+    set_framing(response.headers, Framing::length, held_response.size());
+    out = http1::serialize(response);
+    out += held_response;
+    wipe(held_response);
+    if (error_code ec = co_await flush(scope.client, out, idle, record.bytes_down, false)) {
+      pumped.end = PumpEnd::write_failed;
+      pumped.ec = ec;
     }
   } else {
     out = http1::serialize(response);
@@ -506,7 +609,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
       }
     } else {
       pumped = co_await pump_body(response_parser, *scope.upstream.leg, upstream_in, scope.client, response_filter,
-                                  response_encoder, out, nullptr, idle, record.bytes_down, &redactor);
+                                  response_encoder, out, nullptr, idle, record.bytes_down, &redaction);
     }
   }
   if (response_filter.active() && response_filter.replacements() > 0) exchange.redacted = true;

@@ -36,6 +36,9 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
     {Reason::compressed_body, "compressed_body", 415, "http_request_denied", "denied",
      "the request body is compressed (Content-Encoding) and carries the placeholder of {secret_name}; "
      "send the body uncompressed so the placeholder can be replaced"},
+    {Reason::upgrade_refused, "upgrade_refused", 403, "http_request_denied", "denied",
+     "{host} receives the credential {secret_name}, and the frames after a protocol upgrade (WebSocket) "
+     "cannot be scanned for it, so upgrades to {host} are refused; use plain HTTP requests"},
     {Reason::host_mismatch, "host_mismatch", 421, "http_request_denied", "denied",
      "the TLS server name and the Host header must equal the CONNECT target {host}; open a new CONNECT "
      "for another host"},
@@ -63,6 +66,12 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
      "{host} sent a response Airlock could not parse ({detail})"},
     {Reason::upstream_closed, "upstream_closed", 502, "http_response_incomplete", "error",
      "{host} closed the connection before a complete response"},
+    {Reason::response_unscannable, "response_unscannable", 502, "http_response_content_coding", "error",
+     "{host} receives credentials and its response could not be scanned for them ({detail}); Airlock asks it "
+     "for Accept-Encoding: identity and decodes gzip, deflate and br, and refuses anything else"},
+    {Reason::partial_response, "partial_response", 502, "http_protocol_error", "error",
+     "{host} receives credentials and answered with a partial response (206), which cannot be scanned for "
+     "them; Airlock does not forward Range requests to it, so ask for the whole resource"},
 }};
 
 constexpr bool rows_in_order() {
@@ -113,18 +122,61 @@ std::string render_refusal(Reason reason, const RefusalFacts& facts) {
 std::string_view status_text(unsigned status) noexcept {
   switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 102: return "Processing";
+    case 103: return "Early Hints";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 205: return "Reset Content";
+    case 206: return "Partial Content";
+    case 207: return "Multi-Status";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
     case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
     case 407: return "Proxy Authentication Required";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
     case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Content";
+    case 423: return "Locked";
+    case 424: return "Failed Dependency";
+    case 425: return "Too Early";
+    case 426: return "Upgrade Required";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 451: return "Unavailable For Legal Reasons";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
-    default: return "Error";
+    case 505: return "HTTP Version Not Supported";
+    case 507: return "Insufficient Storage";
+    case 511: return "Network Authentication Required";
+    default: return "Unknown";
   }
 }
 

@@ -26,6 +26,7 @@ enum class Reason : std::uint8_t {
   placeholder_violation,
   plaintext_substitution,
   compressed_body,
+  upgrade_refused,
   host_mismatch,
   certificate_unavailable,
   client_tls_failed,
@@ -38,6 +39,8 @@ enum class Reason : std::uint8_t {
   upstream_response_timeout,
   upstream_bad_response,
   upstream_closed,
+  response_unscannable,
+  partial_response,
   count,
 };
 
@@ -70,7 +73,8 @@ std::string refusal_body(Reason reason, const RefusalFacts& facts);
 // Precondition: refusal_row(reason).status != 0.
 std::string render_refusal(Reason reason, const RefusalFacts& facts);
 
-// The reason phrase for a status the proxy writes ("Forbidden", ...).
+// The standard reason phrase of `status` (RFC 9110 §15; "Forbidden", ...), or "Unknown". Also what every
+// forwarded response carries instead of the upstream's own phrase, which could hold a secret (S11).
 std::string_view status_text(unsigned status) noexcept;
 
 }  // namespace airlock::proxy

@@ -25,9 +25,10 @@ std::vector<StreamReplacer::Rule> substitution_rules(const std::vector<const Cre
   return rules;
 }
 
-// Applies `rules` to one header value, including inside Authorization: Basic. Marks used rules.
+// Applies `rules` to one header value, including inside Authorization: Basic. Marks used rules; records the
+// Basic value it re-encodes in `written`.
 void substitute_value(const http1::Header& field, std::string& value, std::span<const StreamReplacer::Rule> rules,
-                      std::vector<bool>& used) {
+                      std::vector<bool>& used, std::vector<WrittenEncoding>& written) {
   std::vector<bool> matched;
   std::string replaced = replace_all(value, rules, &matched);
   for (std::size_t i = 0; i < matched.size(); ++i) used[i] = used[i] || matched[i];
@@ -39,7 +40,9 @@ void substitute_value(const http1::Header& field, std::string& value, std::span<
         std::string inner = replace_all(*decoded, rules, &matched);
         if (std::find(matched.begin(), matched.end(), true) != matched.end()) {
           for (std::size_t i = 0; i < matched.size(); ++i) used[i] = used[i] || matched[i];
-          std::string encoded = std::string(text.substr(0, space)) + ' ' + base64_encode(inner);
+          std::string encoded_inner = base64_encode(inner);
+          std::string encoded = std::string(text.substr(0, space)) + ' ' + encoded_inner;
+          written.emplace_back(std::move(encoded_inner), std::string(trim(text.substr(space + 1))));
           wipe(inner);
           wipe(replaced);
           replaced = std::move(encoded);
@@ -61,6 +64,17 @@ std::string_view secret_view(const CredentialRule& credential) noexcept {
 void wipe(std::string& buffer) noexcept {
   if (!buffer.empty()) OPENSSL_cleanse(buffer.data(), buffer.size());
   buffer.clear();
+}
+
+WrittenEncoding::~WrittenEncoding() {
+  wipe(written);
+  wipe(sent);
+}
+
+UpstreamRequest::~UpstreamRequest() {
+  if (uses.empty()) return;
+  wipe(head.target);
+  for (auto& field : head.headers.fields) wipe(field.value);
 }
 
 void strip_hop_by_hop(http1::Headers& headers, bool keep_upgrade) {
@@ -125,7 +139,7 @@ UpstreamRequest rewrite_head(const http1::RequestHead& client, std::string_view 
   if (!plan.header.empty()) {
     const auto rules = substitution_rules(plan.header);
     std::vector<bool> used(rules.size(), false);
-    for (auto& field : head.headers.fields) substitute_value(field, field.value, rules, used);
+    for (auto& field : head.headers.fields) substitute_value(field, field.value, rules, used, out.written);
     for (std::size_t i = 0; i < rules.size(); ++i) {
       if (used[i]) out.uses.push_back({plan.header[i]->credential_id, plan.header[i]->secret_name, "header"});
     }
@@ -139,8 +153,13 @@ UpstreamRequest rewrite_head(const http1::RequestHead& client, std::string_view 
     out.uses.push_back({plan.bearer->credential_id, plan.bearer->secret_name, "header"});
   }
 
-  // S7: an upstream that echoes a substituted secret must answer in a form Airlock can scan.
-  if (!out.uses.empty() || !plan.body.empty()) head.headers.set("Accept-Encoding", "identity");
+  // S7, S11: a host that receives credentials must answer in a form Airlock can scan, and whole: a secret
+  // stored there and read back compressed, or in ranges, would pass the redactor.
+  if (!plan.reflect.empty() || !out.uses.empty() || !plan.body.empty()) {
+    head.headers.set("Accept-Encoding", "identity");
+    head.headers.erase("Range");
+    head.headers.erase("If-Range");
+  }
   return out;
 }
 
@@ -157,6 +176,14 @@ BodyFilter BodyFilter::for_request(const Plan& plan) {
     filter.watches_.push_back(watch);
   }
   filter.replacer_ = std::make_unique<StreamReplacer>(std::move(rules));
+  return filter;
+}
+
+BodyFilter BodyFilter::for_redaction(std::vector<StreamReplacer::Rule> rules) {
+  BodyFilter filter;
+  if (rules.empty()) return filter;
+  filter.substitutions_ = rules.size();
+  filter.replacer_ = std::make_unique<StreamReplacer>(std::move(rules), StreamReplacer::Hold::fixed);
   return filter;
 }
 

@@ -7,7 +7,8 @@
 //   - header substitutions replace the placeholder in every value, and inside Authorization: Basic the
 //     base64 is decoded, substituted and re-encoded (S5);
 //   - a static_bearer sets Authorization: Bearer <token>, replacing the client's;
-//   - when anything may be substituted, Accept-Encoding: identity, so the answer can be redacted (S7);
+//   - toward a host that receives credentials (Plan::reflect), Accept-Encoding: identity, so the answer can be
+//     redacted, and no Range / If-Range, so a secret cannot come back in pieces (S7, S11);
 //   - framing fields are removed: the caller sets them for the body it will actually send (S6).
 //
 // The rewritten head holds secret values: the caller writes it and wipes the buffer; it is never logged.
@@ -41,9 +42,27 @@ void strip_hop_by_hop(http1::Headers& headers, bool keep_upgrade);
 // Sets the framing fields for `framing` (Content-Length: `length`, or Transfer-Encoding: chunked).
 void set_framing(http1::Headers& headers, Framing framing, std::uint64_t length);
 
+// An encoding of a secret that Airlock wrote into a request (the Authorization: Basic value it re-encoded
+// after substituting), and what the sandbox sent in its place: an echo of `written` is redacted back to
+// `sent` (redact.hpp). Both are wiped on destruction.
+struct WrittenEncoding {
+  std::string written;
+  std::string sent;
+  WrittenEncoding(std::string written_in, std::string sent_in)
+      : written(std::move(written_in)), sent(std::move(sent_in)) {}
+  WrittenEncoding(WrittenEncoding&&) noexcept = default;
+  WrittenEncoding& operator=(WrittenEncoding&&) noexcept = default;
+  ~WrittenEncoding();
+};
+
 struct UpstreamRequest {
   http1::RequestHead head;                  // framing fields not yet set
   std::vector<EgressRecord::Use> uses;      // header and url substitutions made
+  std::vector<WrittenEncoding> written;     // Basic values re-encoded with a secret inside
+  UpstreamRequest() = default;
+  UpstreamRequest(UpstreamRequest&&) noexcept = default;
+  UpstreamRequest& operator=(UpstreamRequest&&) noexcept = default;
+  ~UpstreamRequest();                       // wipes the target and header values when they hold a secret
 };
 
 // `origin_form`: the target to send ("/path?query"); `host_header`: the Host value to add when the client
@@ -59,8 +78,8 @@ class BodyFilter {
   BodyFilter() = default;
   // Request bodies: plan.body substituted, plan.watch watched.
   static BodyFilter for_request(const Plan& plan);
-  // Response bodies (redact.cpp): secret → placeholder for every credential of the session.
-  static BodyFilter for_redaction(const SessionEntry& session);
+  // Response bodies (redact.cpp): the given redaction rules, with a fixed hold-back (S10).
+  static BodyFilter for_redaction(std::vector<StreamReplacer::Rule> rules);
 
   bool active() const noexcept { return replacer_ != nullptr; }
   // True when a rule can change the length (a substitution or a redaction, not a watch).

@@ -15,6 +15,7 @@
 //   /stall              reads the request, then never answers (until the connection closes)
 //   /then-close         answers like /echo (keep-alive), then closes the connection (a server idle timeout)
 //   /trailer-echo       chunked "ok" with a trailer X-Echo-Auth repeating the Authorization value
+// Options::handler, when set, sees every complete request first and may answer it itself.
 #pragma once
 
 #include "airlock/testing/temp_dir.hpp"
@@ -33,6 +34,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -302,6 +304,11 @@ class Origin {
     bool tls = true;
     std::string fixed_name;  // present a leaf for this name whatever the SNI (a wrong-name upstream)
     bool record = true;      // keep every request for requests() / last() (benchmarks turn it off)
+    // Answers a request itself: returns nullopt to leave it to the routes above, else whether the
+    // connection stays open. `write` sends raw bytes (false once the peer is gone). Runs on the
+    // connection's own thread, so it may sleep between writes.
+    using Write = std::function<bool(std::string_view)>;
+    std::function<std::optional<bool>(const Captured& request, const Write& write)> handler;
   };
 
   Origin(const certs::RootCa& ca, Options options) : options_(std::move(options)) {
@@ -503,6 +510,10 @@ class Origin {
   static std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
   bool respond(int fd, SSL* ssl, const Captured& request) {
+    if (options_.handler) {
+      const Options::Write write = [fd, ssl](std::string_view bytes) { return write_all(fd, ssl, bytes); };
+      if (const std::optional<bool> handled = options_.handler(request, write)) return *handled;
+    }
     const std::string_view target = request.head.target;
     const std::string_view path = path_of(target);
     const std::string* auth = request.head.headers.find("Authorization");

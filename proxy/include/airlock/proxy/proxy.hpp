@@ -66,6 +66,8 @@ struct ProxyOptions {
   std::size_t max_header_bytes = 65536;               // request and response heads (S6)
   std::size_t max_held_body_bytes = 1 << 20;          // a rewritten Content-Length body up to this is held to fix
                                                       // its length; a longer one is re-framed as chunked
+  std::size_t max_decoded_body_bytes = 8 << 20;       // a compressed response from a host that receives credentials
+                                                      // is decoded whole to be scanned (S11); larger: refused (502)
   std::size_t threads = 0;                            // worker threads; 0: std::thread::hardware_concurrency()
   std::size_t pool_per_host = 8;                      // idle upstream connections kept per (session, host, port)
   std::size_t pool_per_worker = 256;                  // idle upstream connections kept per worker thread

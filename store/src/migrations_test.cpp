@@ -1,6 +1,8 @@
-// Opening a store: migrations from an empty file, reopening, refusing a newer schema and a wrong key.
+// Opening a store: migrations from an empty file, the file's mode, reopening, refusing a newer schema and a
+// wrong key.
 #include <doctest/doctest.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "migrations.hpp"
 #include "test_support.hpp"
@@ -45,6 +47,25 @@ TEST_CASE("an empty file is migrated to the current schema, in WAL mode") {
         "agent_versions agents credential_secrets credentials deployment_runs deployments egress environments idempotency meta session_events "
         "session_vaults sessions sqlite_sequence vaults ");
   CHECK(text_of(f.db_path, "SELECT key FROM meta") == "master_key_check ");
+}
+
+TEST_CASE("the database and its -wal and -shm are 0600 whatever the umask; a looser file is tightened") {
+  const auto mode_of = [](const std::filesystem::path& path) {
+    struct stat info {};
+    REQUIRE(::stat(path.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  const mode_t previous = ::umask(022);
+  testing::StoreFixture f;
+  (void)f.store->create_vault(R"({"display_name":"Alice"})");  // a write, so the -wal and -shm exist
+  CHECK(mode_of(f.db_path) == 0600);
+  CHECK(mode_of(f.db_path.string() + "-wal") == 0600);
+  CHECK(mode_of(f.db_path.string() + "-shm") == 0600);
+  f.store.reset();
+  REQUIRE(::chmod(f.db_path.c_str(), 0644) == 0);
+  f.reopen();
+  CHECK(mode_of(f.db_path) == 0600);
+  ::umask(previous);
 }
 
 TEST_CASE("reopening keeps the data and does not migrate again") {

@@ -1,4 +1,11 @@
 // Store::open (connection settings, migrations, the master-key check), transactions and change callbacks.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "airlock/store/store.hpp"
@@ -21,6 +28,31 @@ constexpr std::string_view kCheckPlaintext = "airlock master key check v1";
 
 constexpr std::string_view kSelectMeta = "SELECT value FROM meta WHERE key = ?";
 constexpr std::string_view kInsertMetaIfAbsent = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING";
+
+// The database is its owner's alone, whatever the umask: the data dir may be traversable by the local
+// sandboxes' group (SECURITY.md N6). Created 0600 before SQLite opens it, so its -wal and -shm (which SQLite
+// creates with the database's mode) are 0600 too; existing looser files are tightened.
+void keep_private(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    throw StoreError(Errc::io, fmt::format("cannot open the database {}: {}", path.string(), std::strerror(errno)));
+  }
+  struct stat info {};
+  const bool loose = ::fstat(fd, &info) == 0 && (info.st_mode & 077) != 0;
+  const bool tightened = !loose || ::fchmod(fd, 0600) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!tightened) {
+    throw StoreError(Errc::io, fmt::format("cannot make the database {} 0600: {}", path.string(), std::strerror(error)));
+  }
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    std::filesystem::path companion = path;
+    companion += suffix;
+    if (::lstat(companion.c_str(), &info) == 0 && S_ISREG(info.st_mode) && (info.st_mode & 077) != 0) {
+      (void)::chmod(companion.c_str(), 0600);  // SQLite recreates -wal and -shm with the database's mode anyway
+    }
+  }
+}
 
 std::span<const unsigned char> as_bytes(std::string_view text) {
   return {reinterpret_cast<const unsigned char*>(text.data()), text.size()};
@@ -108,6 +140,7 @@ std::unique_ptr<Store> Store::open(Options options) {
     throw StoreError(Errc::wrong_master_key,
                      fmt::format("the master key for {} must be 32 bytes", options.path.string()));
   }
+  keep_private(options.path);
   Database db{options.path};
   configure(db, options.path);
   migrate(db, options.path);

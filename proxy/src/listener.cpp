@@ -82,7 +82,8 @@ class UnixListener {
 
   // Binds and listens at `path`: a socket file already there is stale (a crashed run) and replaced; any
   // other file is refused. Throws std::system_error naming the path.
-  UnixListener(asio::io_context& io, std::filesystem::path path) : acceptor_(io), path_(std::move(path)) {
+  UnixListener(asio::io_context& io, std::filesystem::path path, std::optional<gid_t> group)
+      : acceptor_(io), path_(std::move(path)) {
     const std::string& name = path_.native();
     const std::string failure = fmt::format("proxy: cannot listen on the Unix socket {}", name);
     if (name.empty() || name.size() >= sizeof(sockaddr_un::sun_path)) {
@@ -115,8 +116,11 @@ class UnixListener {
     inode_ = bound.st_ino;
     owns_file_ = true;
     // Before listen(): until then every connect() is refused, so nobody gets in under the umask's mode.
-    if (::chmod(name.c_str(), 0600) != 0) {
-      const auto error = errno_error(failure + ": chmod 0600");
+    // With a group (the sandboxes', N6) its members may connect as well.
+    const bool regrouped = !group || ::chown(name.c_str(), static_cast<uid_t>(-1), *group) == 0;
+    if (!regrouped || ::chmod(name.c_str(), group ? 0660 : 0600) != 0) {
+      const auto error = errno_error(group ? fmt::format("{}: chown to group {} and chmod 0660", failure, *group)
+                                           : failure + ": chmod 0600");
       remove_file();  // no destructor runs for a constructor that throws
       throw error;
     }
@@ -265,7 +269,8 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
   if (ec) throw std::system_error(ec, fmt::format("proxy: cannot listen on {}:{}", host, port));
   impl_->endpoint = acceptor.local_endpoint();
   if (!impl_->shared->options.unix_socket.empty()) {
-    impl_->unix_listener.emplace(impl_->workers.front()->io, impl_->shared->options.unix_socket);
+    impl_->unix_listener.emplace(impl_->workers.front()->io, impl_->shared->options.unix_socket,
+                                 impl_->shared->options.unix_socket_group);
   }
 }
 

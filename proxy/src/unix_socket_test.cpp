@@ -1,10 +1,12 @@
 // The proxy's Unix-socket listener (ProxyOptions::unix_socket): the same connection code as TCP
 // (identification, interception, substitution, audit) through a real Unix socket, the socket file's life
-// (stale file replaced, other files refused and left alone, 0600, removed by stop()) and draining.
+// (stale file replaced, other files refused and left alone, 0600 or 0660 with a group, removed by stop()) and
+// draining.
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "test_support.hpp"
 
@@ -164,6 +166,18 @@ TEST_CASE("unix socket: the file is 0600 and stop() removes it") {
   f.proxy->stop();
   CHECK_FALSE(std::filesystem::exists(std::filesystem::symlink_status(path)));
   f.proxy->stop();  // idempotent
+}
+
+TEST_CASE("unix socket: with unix_socket_group the file has that group and is 0660") {
+  Fixture f;
+  const auto path = f.dir.path() / "proxy.sock";
+  ProxyOptions options = with_socket(f, path);
+  options.unix_socket_group = ::getegid();  // a group of ours: any user may give its files that one
+  f.start(options);
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0660);
+  CHECK(st.st_gid == ::getegid());
 }
 
 TEST_CASE("unix socket: a proxy never started removes its socket file too") {

@@ -14,6 +14,8 @@
 // snapshot slot, the leaf cache (internally locked) and atomic counters.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +61,9 @@ struct ProxyOptions {
   // stale socket file there is replaced; any other kind of file is an error and is left alone. The socket
   // is made 0600 before it listens and is removed by stop().
   std::filesystem::path unix_socket;
+  // When set, the socket file gets this group and mode 0660 instead of 0600: the group local sandboxes run
+  // with when they run as unprivileged uids (SECURITY.md N6). A connection still needs a proxy token.
+  std::optional<gid_t> unix_socket_group;
   std::vector<std::filesystem::path> upstream_ca;     // extra CA files trusted for upstreams (--upstream-ca)
   std::map<std::string, std::string> resolve;         // HOST -> IP literal, instead of the system resolver (--resolve)
   bool placeholder_violation_passthrough = false;     // proxy.placeholder_violation: passthrough (S1)

@@ -3,7 +3,8 @@
 //
 // The child gets exactly the file descriptors 0, 1, 2 (and 3 when `fd3` is given); every other descriptor
 // of this process is closed in the child before exec, so no socket, database or key file of Airlock's leaks
-// into it (Asio does not open its descriptors close-on-exec). It is its own process group leader.
+// into it (Asio does not open its descriptors close-on-exec). It is its own process group leader, starts
+// with default signal dispositions and an empty signal mask, and, with `run_as`, with another identity.
 //
 // The destructor kills the child (SIGKILL) if it has not been reaped, and reaps it.
 #pragma once
@@ -25,16 +26,25 @@ struct ExitStatus {
   int signal = 0;   // the signal that killed it, or 0
 };
 
+// The identity a child takes before exec: exactly these uid, gid and supplementary groups, and so no
+// capabilities. Changing it needs root (CAP_SETUID and CAP_SETGID).
+struct RunAs {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
 struct SpawnOptions {
-  std::string program;                 // found on PATH of `environment` when it has no '/'
+  std::string program;                 // found on this process's PATH when it has no '/'
   std::vector<std::string> arguments;  // argv[1..]
   std::vector<std::string> environment;  // "NAME=value" entries: the child's whole environment
   std::optional<std::string> fd3;      // when set, the child's descriptor 3 reads these bytes (a memfd)
+  std::optional<RunAs> run_as;         // when set, the child switches to this identity before exec
 };
 
 class ChildProcess {
  public:
-  // Throws std::system_error naming the program when it cannot be started.
+  // Throws std::system_error naming the program when it cannot be started (or cannot switch to run_as).
   ChildProcess(const boost::asio::any_io_executor& executor, const SpawnOptions& options);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;

@@ -66,6 +66,7 @@ std::optional<std::string> probe_sandbox(const std::string& bwrap) {
                          "ALL", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
                          "--symlink", "usr/lib64", "/lib64", "--", "/bin/true"},
                         {std::string("PATH=") + kSandboxPath},
+                        std::nullopt,
                         std::nullopt});
     error_code ignored;
     probe.stdin_pipe().close(ignored);

@@ -11,6 +11,9 @@
 namespace airlock::control {
 namespace {
 
+// runtime.sandbox_uid_base's largest value: base + 4096 sandboxes still fits below 2^31.
+constexpr long long kMaxSandboxUidBase = (1LL << 31) - 1 - 4096;
+
 std::vector<std::string> split_keys(std::string_view text) {
   std::vector<std::string> keys;
   while (!text.empty()) {
@@ -143,7 +146,7 @@ HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, 
 
 void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig& runtime) {
   yaml.check_keys(node, "runtime", {"default_harness", "max_concurrent_sessions", "harnesses", "bwrap", "stderr_log_bytes",
-                                    "stdout_event_bytes"});
+                                    "stdout_event_bytes", "sandbox_uid_base"});
   if (auto harnesses = node["harnesses"]) {
     if (!harnesses.IsMap()) yaml.fail("runtime.harnesses", "expected a mapping of harness name to its settings");
     for (const auto& item : harnesses) {
@@ -169,6 +172,11 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
   }
   if (auto bytes = node["stderr_log_bytes"]) {
     runtime.stderr_log_bytes = static_cast<std::size_t>(yaml.integer(bytes, "runtime.stderr_log_bytes", 0, 1LL << 30));
+  }
+  if (auto base = node["sandbox_uid_base"]) {
+    // Above the 16-bit ids (users, nobody, systemd's dynamic users), and with room for 4096 sandboxes below
+    // 2^31 (some tools take ids above it for negative numbers).
+    runtime.sandbox_uid_base = static_cast<std::uint32_t>(yaml.integer(base, "runtime.sandbox_uid_base", 65536, kMaxSandboxUidBase));
   }
 }
 

@@ -41,6 +41,9 @@ struct RuntimeConfig {
   std::string bwrap = "bwrap";                   // the bubblewrap binary (a path, or a name found on PATH)
   std::size_t stderr_log_bytes = 1 << 20;        // per session; the rest is counted, not kept
   std::size_t stdout_event_bytes = 16 << 20;     // per session, stdout stored as events; the rest is counted
+  // When Airlock runs as root: gid of the sandboxes' group; sandbox N runs as uid/gid base+1+N
+  // (sandbox_identity.hpp, SECURITY.md N6). 2000000000 lies in the range no distribution or systemd assigns.
+  std::uint32_t sandbox_uid_base = 2000000000;
 };
 
 struct Config {

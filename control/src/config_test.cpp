@@ -108,6 +108,7 @@ runtime:
   bwrap: /usr/bin/bwrap
   stderr_log_bytes: 4096
   stdout_event_bytes: 8192
+  sandbox_uid_base: 3000000
   harnesses:
     digest:
       command: ["/bin/sh", "/usr/share/digest.sh"]
@@ -149,6 +150,7 @@ log:
   CHECK(config.runtime.bwrap == "/usr/bin/bwrap");
   CHECK(config.runtime.stderr_log_bytes == 4096);
   CHECK(config.runtime.stdout_event_bytes == 8192);
+  CHECK(config.runtime.sandbox_uid_base == 3000000);
   REQUIRE(config.runtime.harnesses.size() == 2);
   const HarnessConfig& digest = config.runtime.harnesses.at("digest");
   CHECK(digest.command == std::vector<std::string>{"/bin/sh", "/usr/share/digest.sh"});
@@ -171,6 +173,7 @@ TEST_CASE("config: runtime defaults") {
   CHECK(config.runtime.bwrap == "bwrap");
   CHECK(config.runtime.stderr_log_bytes == 1048576);
   CHECK(config.runtime.stdout_event_bytes == 16777216);
+  CHECK(config.runtime.sandbox_uid_base == 2000000000);
 }
 
 TEST_CASE("config: runtime refusals name the key and what to do") {
@@ -185,7 +188,7 @@ TEST_CASE("config: runtime refusals name the key and what to do") {
   };
   CHECK(error_for("a.yaml", "runtime:\n  harness: x\n") ==
         "runtime.harness: unknown key; accepted here: default_harness, max_concurrent_sessions, harnesses, bwrap, "
-        "stderr_log_bytes, stdout_event_bytes");
+        "stderr_log_bytes, stdout_event_bytes, sandbox_uid_base");
   CHECK(error_for("b.yaml", "runtime:\n  default_harness: digest\n") ==
         "runtime.default_harness: \"digest\" is not defined under runtime.harnesses");
   CHECK(error_for("c.yaml", "runtime:\n  harnesses:\n    d:\n      timeout_seconds: 5\n") ==
@@ -200,6 +203,10 @@ TEST_CASE("config: runtime refusals name the key and what to do") {
         "runtime.harnesses.d.timeout_seconds: expected an integer from 1 to 604800");
   CHECK(error_for("h.yaml", "runtime:\n  harnesses:\n    bad name:\n      command: [sh]\n") ==
         "runtime.harnesses.bad name: a harness name is 1-64 letters, digits, '-', '_' or '.'");
+  CHECK(error_for("s.yaml", "runtime:\n  sandbox_uid_base: 1000\n") ==
+        "runtime.sandbox_uid_base: expected an integer from 65536 to 2147479551");
+  CHECK(error_for("t.yaml", "runtime:\n  sandbox_uid_base: 2147479552\n") ==
+        "runtime.sandbox_uid_base: expected an integer from 65536 to 2147479551");
   CHECK(error_for("i.yaml", "runtime:\n  max_concurrent_sessions: 0\n") ==
         "runtime.max_concurrent_sessions: expected an integer from 1 to 4096");
   CHECK(error_for("j.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [/no/such/dir]\n") ==

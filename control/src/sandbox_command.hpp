@@ -2,8 +2,9 @@
 // session needs, so every isolation rule is visible in one place and testable without starting anything.
 //
 // The sandbox (docs/runtime.md):
-//   - new user, PID, IPC, UTS, cgroup and network namespaces; uid/gid 65534; no capabilities; killed with
-//     its parent; a new terminal session (no TIOCSTI into Airlock's terminal);
+//   - new user, PID, IPC, UTS, cgroup and network namespaces; uid/gid 65534 (on the host, whatever uid
+//     bubblewrap runs as: sandbox_identity.hpp); no capabilities; killed with its parent; a new terminal
+//     session (no TIOCSTI into Airlock's terminal);
 //   - read-only system directories only: /usr, the /bin, /sbin and /lib* entries (symlinks stay
 //     symlinks), and /etc rebuilt on a tmpfs from the host's entries minus the ones that hold secrets;
 //   - fresh /proc (of the new PID namespace), /dev and /tmp;

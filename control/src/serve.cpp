@@ -28,9 +28,11 @@
 #include "deadline.hpp"
 #include "event_hub.hpp"
 #include "log.hpp"
+#include "sandbox_identity.hpp"
 #include "scheduler.hpp"
 #include "session_runtime.hpp"
 #include "snapshot_publisher.hpp"
+#include "workspace_mount.hpp"
 
 namespace airlock::control {
 namespace {
@@ -46,13 +48,37 @@ class StartupError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-void prepare_data_dir(const fs::path& dir) {
+// `sandbox_group`: the group of local sandboxes that run as their own uids (SECURITY.md N6). It may traverse
+// the data dir (0710) to reach what bubblewrap mounts for them; every file in it is 0600 or public.
+void prepare_data_dir(const fs::path& dir, std::optional<gid_t> sandbox_group) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw StartupError(fmt::format("cannot create the data dir {}: {}", dir.string(), ec.message()));
+  if (sandbox_group && ::chown(dir.c_str(), static_cast<uid_t>(-1), *sandbox_group) != 0) {
+    throw StartupError(fmt::format("cannot give the data dir {} the sandboxes' group {}: {}", dir.string(), *sandbox_group,
+                                   std::strerror(errno)));
+  }
   // An existing data dir is tightened, never refused: it holds the master key and the database.
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
-  if (ec) throw StartupError(fmt::format("cannot set mode 0700 on the data dir {}: {}", dir.string(), ec.message()));
+  const fs::perms mode = sandbox_group ? fs::perms::owner_all | fs::perms::group_exec : fs::perms::owner_all;
+  fs::permissions(dir, mode, fs::perm_options::replace, ec);
+  if (ec) {
+    throw StartupError(fmt::format("cannot set mode {} on the data dir {}: {}", sandbox_group ? "0710" : "0700", dir.string(),
+                                   ec.message()));
+  }
+}
+
+// N6: sandboxes must run as ids nobody else on this machine has (a user with one of them would own the
+// sandboxes' workspaces and could reach the proxy socket).
+void check_sandbox_ids(const RuntimeConfig& runtime) {
+  const std::uint32_t first = runtime.sandbox_uid_base;
+  const std::uint32_t last = first + static_cast<std::uint32_t>(runtime.max_concurrent_sessions);
+  std::vector<std::string> conflicts = sandbox_id_conflicts(first, last);
+  if (conflicts.empty()) return;
+  std::string listed;
+  for (const std::string& conflict : conflicts) listed += fmt::format("{}{}", listed.empty() ? "" : "; ", conflict);
+  throw StartupError(fmt::format("runtime.sandbox_uid_base: sandboxes run as the ids {} to {}, but this machine already uses "
+                                 "some: {}. Choose a base whose range nobody uses",
+                                 first, last, listed));
 }
 
 std::string read_trimmed(const fs::path& file) {
@@ -127,9 +153,10 @@ asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log
   }
 }
 
-proxy::ProxyOptions proxy_options(const Config& config, Logger& log) {
+proxy::ProxyOptions proxy_options(const Config& config, std::optional<std::uint32_t> sandbox_uid_base, Logger& log) {
   proxy::ProxyOptions options;
   options.unix_socket = fs::absolute(config.data_dir) / "proxy.sock";  // what sandbox relays connect to
+  if (sandbox_uid_base) options.unix_socket_group = sandbox_group(*sandbox_uid_base);
   options.listen_host = config.proxy_listen.host;
   options.listen_port = config.proxy_listen.port;
   for (const std::string& file : config.upstream_ca) options.upstream_ca.emplace_back(file);
@@ -146,9 +173,10 @@ proxy::ProxyOptions proxy_options(const Config& config, Logger& log) {
   return options;
 }
 
-RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca) {
+RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca, std::optional<std::uint32_t> sandbox_uid_base) {
   RuntimeSettings settings;
   settings.config = config.runtime;
+  settings.sandbox_uid_base = sandbox_uid_base;
   settings.data_dir = fs::absolute(config.data_dir);
   settings.proxy_socket = settings.data_dir / "proxy.sock";
   settings.ca_bundle = fs::absolute(ca.bundle_path);
@@ -161,7 +189,17 @@ RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca) {
 }
 
 int run(const Config& config, Logger& log) {
-  prepare_data_dir(config.data_dir);
+  // N6: run by root, bubblewrap would map a sandbox's uid to root; sandboxes get unprivileged ids instead.
+  const std::optional<std::uint32_t> sandbox_uid_base =
+      config.runtime.harnesses.empty() ? std::nullopt : sandbox_uid_base_for(::geteuid(), config.runtime.sandbox_uid_base);
+  if (sandbox_uid_base) check_sandbox_ids(config.runtime);
+  prepare_data_dir(config.data_dir, sandbox_uid_base ? std::optional<gid_t>(sandbox_group(*sandbox_uid_base)) : std::nullopt);
+  if (::geteuid() == 0) {
+    // Workspace mounts of sandboxes that died with a previous process: gone before any session dir is removed.
+    if (std::size_t left = unmount_all_under(fs::absolute(config.data_dir) / "sessions"); left > 0) {
+      log.info("unmounted {} workspace mount(s) a previous run left behind", left);
+    }
+  }
   const char* master_env = std::getenv("AIRLOCK_MASTER_KEY");
   store::MasterKey master = store::load_master_key(config.data_dir, master_env ? master_env : "");
   if (master.created) log.info("generated a master key in {} (keep a copy: without it no secret can be unsealed)", master.source);
@@ -178,11 +216,11 @@ int run(const Config& config, Logger& log) {
   asio::io_context io(1);
 
   // Sessions placed in a local sandbox start on io once it runs (after the proxy's Unix socket is bound).
-  SessionRuntime runtime(io.get_executor(), *store, runtime_settings(config, ca), log);
+  SessionRuntime runtime(io.get_executor(), *store, runtime_settings(config, ca, sandbox_uid_base), log);
   runtime.on_events_appended([&events](const std::string& session_id) { events.notify(session_id); });
   if (!config.runtime.harnesses.empty()) {
     // Said once at start, not only in every session's stderr: the machine cannot run sandboxes.
-    if (auto problem = probe_sandbox(config.runtime.bwrap)) {
+    if (auto problem = runtime.probe()) {
       log.error("runtime: bubblewrap ({}) cannot create a sandbox here: {}; sessions placed in a local sandbox will end "
                 "terminated. See docs/runtime.md, Requirements",
                 config.runtime.bwrap, *problem);
@@ -207,7 +245,7 @@ int run(const Config& config, Logger& log) {
   store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
   publisher.flush();
   AuditWriter audit(*store, log, config.audit_retention_days);
-  proxy::Proxy egress(proxy_options(config, log), ca.ca, snapshots, audit);
+  proxy::Proxy egress(proxy_options(config, sandbox_uid_base, log), ca.ca, snapshots, audit);
   tcp::endpoint proxy_local = egress.local_endpoint();
   std::string proxy_address = Endpoint{proxy_local.address().to_string(), proxy_local.port()}.to_string();
 

@@ -2,6 +2,7 @@
 #include "session_runtime.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -24,7 +25,9 @@
 #include "harness_output.hpp"
 #include "resources.hpp"
 #include "sandbox_env.hpp"
+#include "sandbox_identity.hpp"
 #include "session_factory.hpp"
+#include "workspace_mount.hpp"
 
 namespace airlock::control {
 namespace {
@@ -47,6 +50,35 @@ json error_event(const std::string& message) {
           {"error", {{"type", "unknown_error"}, {"message", message}, {"retry_status", {{"type", "terminal"}}}}}};
 }
 
+constexpr uid_t kKeepOwner = static_cast<uid_t>(-1);
+
+// Group and mode (and owner, unless kKeepOwner) of a path Airlock made, never through a symlink.
+void set_owner_and_mode(const fs::path& path, uid_t owner, gid_t group, mode_t mode) {
+  if (::lchown(path.c_str(), owner, group) != 0 || ::chmod(path.c_str(), mode) != 0) {
+    throw std::system_error(errno, std::generic_category(), fmt::format("cannot set the owner and mode of {}", path.string()));
+  }
+}
+
+// A session directory Airlock's alone again (0700, its group): nothing of it is reachable by a sandbox id.
+void take_back(const fs::path& session_dir) noexcept {
+  ::chmod(session_dir.c_str(), 0700);
+  [[maybe_unused]] int ignored = ::lchown(session_dir.c_str(), kKeepOwner, ::getegid());
+}
+
+// N6: while a sandbox with ids of its own runs, its session directory is root:<its gid> 0710, so that
+// bubblewrap, running as the sandbox's uid, can reach the workspace (the sandbox's own) and the initial
+// events (readable by its group) in it. stderr.log stays Airlock's (0600). Taken back when it ends.
+class SessionDirGrant {
+ public:
+  SessionDirGrant(fs::path dir, gid_t group) : dir_(std::move(dir)) { set_owner_and_mode(dir_, kKeepOwner, group, 0710); }
+  ~SessionDirGrant() { take_back(dir_); }
+  SessionDirGrant(const SessionDirGrant&) = delete;
+  SessionDirGrant& operator=(const SessionDirGrant&) = delete;
+
+ private:
+  fs::path dir_;
+};
+
 std::string metadata_value(const json& environment, const char* key) {
   const json& metadata = environment.contains("metadata") ? environment["metadata"] : json::object();
   auto it = metadata.find(key);
@@ -55,29 +87,33 @@ std::string metadata_value(const json& environment, const char* key) {
 
 }  // namespace
 
-std::optional<std::string> probe_sandbox(const std::string& bwrap) {
+std::optional<std::string> probe_sandbox(const SandboxProbe& probe) {
   asio::io_context io;
   std::string output;
   ExitStatus status;
   try {
-    ChildProcess probe(io.get_executor(),
-                       {bwrap,
-                        {"--unshare-user", "--unshare-pid", "--unshare-net", "--uid", "65534", "--gid", "65534", "--cap-drop",
-                         "ALL", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-                         "--symlink", "usr/lib64", "/lib64", "--", "/bin/true"},
-                        {std::string("PATH=") + kSandboxPath},
-                        std::nullopt,
-                        std::nullopt});
+    SpawnOptions options{probe.bwrap,
+                         {"--unshare-user", "--unshare-pid", "--unshare-net", "--uid", "65534", "--gid", "65534", "--cap-drop",
+                          "ALL", "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+                          "--symlink", "usr/lib64", "/lib64"},
+                         {std::string("PATH=") + kSandboxPath},
+                         std::nullopt,
+                         probe.run_as};
+    for (std::size_t i = 0; i < probe.host_paths.size(); ++i) {
+      options.arguments.insert(options.arguments.end(), {"--ro-bind", probe.host_paths[i].string(), fmt::format("/probe/{}", i)});
+    }
+    options.arguments.insert(options.arguments.end(), {"--", "/bin/true"});
+    ChildProcess probe_process(io.get_executor(), options);
     error_code ignored;
-    probe.stdin_pipe().close(ignored);
+    probe_process.stdin_pipe().close(ignored);
     auto run = [&]() -> asio::awaitable<void> {
       auto buffer = asio::dynamic_buffer(output, 4096);
-      co_await asio::async_read(probe.stderr_pipe(), buffer, kNoThrow);
-      status = co_await probe.wait();
+      co_await asio::async_read(probe_process.stderr_pipe(), buffer, kNoThrow);
+      status = co_await probe_process.wait();
     };
     asio::co_spawn(io, run(), asio::detached);
     io.run_for(std::chrono::seconds(10));
-    if (!probe.exited()) return std::string("bubblewrap did not finish within 10 s");
+    if (!probe_process.exited()) return std::string("bubblewrap did not finish within 10 s");
   } catch (const std::exception& e) {
     return std::string(e.what());
   }
@@ -92,6 +128,12 @@ struct SessionRuntime::Sandbox {
   std::string harness;
   int timeout_seconds = 0;
   bool keep_stdin_open = false;
+  int slot = -1;                  // which of the sandbox ids it holds, when it has its own (N6)
+  std::optional<RunAs> identity;  // its host ids when they are not Airlock's own
+  // Declared before the process, so released after it is dead: the sandbox never outlives its grant or
+  // its workspace's mount.
+  std::optional<SessionDirGrant> session_dir_grant;
+  std::optional<WorkspaceMount> workspace_mount;
   std::unique_ptr<ChildProcess> process;
   asio::steady_timer deadline;
   StopCause stop = StopCause::none;
@@ -193,6 +235,40 @@ fs::path SessionRuntime::session_dir(const std::string& session_id) const {
   return settings_.data_dir / "sessions" / session_id;
 }
 
+void SessionRuntime::prepare_sessions_dir() const {
+  const fs::path sessions = settings_.data_dir / "sessions";
+  fs::create_directories(sessions);
+  if (settings_.sandbox_uid_base) {
+    set_owner_and_mode(sessions, kKeepOwner, sandbox_group(*settings_.sandbox_uid_base), 0710);
+  } else {
+    fs::permissions(sessions, fs::perms::owner_all, fs::perm_options::replace);
+  }
+}
+
+std::optional<int> SessionRuntime::free_slot() const {
+  std::vector<bool> taken(static_cast<std::size_t>(settings_.config.max_concurrent_sessions), false);
+  for (const auto& [id, sandbox] : sandboxes_) {
+    if (sandbox->slot >= 0 && static_cast<std::size_t>(sandbox->slot) < taken.size()) taken[static_cast<std::size_t>(sandbox->slot)] = true;
+  }
+  auto free = std::find(taken.begin(), taken.end(), false);
+  if (free == taken.end()) return std::nullopt;
+  return static_cast<int>(free - taken.begin());
+}
+
+std::optional<std::string> SessionRuntime::probe() const {
+  SandboxProbe probe{settings_.config.bwrap, std::nullopt, {}};
+  if (settings_.sandbox_uid_base) probe.run_as = sandbox_identity(*settings_.sandbox_uid_base, 0);
+  try {
+    prepare_sessions_dir();
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  for (const fs::path& path : {settings_.airlock_binary, settings_.ca_bundle, settings_.data_dir / "sessions"}) {
+    if (!path.empty()) probe.host_paths.push_back(path);
+  }
+  return probe_sandbox(probe);
+}
+
 void SessionRuntime::notify(const std::string& session_id) const {
   if (on_events_) on_events_(session_id);
 }
@@ -230,12 +306,31 @@ void SessionRuntime::launch(const std::string& session_id) {
   sandbox->harness = harness_name;
   sandbox->timeout_seconds = harness->second.timeout_seconds;
   sandbox->keep_stdin_open = harness->second.keep_stdin_open;
+  if (settings_.sandbox_uid_base) {
+    std::optional<int> slot = free_slot();
+    if (!slot) {
+      // Only after a restart with a lower limit: more sessions were waiting than there are sandbox ids.
+      fail_session(session_id,
+                   fmt::format("the sandbox could not start: all {} sandbox ids are in use (runtime.max_concurrent_sessions)",
+                               settings_.config.max_concurrent_sessions),
+                   "failed");
+      return;
+    }
+    sandbox->slot = *slot;
+    sandbox->identity = sandbox_identity(*settings_.sandbox_uid_base, *slot);
+  }
   std::string initial_input;
   try {
     const fs::path dir = session_dir(session_id);
+    prepare_sessions_dir();
     fs::create_directories(dir / "workspace");
     fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-    fs::permissions(dir / "workspace", fs::perms::owner_all, fs::perm_options::replace);
+    if (const std::optional<RunAs>& identity = sandbox->identity) {
+      sandbox->session_dir_grant.emplace(dir, identity->gid);
+      set_owner_and_mode(dir / "workspace", identity->uid, identity->gid, 0700);
+    } else {
+      fs::permissions(dir / "workspace", fs::perms::owner_all, fs::perm_options::replace);
+    }
 
     // The initial events: the file holds them all; stdin gets the text of the user messages.
     json events = json::array();
@@ -253,6 +348,7 @@ void SessionRuntime::launch(const std::string& session_id) {
       query.after_seq = page.items.back().seq;
     }
     write_file(dir / "initial_events.json", events.dump(), 0600);
+    if (sandbox->identity) set_owner_and_mode(dir / "initial_events.json", kKeepOwner, sandbox->identity->gid, 0640);
     sandbox->stderr_log.open(dir / "stderr.log", std::ios::binary | std::ios::trunc);
     ::chmod((dir / "stderr.log").c_str(), 0600);
 
@@ -289,6 +385,17 @@ void SessionRuntime::launch(const std::string& session_id) {
       packed += '\0';
     }
     options.fd3 = std::move(packed);
+    options.run_as = sandbox->identity;
+    if (sandbox->identity) {
+      try {
+        sandbox->workspace_mount.emplace(dir / "workspace");  // before bubblewrap, which mounts it as it is
+      } catch (const std::system_error& e) {
+        // A root without CAP_SYS_ADMIN (some containers): the workspace's files still belong to the
+        // sandbox's uid, which is all a setuid bit there could ever give.
+        log_.warn("session {}: {}; its workspace stays a plain directory of uid {}", session_id, e.what(),
+                  sandbox->identity->uid);
+      }
+    }
     sandbox->process = std::make_unique<ChildProcess>(executor_, options);
   } catch (const std::exception& e) {
     fail_session(session_id, fmt::format("the sandbox could not start: {}", e.what()), "failed");
@@ -501,6 +608,9 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
   }
   const bool idle = sandbox.stop == StopCause::none && message.empty();
   sandbox.stderr_log.close();
+  // The sandbox is dead: its workspace is a plain directory again, and its session directory Airlock's alone.
+  sandbox.workspace_mount.reset();
+  sandbox.session_dir_grant.reset();
 
   auto found = store_.get_session(id);
   if (!found) {
@@ -578,6 +688,7 @@ void SessionRuntime::recover() {
     return found;
   };
   for (const store::Session& session : collect({"running"}, true)) {
+    take_back(session_dir(session.id));  // handed to a sandbox that died with the previous process
     fail_session(session.id,
                  "airlock stopped while this session's harness was running (the daemon restarted); the harness was "
                  "stopped with it",

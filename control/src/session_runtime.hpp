@@ -15,6 +15,10 @@
 // become events as they arrive (up to runtime.stdout_event_bytes); stderr goes to
 // DATA_DIR/sessions/<id>/stderr.log (up to runtime.stderr_log_bytes).
 //
+// On the host a sandbox is Airlock's own uid or, when Airlock is root, unprivileged ids of its own
+// (sandbox_identity.hpp, SECURITY.md N6): its workspace belongs to them, and its session directory is open
+// to them only while it runs.
+//
 // Everything runs on the control io_context (the store's thread). Launches are posted, so they run after
 // the transaction that created the session has committed (a rolled-back session is never started).
 #pragma once
@@ -35,6 +39,7 @@
 #include <nlohmann/json.hpp>
 
 #include "airlock/store/store.hpp"
+#include "child_process.hpp"
 #include "config.hpp"
 #include "log.hpp"
 #include "sandbox_command.hpp"
@@ -54,11 +59,23 @@ struct RuntimeSettings {
   std::filesystem::path ca_bundle;       // what sandboxes trust
   std::filesystem::path airlock_binary;  // this executable, the relay inside sandboxes
   std::vector<SandboxSpec::Hidden> hidden_paths;  // never visible in a sandbox (data dir, config file)
+  // Set when Airlock runs as root (SECURITY.md N6): each sandbox runs as its own unprivileged ids from this
+  // base (sandbox_identity.hpp), its session directory is handed to it while it runs, and its workspace is
+  // mounted nosuid,nodev on the host. The data dir and the proxy socket must then be open to the base's
+  // group (serve does that). Unset: sandboxes are Airlock's own uid, as bubblewrap maps them.
+  std::optional<std::uint32_t> sandbox_uid_base;
 };
 
-// Whether `bwrap` can create the sandbox's namespaces on this machine: nullopt when it can, else what
-// went wrong (bubblewrap's own message). Runs bwrap once, synchronously (a few milliseconds).
-std::optional<std::string> probe_sandbox(const std::string& bwrap);
+struct SandboxProbe {
+  std::string bwrap = "bwrap";
+  std::optional<RunAs> run_as;                     // the identity sandboxes start with, if not Airlock's
+  std::vector<std::filesystem::path> host_paths;  // what every sandbox mounts: bubblewrap must reach each
+};
+
+// Whether bubblewrap can create the sandbox's namespaces on this machine, as `run_as`, with `host_paths`
+// mounted: nullopt when it can, else what went wrong (bubblewrap's own message). Runs bwrap once,
+// synchronously (a few milliseconds).
+std::optional<std::string> probe_sandbox(const SandboxProbe& probe);
 
 class SessionRuntime {
  public:
@@ -88,6 +105,9 @@ class SessionRuntime {
   void recover();
   // Daemon stop: kills every sandbox; each session ends as terminated once its output is stored.
   void stop_all();
+  // probe_sandbox for this daemon's sandboxes: their bubblewrap, their identity, the airlock binary, the CA
+  // bundle and DATA_DIR/sessions (created here if missing).
+  std::optional<std::string> probe() const;
   // Sandboxes running or about to launch.
   std::size_t active() const noexcept { return sandboxes_.size() + pending_.size(); }
   // Called with a session id after events were appended to it (the events stream wakes on it).
@@ -113,6 +133,10 @@ class SessionRuntime {
   void stop(Sandbox& sandbox, StopCause cause);
   void notify(const std::string& session_id) const;
   std::filesystem::path session_dir(const std::string& session_id) const;
+  // DATA_DIR/sessions, created if missing: traversable by the sandboxes' group only (N6), or Airlock's own.
+  void prepare_sessions_dir() const;
+  // The lowest sandbox slot no running sandbox holds, if below runtime.max_concurrent_sessions.
+  std::optional<int> free_slot() const;
 
   boost::asio::any_io_executor executor_;
   store::Store& store_;

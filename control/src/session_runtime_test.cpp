@@ -1,10 +1,13 @@
 // Where a session runs, decided at creation: placement from the environment's metadata, the concurrency
 // limit, and the refusal of self_hosted environments with environment_variable credentials. (Sandboxes
-// that really run are tested end to end in tests/sdk/runtime*.test.mjs.)
+// that really run are tested end to end in tests/sdk/runtime*.test.mjs.) And the sandbox probe.
 #include <doctest/doctest.h>
+
+#include <unistd.h>
 
 #include <string>
 
+#include "sandbox_identity.hpp"
 #include "session_factory.hpp"
 #include "session_runtime.hpp"
 #include "test_support.hpp"
@@ -142,9 +145,31 @@ TEST_CASE("session runtime: a self_hosted environment refuses vaults with enviro
 namespace airlock::control {
 
 TEST_CASE("session runtime: the sandbox probe says what is wrong") {
-  CHECK(probe_sandbox("/no/such/bwrap") == std::optional<std::string>("cannot start /no/such/bwrap: No such file or directory"));
-  CHECK(probe_sandbox("/bin/false") == std::optional<std::string>("bubblewrap exited with status 1"));
+  CHECK(probe_sandbox({"/no/such/bwrap", std::nullopt, {}}) ==
+        std::optional<std::string>("cannot start /no/such/bwrap: No such file or directory"));
+  CHECK(probe_sandbox({"/bin/false", std::nullopt, {}}) == std::optional<std::string>("bubblewrap exited with status 1"));
   // Whether the real bwrap works is the machine's business; tests/sdk/runtime*.test.mjs run sandboxes.
+}
+
+TEST_CASE("session runtime: the probe, as a sandbox's uid, names a path that uid cannot reach") {
+  const std::optional<RunAs> sandbox = ::geteuid() == 0 ? std::optional<RunAs>(sandbox_identity(2000000000, 0)) : std::nullopt;
+  const auto probe = [&](std::vector<std::filesystem::path> host_paths) {
+    return probe_sandbox({"bwrap", sandbox, std::move(host_paths)});
+  };
+  if (probe({})) {
+    MESSAGE("skipped: bubblewrap cannot create a sandbox here");
+    return;
+  }
+  testing::TempDir dir;  // 0700, Airlock's: out of a sandbox uid's reach when Airlock is root
+  const std::filesystem::path inside = dir.path() / "inside";
+  std::filesystem::create_directory(inside);
+  if (sandbox) {
+    CHECK(probe({"/usr/share", inside}) == fmt::format("bwrap: Can't find source path {}: Permission denied", inside.string()));
+  }
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::others_exec, std::filesystem::perm_options::add);
+  CHECK(probe({"/usr/share", inside}) == std::nullopt);
+  CHECK(probe({"/usr/share", dir.path() / "missing"}) ==
+        fmt::format("bwrap: Can't find source path {}: No such file or directory", (dir.path() / "missing").string()));
 }
 
 }  // namespace airlock::control

@@ -28,10 +28,16 @@ fail() {
 for tool in node openssl curl bwrap; do
   command -v "$tool" > /dev/null || fail "$tool is not installed (\`make\` installs what Airlock needs, bubblewrap included)"
 done
-bwrap --unshare-user --unshare-net --ro-bind / / /bin/true 2> /dev/null ||
-  fail "bubblewrap cannot create a user namespace here; run as root, or allow unprivileged user namespaces (docs/runtime.md)"
+# Run by root, Airlock starts bubblewrap as an unprivileged uid of its own (2000000001 is the first one).
+probe=(bwrap --unshare-user --unshare-net --ro-bind / / /bin/true)
+(( EUID != 0 )) || probe=(setpriv --reuid=2000000001 --regid=2000000001 --clear-groups "${probe[@]}")
+"${probe[@]}" 2> /dev/null ||
+  fail "bubblewrap cannot create a user namespace here as an unprivileged user; allow unprivileged user namespaces (docs/runtime.md)"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-digest.XXXXXX")"
+# Run by root, Airlock starts each sandbox as an unprivileged uid, which must be able to pass through the
+# data dir's parents (docs/runtime.md, Requirements); nothing in here can be listed.
+chmod 711 "$tmp"
 data="$tmp/data"
 daemon_pid=""
 metrics_pid=""

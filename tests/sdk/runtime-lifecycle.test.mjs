@@ -3,7 +3,8 @@
 // room again once it ends), a scheduled fire whose session runs its harness through the proxy, the daemon's
 // end while a harness runs (SIGKILL: the restart records it as lost; SIGTERM: stopped), runtime.default_harness,
 // harnesses that leave their stdin input unread, a bwrap that cannot start, the config file masked under a
-// read-only path, and read_only_paths that would expose the data dir.
+// read-only path, read_only_paths that would expose the data dir, and runtime.sandbox_uid_base (each running
+// sandbox of a root daemon has its own uid from it).
 //
 // The scheduled fire uses the clock seam of scheduler.test.mjs: the daemon starts with
 // AIRLOCK_CLOCK_OFFSET_SECONDS_FOR_TEST set so that its clock is a few seconds before a minute boundary,
@@ -20,8 +21,8 @@ import { makeTempDir, randomApiKey, startExpectingFailure } from './lib/daemon.m
 import { makeOriginCertificates, startOrigin } from './lib/origin.mjs';
 import { Anthropic, Recorder, assertId, assertNoSecretsLeaked, collect, expectApiError } from './lib/harness.mjs';
 import {
-  RuntimeDaemon, delay, harness, hostProcessesOf, kHarnessDir, labelled, messageTexts, sandboxSuite, single, until,
-  userMessage,
+  RuntimeDaemon, delay, harness, hostProcessesOf, hostUidsOf, kHarnessDir, labelled, messageTexts, runsAsRoot,
+  sandboxSuite, single, until, userMessage,
 } from './lib/runtime.mjs';
 
 const suite = sandboxSuite();
@@ -186,8 +187,13 @@ test('a daemon killed while a harness runs: after the restart the session is ter
   assert.deepEqual(await rt.kill(), { code: null, signal: 'SIGKILL' });
   // --die-with-parent: the sandbox goes with the daemon.
   await until('the sandbox to die with the daemon', () => hostProcessesOf(created.id).length === 0);
+  // A root daemon's workspace mount outlives it; the next start removes it.
+  const workspace = path.join(rt.dataDir, 'sessions', created.id, 'workspace');
+  const mounted = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === workspace);
+  assert.equal(mounted(), runsAsRoot);
 
   await rt.start();
+  assert.equal(mounted(), false);
   const { session, runtime, events } = await rt.waitForEnd(created.id);
   assert.deepEqual(eventTypes(events),
     ['session.status_running', 'agent.message', 'session.error', 'session.status_terminated']);
@@ -199,6 +205,8 @@ test('a daemon killed while a harness runs: after the restart the session is ter
   assert.equal(session.status, 'terminated');
   assert.equal(runtime.state, 'lost');
   assert.deepEqual(messageTexts(events), ['sleeping']);
+  // Its session directory is no longer open to the sandbox's uid.
+  assert.equal(fs.statSync(path.dirname(workspace)).mode & 0o7777, 0o700);
 });
 
 test('a daemon stopped with SIGTERM while a harness runs: the session is terminated, runtime.state stopped', async () => {
@@ -286,6 +294,7 @@ test('runtime.bwrap that cannot be started: session.error, terminated, runtime.s
 test('a config file under a read-only path is masked in the sandbox (it may hold API keys)', async () => {
   const configDir = makeTempDir('airlock-config-');
   otherDirs.push(configDir);
+  fs.chmodSync(configDir, 0o755);  // a read-only path the sandbox's uid can read: the mask is what hides the file
   fs.writeFileSync(path.join(configDir, 'visible.txt'), 'visible\n');
   const configKey = randomApiKey();
   secrets.add(configKey);
@@ -321,6 +330,41 @@ test('a read_only_paths entry that overlaps the data dir: the daemon refuses to 
       `${rt.configFile}: runtime.harnesses.peek.read_only_paths[1]: ${shown} overlaps the data dir ${rt.dataDir}; ` +
       'a sandbox must never see the data dir (it holds the master key and the database)'), result.stderr);
   }
+});
+
+test('runtime.sandbox_uid_base: a root daemon gives each running sandbox its own uid, the lowest free one', async (t) => {
+  if (!runsAsRoot) {
+    t.skip('only a root daemon runs sandboxes as uids of their own');
+    return;
+  }
+  const base = 2100000000;
+  const rt = await newRuntime({ runtime: { sandbox_uid_base: base, harnesses: { sleeper: harness('sleep.sh', { args: ['600'] }) } } });
+  const { agent, environment } = await world(rt.client, 'sleeper');
+  const start = async () => {
+    const created = await rt.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    await rt.waitForMessage(created.id, 'sleeping');
+    return created.id;
+  };
+  const first = await start();
+  const second = await start();
+  assert.deepEqual([hostUidsOf(first), hostUidsOf(second)], [[base + 1], [base + 2]]);
+  await rt.client.beta.sessions.archive(first);
+  assert.equal((await rt.waitForEnd(first)).runtime.state, 'stopped');
+  const third = await start();
+  assert.deepEqual(hostUidsOf(third), [base + 1], 'the slot the first one freed');
+
+  // The data dir and the proxy socket are open to the base's group, and to nobody else.
+  const owner = (file) => {
+    const info = fs.statSync(file);
+    return [info.uid, info.gid, info.mode & 0o7777];
+  };
+  assert.deepEqual(owner(rt.dataDir), [0, base, 0o710]);
+  assert.deepEqual(owner(path.join(rt.dataDir, 'sessions')), [0, base, 0o710]);
+  assert.deepEqual(owner(path.join(rt.dataDir, 'proxy.sock')), [0, base, 0o660]);
+  assert.deepEqual(owner(path.join(rt.dataDir, 'sessions', third, 'workspace')), [base + 1, base + 1, 0o700]);
+  for (const name of ['master.key', 'airlock.db', 'ca.key.sealed']) assert.equal(owner(path.join(rt.dataDir, name))[2], 0o600, name);
+  for (const id of [second, third]) await rt.client.beta.sessions.archive(id);
+  for (const id of [second, third]) assert.equal((await rt.waitForEnd(id)).runtime.state, 'stopped');
 });
 
 test('no response and no daemon output carried a secret', async () => {

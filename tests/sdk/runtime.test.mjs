@@ -4,7 +4,9 @@
 // environment, any process's environ or command line, the events, the stderr tail, the files the session
 // leaves on the host); it runs as 65534:65534 with no capabilities, hostname "sandbox", loopback only; it
 // reaches the network only through the proxy, which swaps the placeholder for the secret on the way to the
-// test origin; it cannot see the data dir or /etc's secret entries; it gets the initial user messages on
+// test origin; it cannot see the data dir or /etc's secret entries; on the host it is an unprivileged uid
+// (SECURITY.md N6: a root-only file stays unreadable, its setuid files are not root's, nothing of the data
+// dir but what it needs is open to it); it gets the initial user messages on
 // stdin and all initial events in $AIRLOCK_EVENTS_FILE. Then the lifecycle: exit 0 -> idle (end_turn); a
 // non-zero exit, a signal, a missing command -> session.error and terminated with the stderr kept; the
 // stdout rules (harness events, text, invalid UTF-8, long lines); stdin: open; the stderr bound; the time
@@ -13,6 +15,7 @@
 //
 // Every test is skipped, with the reason, where bubblewrap cannot create its namespaces.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,8 +27,8 @@ import {
   Anthropic, Recorder, assertId, assertNoSecretsLeaked, assertRawError, assertTimestamp, expectApiError,
 } from './lib/harness.mjs';
 import {
-  RuntimeDaemon, hostProcessesOf, harness, kHarnessDir, labelled, messageTexts, sandboxSuite, single, until,
-  userMessage,
+  RuntimeDaemon, hostProcessesOf, hostUidsOf, harness, kHarnessDir, kSandboxUidBase, labelled, messageTexts,
+  runsAsRoot, sandboxSuite, single, until, userMessage,
 } from './lib/runtime.mjs';
 
 const suite = sandboxSuite();
@@ -54,10 +57,12 @@ const harnesses = {
   signal: harness('signal.sh'),
   background: harness('background.sh'),
   missing: { command: ['/nonexistent/harness'] },
+  privileges: harness('privileges.sh', { stdin: 'open' }),  // read_only_paths gains readOnlyDir in before()
 };
 const kStderrLogBytes = 1000;
 
 let certDir = null;
+let readOnlyDir = null;  // mounted read-only into the privileges harness: public.txt, and root-only.txt (0600)
 let origin = null;
 let rt = null;
 let client = null;
@@ -71,6 +76,11 @@ before(async () => {
   certDir = makeTempDir('airlock-origin-');
   const certificates = makeOriginCertificates(certDir);
   origin = await startOrigin(certificates);
+  readOnlyDir = makeTempDir('airlock-read-only-');
+  fs.chmodSync(readOnlyDir, 0o755);
+  fs.writeFileSync(path.join(readOnlyDir, 'public.txt'), 'anyone may read this\n', { mode: 0o644 });
+  fs.writeFileSync(path.join(readOnlyDir, 'root-only.txt'), 'the owner alone may read this\n', { mode: 0o600 });
+  harnesses.privileges.read_only_paths.push(readOnlyDir);
   rt = await new RuntimeDaemon({ config: { runtime: { harnesses, stderr_log_bytes: kStderrLogBytes } }, originCa: certificates.ca, rec }).start();
   client = rt.client;
   secret = `sk-live-${crypto.randomBytes(12).toString('hex')}`;
@@ -87,6 +97,7 @@ after(async () => {
   if (skipReason) return;
   origin?.server.close();
   if (certDir) fs.rmSync(certDir, { recursive: true, force: true });
+  if (readOnlyDir) fs.rmSync(readOnlyDir, { recursive: true, force: true });
   if (!rt) return;
   let status = null;
   try {
@@ -292,6 +303,88 @@ test('the sandbox cannot see the data dir; /workspace is the session\'s workspac
   const workspace = path.join(rt.dataDir, 'sessions', created.id, 'workspace');
   assert.equal(fs.readFileSync(path.join(workspace, 'from-sandbox.txt'), 'utf8'), 'written from the sandbox\n');
   assert.deepEqual(fs.readdirSync(workspace), ['from-sandbox.txt']);
+});
+
+// The mode bits and owner of a host path.
+function ownership(file) {
+  const info = fs.statSync(file);
+  return { uid: info.uid, gid: info.gid, mode: info.mode & 0o7777 };
+}
+
+// Whether `command` succeeds on the host as the sandbox's uid, with the sandboxes' group (setpriv, util-linux).
+function asSandboxUid(uid, command) {
+  const run = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, `--groups=${kSandboxUidBase}`, ...command],
+    { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(run.error, undefined, `setpriv: ${run.error?.message}`);
+  return run.status === 0;
+}
+
+test('N6: on the host the harness is an unprivileged uid: no root-only file, no setuid-root file, only its own of the data dir', async () => {
+  // A root daemon runs the first sandbox as kSandboxUidBase + 1 (no other sandbox runs now); any other
+  // daemon as itself, which is unprivileged already.
+  const sandboxUid = runsAsRoot ? kSandboxUidBase + 1 : process.getuid();
+  const sandboxGid = runsAsRoot ? kSandboxUidBase + 1 : process.getgid();
+  const created = await runSession('privileges', { initial_events: [userMessage(readOnlyDir)] });
+  const events = await rt.waitForMessage(created.id, 'ready');
+  const sessionDir = path.join(rt.dataDir, 'sessions', created.id);
+  const workspace = path.join(sessionDir, 'workspace');
+
+  // Its relay and harness, seen from the host.
+  assert.deepEqual(hostUidsOf(created.id), [sandboxUid]);
+  assert.equal(single(events, 'uid'), '65534', 'inside, it is still nobody');
+  if (runsAsRoot) {
+    // While it runs: its workspace is its own and mounted nosuid,nodev; its session directory is open to
+    // its group alone, and stderr.log stays root's.
+    assert.deepEqual(ownership(workspace), { uid: sandboxUid, gid: sandboxUid, mode: 0o700 });
+    assert.deepEqual(ownership(sessionDir), { uid: 0, gid: sandboxUid, mode: 0o710 });
+    assert.deepEqual(ownership(path.join(sessionDir, 'initial_events.json')), { uid: 0, gid: sandboxUid, mode: 0o640 });
+    assert.deepEqual(ownership(path.join(sessionDir, 'stderr.log')), { uid: 0, gid: 0, mode: 0o600 });
+    const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' ')[4] === workspace);
+    assert.ok(mount, 'the workspace is a mount point while the sandbox runs');
+    assert.match(mount.split(' ')[5], /(^|,)nosuid(,|$)/);
+    assert.match(mount.split(' ')[5], /(^|,)nodev(,|$)/);
+    // The data dir as that uid: what bubblewrap mounts is reachable, nothing else is.
+    assert.deepEqual(ownership(rt.dataDir), { uid: 0, gid: kSandboxUidBase, mode: 0o710 });
+    assert.deepEqual(ownership(path.join(rt.dataDir, 'proxy.sock')), { uid: 0, gid: kSandboxUidBase, mode: 0o660 });
+    assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, 'ca-bundle.pem')]), true);
+    assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(sessionDir, 'initial_events.json')]), true);
+    assert.equal(asSandboxUid(sandboxUid, ['ls', workspace]), true);
+    for (const name of ['master.key', 'airlock.db', 'airlock.db-wal', 'airlock.db-shm', 'ca.key.sealed']) {
+      assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, name)]), false, `${name} is readable`);
+    }
+    assert.equal(asSandboxUid(sandboxUid, ['ls', rt.dataDir]), false, 'the data dir can be listed');
+    assert.equal(asSandboxUid(sandboxUid, ['ls', path.join(rt.dataDir, 'sessions')]), false, 'the sessions can be listed');
+    assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(sessionDir, 'stderr.log')]), false, 'stderr.log is readable');
+    // Another session's workspace (the inspect session's, which ran as this very uid): closed since it ended.
+    assert.ok(inspected, 'needs the inspect test');
+    const otherDir = path.join(rt.dataDir, 'sessions', inspected.session.id);
+    assert.deepEqual(ownership(otherDir), { uid: 0, gid: 0, mode: 0o700 });
+    assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(otherDir, 'workspace', 'env.txt')]), false);
+  }
+
+  await client.beta.sessions.events.send(created.id, { events: [userMessage('done')] });
+  const { session, events: all } = await rt.waitForEnd(created.id);
+  assert.equal(session.status, 'idle');
+  assert.equal(single(all, 'read public.txt'), '0');
+  if (runsAsRoot) {
+    // The file is root's, 0600: root's alone, and the sandbox is not root.
+    assert.equal(single(all, 'read root-only.txt'), '1');
+    const cacerts = fs.statSync('/etc/default/cacerts', { throwIfNoEntry: false });
+    if (cacerts && cacerts.uid === 0 && (cacerts.mode & 0o077) === 0) assert.equal(single(all, 'read /etc/default/cacerts'), '1');
+  }
+  assert.equal(single(all, 'setuid copy'), '0', 'a setuid bit may be set in the workspace');
+  // ... and on the host it gives the sandbox's uid, never root.
+  const made = ownership(path.join(workspace, 'made.txt'));
+  assert.deepEqual([made.uid, made.gid], [sandboxUid, sandboxGid]);
+  const setuid = ownership(path.join(workspace, 'setuid-id'));
+  assert.deepEqual([setuid.uid, setuid.gid, setuid.mode], [sandboxUid, sandboxGid, 0o4755]);
+  if (runsAsRoot) {
+    assert.notEqual(setuid.uid, 0, 'a setuid-root program left on the host');
+    // Once it has ended: no mount left, the session directory is root's alone again.
+    assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === workspace));
+    assert.deepEqual(ownership(sessionDir), { uid: 0, gid: 0, mode: 0o700 });
+    assert.equal(asSandboxUid(sandboxUid, ['ls', workspace]), false);
+  }
 });
 
 test('stdin carries the initial user messages\' text; $AIRLOCK_EVENTS_FILE the initial events', async () => {

@@ -24,8 +24,11 @@ export const kEndTimeoutMs = 20_000;
 
 export const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// Why sandboxes cannot start on this machine, or null when they can: the smallest bubblewrap command
-// with the namespaces and identity the runtime uses.
+// runtime.sandbox_uid_base's default. A root daemon runs the sandbox in slot N as uid/gid base+1+N with the
+// group base (SECURITY.md N6); any other daemon runs sandboxes as its own uid.
+export const kSandboxUidBase = 2000000000;
+export const runsAsRoot = process.getuid() === 0;
+
 // node:test's test(), skipped with the reason where sandboxes cannot start; `failed` turns true when a
 // test fails (the files keep their daemons' data dirs then).
 export function sandboxSuite() {
@@ -41,14 +44,23 @@ export function sandboxSuite() {
   return suite;
 }
 
+// Why sandboxes cannot start on this machine, or null when they can: the smallest bubblewrap command
+// with the namespaces and identity the runtime uses.
 export function sandboxUnavailable() {
-  const probe = spawnSync('bwrap', [
-    '--unshare-all', '--uid', '65534', '--gid', '65534', '--cap-drop', 'ALL',
+  const bwrap = [
+    'bwrap', '--unshare-all', '--uid', '65534', '--gid', '65534', '--cap-drop', 'ALL',
     '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib',
     '--symlink', 'usr/lib64', '/lib64', '/bin/true',
-  ], { encoding: 'utf8', timeout: 10_000 });
+  ];
+  // As the daemon starts it: a root daemon starts bubblewrap as a sandbox uid, which needs unprivileged
+  // user namespaces.
+  const uid = kSandboxUidBase + 1;
+  const [command, ...args] = runsAsRoot
+    ? ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, `--groups=${kSandboxUidBase}`, ...bwrap]
+    : bwrap;
+  const probe = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
   if (probe.error) {
-    if (probe.error.code === 'ENOENT') return 'bubblewrap (bwrap) is not installed or not on PATH';
+    if (probe.error.code === 'ENOENT') return `${command} is not installed or not on PATH`;
     return `bubblewrap could not be run: ${probe.error.message}`;
   }
   if (probe.status !== 0) {
@@ -103,6 +115,20 @@ export function hostProcessesOf(sessionId) {
     if (environ.split('\0').includes(needle)) found.push(Number(entry));
   }
   return found;
+}
+
+// The host uids (real, effective, saved, file system) of that session's relay and harness processes.
+export function hostUidsOf(sessionId) {
+  const uids = new Set();
+  for (const pid of hostProcessesOf(sessionId)) {
+    try {
+      const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+      for (const uid of line.split(/\s+/).slice(1)) uids.add(Number(uid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return [...uids].sort((a, b) => a - b);
 }
 
 // Polls `fn` until it returns a truthy value (returned), failing after `timeoutMs`.

@@ -1,7 +1,13 @@
-// ApiRequest's query accessors and the common refusals.
+// ApiRequest's query accessors, ApiError and the common refusals.
 #include "api.hpp"
 
+#include "printable.hpp"
+
 namespace airlock::control {
+
+ApiError::ApiError(int status, std::string type, std::string_view message, std::string error_code)
+    : std::runtime_error(printable(message)), status_(status), type_(std::move(type)),
+      error_code_(std::move(error_code)) {}
 
 std::optional<std::string> ApiRequest::query_value(std::string_view key) const {
   std::optional<std::string> found;

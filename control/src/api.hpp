@@ -3,6 +3,10 @@
 // Handlers receive an ApiRequest (decoded path, query and body), return a Reply, and throw ApiError for
 // every refusal; the router turns it into the body of API.md §7.4 with the request id. Anything else that
 // escapes a handler becomes a 500 that reveals nothing internal.
+//
+// A message may quote request bytes as they came (an id from the path, a query value, a header value, a
+// JSON key): ApiError renders the whole message with printable() (printable.hpp), so every refusal is
+// valid UTF-8 without a NUL whatever the client sent, and can be serialized. Callers pass the raw bytes.
 #pragma once
 
 #include <map>
@@ -45,9 +49,8 @@ struct Reply {
 
 class ApiError : public std::runtime_error {
  public:
-  ApiError(int status, std::string type, std::string message, std::string error_code = {})
-      : std::runtime_error(std::move(message)), status_(status), type_(std::move(type)),
-        error_code_(std::move(error_code)) {}
+  // `message` as it came, request bytes included: it is rendered with printable().
+  ApiError(int status, std::string type, std::string_view message, std::string error_code = {});
   int status() const noexcept { return status_; }
   const std::string& type() const noexcept { return type_; }
   const std::string& error_code() const noexcept { return error_code_; }

@@ -234,6 +234,44 @@ TEST_CASE("errors: an encoded slash does not split path segments") {
   CHECK(f.ok_get("/v1/vaults/" + id)["archived_at"].is_null());
 }
 
+// Request bytes that are not UTF-8, or hold a NUL, are quoted as \xHH (printable.hpp): the route answers as
+// it would for any unknown id or bad value, never a dropped connection (which a throwing serializer meant)
+// and never a message cut at the NUL.
+TEST_CASE("errors: invalid UTF-8 and NUL in the path are quoted as \\xHH in the 404 or 405") {
+  ApiFixture f;
+  Response invalid = f.get("/v1/vaults/x%ffy");
+  CHECK(refusal(invalid) == "404 not_found_error: vault x\\xffy was not found");
+  CHECK(invalid.body == fmt::format(R"({{"error":{{"message":"vault x\\xffy was not found","type":"not_found_error"}},)"
+                                    R"("request_id":"{}","type":"error"}})",
+                                    invalid.header("request-id")));
+  CHECK(refusal(f.get("/v1/vaults/x%00y")) == "404 not_found_error: vault x\\x00y was not found");
+  CHECK(refusal(f.get("/v1/vaults/%0d%0aX-Injected:%201")) == "404 not_found_error: vault \\x0d\\x0aX-Injected: 1 was not found");
+
+  std::string vault = f.create_vault();
+  CHECK(refusal(f.get("/v1/vaults/" + vault + "/credentials/c%c3")) == "404 not_found_error: credential c\\xc3 was not found");
+  CHECK(refusal(f.del("/v1/vaults/" + vault + "/credentials/c%00")) == "404 not_found_error: credential c\\x00 was not found");
+
+  Response put = f.request("PUT", "/v1/vaults/x%ffy", "{}");
+  CHECK(refusal(put) == "405 invalid_request_error: method PUT is not allowed on /v1/vaults/x\\xffy; allowed: GET, POST, DELETE");
+  CHECK(refusal(f.get("/v1/nothing%ff%00")) ==
+        "404 not_found_error: no route for GET /v1/nothing\\xff\\x00; see the API reference for the endpoints Airlock serves");
+}
+
+TEST_CASE("errors: invalid UTF-8 and NUL in query values and body keys are quoted as \\xHH in the 400") {
+  ApiFixture f;
+  CHECK(refusal(f.get("/v1/vaults?limit=%ff%00")) == bad(R"(limit: must be an integer from 1 to 100, got "\xff\x00")"));
+  CHECK(refusal(f.get("/v1/vaults?include_archived=tru%ff")) == bad(R"(include_archived: expected true or false, got "tru\xff")"));
+  CHECK(refusal(f.get("/v1/vaults?created_at%5Bgt%5D=%00")) ==
+        bad(R"(created_at[gt]: "\x00" is not an RFC 3339 timestamp; use e.g. 2026-01-01T00:00:00Z)"));
+  // The JSON parser refuses invalid UTF-8 in a body, but a key may hold an escaped NUL.
+  CHECK(refusal(f.post("/v1/vaults", std::string(R"({"display_name":"A","a\u0000b":1})"))) ==
+        bad(R"(a\x00b: unknown field; accepted fields here: display_name, metadata)"));
+  CHECK(refusal(f.post("/v1/vaults", std::string(R"({"display_name":"A","metadata":{"k\u0000":5}})"))) ==
+        bad(R"(metadata.k\x00: metadata values must be strings, got a number)"));
+  CHECK(refusal(f.post("/v1/vaults", std::string("{\"display_name\":\"\xff\"}"))).starts_with(
+      "400 invalid_request_error: body: malformed JSON"));
+}
+
 TEST_CASE("errors: an exception that is not an ApiError is a 500 that reveals nothing") {
   ApiFixture f;
   f.api.router().add("GET", "/test/explode", [](ApiRequest&) -> Reply {
@@ -329,6 +367,27 @@ TEST_CASE("idempotency: a different body or path with the same key is 409 withou
   CHECK(refusal(other_path) == conflict_message);
 
   CHECK(f.ok_get("/v1/vaults")["data"].size() == 1);
+}
+
+TEST_CASE("idempotency: a key with invalid UTF-8 or a NUL replays, and its conflict quotes it as \\xHH") {
+  ApiFixture f;
+  struct Key {
+    std::string bytes;
+    std::string quoted;
+  };
+  for (const Key& key : {Key{"k\xffy", "k\\xffy"}, Key{std::string("k\0y", 3), "k\\x00y"}}) {
+    CAPTURE(key.quoted);
+    Response first = f.request("POST", "/v1/vaults", R"({"display_name":"A"})", {{"Idempotency-Key", key.bytes}});
+    REQUIRE(first.status == 200);
+    Response replayed = f.request("POST", "/v1/vaults", R"({"display_name":"A"})", {{"Idempotency-Key", key.bytes}});
+    CHECK(replayed.body == first.body);
+    CHECK(replayed.header("Idempotent-Replayed") == "true");
+    Response clash = f.request("POST", "/v1/vaults", R"({"display_name":"B"})", {{"Idempotency-Key", key.bytes}});
+    CHECK(refusal(clash) == fmt::format("409 conflict_error: Idempotency-Key \"{}\" was already used for a different "
+                                        "request; use a new key for a new request",
+                                        key.quoted));
+    CHECK(clash.header("x-should-retry") == "false");
+  }
 }
 
 TEST_CASE("idempotency: a refused request stores nothing so the key stays usable") {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 
 import {
-  Anthropic, assertRawError, collect, expectApiError, randomKey, useDaemon,
+  Anthropic, assertRawError, collect, expectApiError, randomKey, rawSocketRequest, useDaemon,
 } from './lib/harness.mjs';
 
 const primaryKey = randomKey();
@@ -232,6 +232,41 @@ test('Idempotency-Key on a credential create replays without the secret', async 
   const dup = await ctx.raw('POST', `/v1/vaults/${vault.id}/credentials`, { body });
   assertRawError(dup, 409, 'conflict_error');
   assert.equal(dup.headers.get('x-should-retry'), 'false');
+});
+
+// ---- bytes that are not UTF-8 ---------------------------------------------------------------------------
+
+// The exact error body Airlock writes (its JSON object keys are sorted).
+function errorText(type, message, requestId) {
+  return JSON.stringify({ error: { message, type }, request_id: requestId, type: 'error' });
+}
+
+test('invalid UTF-8 or NUL in an id is a 404 quoting the bytes as \\xHH, not a dropped connection', async () => {
+  const auth = `Authorization: Bearer ${primaryKey}\r\nHost: airlock.test`;
+  for (const [target, id] of [['/v1/vaults/x%ffy', 'x\\xffy'], ['/v1/vaults/x%00y', 'x\\x00y']]) {
+    const res = await rawSocketRequest(ctx.daemon, `GET ${target} HTTP/1.1\r\n${auth}`);
+    assert.equal(res.status, 404, `GET ${target}: ${res.raw ?? res.text}`);
+    assert.equal(res.headers['content-type'], 'application/json');
+    assert.equal(res.text, errorText('not_found_error', `vault ${id} was not found`, res.headers['request-id']));
+  }
+});
+
+test('Idempotency-Key with a 0xff byte: replayed, and reused for another body a 409 quoting it as \\xHH', async () => {
+  const suffix = crypto.randomUUID();
+  const head = `POST /v1/vaults HTTP/1.1\r\nAuthorization: Bearer ${primaryKey}\r\nHost: airlock.test\r\n`
+    + `Content-Type: application/json\r\nIdempotency-Key: idem-\xff-${suffix}`;
+  const first = await rawSocketRequest(ctx.daemon, head, JSON.stringify({ display_name: 'idem 0xff a' }));
+  assert.equal(first.status, 200, first.raw ?? first.text);
+  const replay = await rawSocketRequest(ctx.daemon, head, JSON.stringify({ display_name: 'idem 0xff a' }));
+  assert.equal(replay.status, 200, replay.raw ?? replay.text);
+  assert.equal(replay.headers['idempotent-replayed'], 'true');
+  assert.equal(replay.text, first.text);
+  const clash = await rawSocketRequest(ctx.daemon, head, JSON.stringify({ display_name: 'idem 0xff b' }));
+  assert.equal(clash.status, 409, clash.raw ?? clash.text);
+  assert.equal(clash.headers['x-should-retry'], 'false');
+  assert.equal(clash.text, errorText('conflict_error',
+    `Idempotency-Key "idem-\\xff-${suffix}" was already used for a different request; use a new key for a new request`,
+    clash.headers['request-id']));
 });
 
 // ---- every response ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import net from 'node:net';
 import { after, before, test as nodeTest } from 'node:test';
 
 import Anthropic from '@anthropic-ai/sdk';
@@ -132,6 +133,46 @@ export async function rawRequest(target, method, path, { body, headers = {}, aut
     json = undefined;
   }
   return { status: response.status, headers: response.headers, text, json };
+}
+
+// One HTTP/1.1 exchange written byte for byte on a fresh connection, for bytes fetch may normalise or
+// refuse (percent-escapes of non-UTF-8 bytes in the target, a 0xff byte in a header value). `head` is the request
+// line and headers without the final blank line, as a string whose characters are bytes (latin1);
+// Connection: close is added. Resolves with {status, headers (names lowercased), text}, or with
+// {status: null, raw} when the server closed the connection without a complete response.
+export function rawSocketRequest(daemon, head, body = '') {
+  const { hostname, port } = new URL(daemon.baseURL);
+  const request = Buffer.concat([
+    Buffer.from(`${head}\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`, 'latin1'),
+    Buffer.from(body, 'utf8'),
+  ]);
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    const socket = net.connect({ host: hostname, port: Number(port) }, () => socket.write(request));
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const raw = Buffer.concat(chunks);
+      const end = raw.indexOf('\r\n\r\n');
+      if (end < 0) {
+        resolve({ status: null, raw: raw.toString('latin1') });
+        return;
+      }
+      const [statusLine, ...fields] = raw.subarray(0, end).toString('latin1').split('\r\n');
+      const headers = {};
+      for (const field of fields) {
+        const colon = field.indexOf(':');
+        headers[field.slice(0, colon).trim().toLowerCase()] = field.slice(colon + 1).trim();
+      }
+      const bodyBytes = raw.subarray(end + 4);
+      if (headers['content-length'] !== undefined && Number(headers['content-length']) !== bodyBytes.length) {
+        resolve({ status: null, raw: raw.toString('latin1') });
+        return;
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, text: bodyBytes.toString('utf8') });
+    });
+  });
 }
 
 // No response body or header, and no daemon output, contains any of `secrets`.

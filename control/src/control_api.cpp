@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "event_stream.hpp"
+#include "printable.hpp"
 #include "resources.hpp"
 
 namespace airlock::control {
@@ -132,16 +133,13 @@ HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
 
   HttpReply reply;
   try {
-    if (!decode_target(head.target, request.path, request.query)) {
-      bad_request("the request target has a malformed percent-escape");
-    }
-    reply = dispatch(request);
-  } catch (const ApiError& error) {
-    reply = error_reply(error, request.request_id);
+    reply = answer(head.target, request);
   } catch (const std::exception& e) {
-    // Nothing internal reaches the client; the log has the cause under the request id. Exception messages
-    // here come from the store and the JSON library and never carry a secret value.
-    log_.error("internal error request_id={}: {}", request.request_id, e.what());
+    // Whatever failed, in a handler or while serializing a response (a refusal included), the client gets
+    // a 500, never a dropped connection. Nothing internal reaches it; the log has the cause under the
+    // request id. Exception messages here come from the store and the JSON library and never carry a
+    // secret value.
+    log_.error("internal error request_id={}: {}", request.request_id, printable(e.what()));
     reply = error_reply(ApiError(500, "api_error", "internal error; the request id is in the daemon's log"),
                         request.request_id);
   }
@@ -161,6 +159,17 @@ void ControlApi::add_stream_route(std::string_view pattern, StreamHandler handle
     opened_stream_ = handler(request);
     return Reply{};
   });
+}
+
+HttpReply ControlApi::answer(std::string_view target, ApiRequest& request) {
+  try {
+    if (!decode_target(target, request.path, request.query)) {
+      bad_request("the request target has a malformed percent-escape");
+    }
+    return dispatch(request);
+  } catch (const ApiError& error) {
+    return error_reply(error, request.request_id);  // if even this throws, handle() answers 500
+  }
 }
 
 HttpReply ControlApi::dispatch(ApiRequest& request) {

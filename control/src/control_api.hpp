@@ -69,6 +69,8 @@ class ControlApi {
   void add_stream_route(std::string_view pattern, StreamHandler handler);
 
  private:
+  // The reply, or the error body of the ApiError that refused the request; anything else propagates.
+  HttpReply answer(std::string_view target, ApiRequest& request);
   HttpReply dispatch(ApiRequest& request);
   HttpReply run_mutation(const Router::Route& route, ApiRequest& request);
 

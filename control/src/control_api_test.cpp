@@ -272,6 +272,22 @@ TEST_CASE("errors: invalid UTF-8 and NUL in query values and body keys are quote
       "400 invalid_request_error: body: malformed JSON"));
 }
 
+TEST_CASE("errors: a response that cannot be serialized is a 500, never a dropped connection") {
+  ApiFixture f;
+  // A refusal whose own rendering throws (here its type, which no request controls; its message is
+  // always rendered) must still be answered.
+  f.api.router().add("GET", "/test/unserializable-refusal", [](ApiRequest&) -> Reply {
+    throw ApiError(400, "invalid_request_error\xff", "refused");
+  });
+  f.api.router().add("POST", "/test/unserializable-reply", [](ApiRequest&) -> Reply {
+    return Reply{200, {{"value", "\xff"}}, {}};
+  });
+  Response refusal_reply = f.get("/test/unserializable-refusal");
+  CHECK(refusal(refusal_reply) == "500 api_error: internal error; the request id is in the daemon's log");
+  Response reply = f.request("POST", "/test/unserializable-reply", {}, {{"Idempotency-Key", "unserializable"}});
+  CHECK(refusal(reply) == "500 api_error: internal error; the request id is in the daemon's log");
+}
+
 TEST_CASE("errors: an exception that is not an ApiError is a 500 that reveals nothing") {
   ApiFixture f;
   f.api.router().add("GET", "/test/explode", [](ApiRequest&) -> Reply {

@@ -216,7 +216,7 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   }
   if (root.IsNull()) return;
   YamlReader yaml(file.string());
-  yaml.check_keys(root, "", {"data_dir", "api", "proxy", "scheduler", "runtime", "audit", "log"});
+  yaml.check_keys(root, "", {"data_dir", "api", "proxy", "credentials", "scheduler", "runtime", "audit", "log"});
   if (auto node = root["data_dir"]) config.data_dir = yaml.string(node, "data_dir");
   if (auto api = root["api"]) {
     yaml.check_keys(api, "api", {"listen", "keys"});
@@ -254,6 +254,12 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     if (auto node = proxy["max_decoded_body_bytes"]) {
       config.max_decoded_body_bytes =
           static_cast<std::size_t>(yaml.integer(node, "proxy.max_decoded_body_bytes", 65536, 1LL << 30));
+    }
+  }
+  if (auto credentials = root["credentials"]) {
+    yaml.check_keys(credentials, "credentials", {"allow_weak_secrets"});
+    if (auto node = credentials["allow_weak_secrets"]) {
+      config.allow_weak_secrets = yaml.boolean(node, "credentials.allow_weak_secrets");
     }
   }
   if (auto scheduler = root["scheduler"]) {

@@ -63,6 +63,7 @@ struct Config {
   int catch_up_window_seconds = 900;
   int max_jitter_seconds = 60;
   int audit_retention_days = 30;
+  bool allow_weak_secrets = false;  // credentials.allow_weak_secrets: store weak secret values with a warning
   RuntimeConfig runtime;
   LogLevel log_level = LogLevel::info;
   std::optional<std::filesystem::path> ready_file;

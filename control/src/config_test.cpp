@@ -53,6 +53,7 @@ TEST_CASE("config: defaults are ARCHITECTURE.md's table") {
   CHECK(config.catch_up_window_seconds == 900);
   CHECK(config.max_jitter_seconds == 60);
   CHECK(config.audit_retention_days == 30);
+  CHECK(config.allow_weak_secrets == false);
   CHECK(config.log_level == LogLevel::info);
   CHECK_FALSE(config.ready_file.has_value());
 }
@@ -99,6 +100,8 @@ proxy:
   allow_plaintext_substitution: true
   max_header_bytes: 32768
   max_decoded_body_bytes: 1048576
+credentials:
+  allow_weak_secrets: true
 scheduler:
   catch_up_window_seconds: 60
   max_jitter_seconds: 0
@@ -144,6 +147,7 @@ log:
   CHECK(config.catch_up_window_seconds == 60);
   CHECK(config.max_jitter_seconds == 0);
   CHECK(config.audit_retention_days == 7);
+  CHECK(config.allow_weak_secrets == true);
   CHECK(config.log_level == LogLevel::warn);
   CHECK(config.runtime.default_harness == "digest");
   CHECK(config.runtime.max_concurrent_sessions == 2);
@@ -265,7 +269,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   TempDir dir;
   std::string top = dir.write("top.yaml", "data_dir: /x\nlisten: 127.0.0.1:1\n").string();
   CHECK(config_error({"--config", top}) ==
-        top + ": listen: unknown key; accepted here: data_dir, api, proxy, scheduler, runtime, audit, log");
+        top + ": listen: unknown key; accepted here: data_dir, api, proxy, credentials, scheduler, runtime, audit, log");
 
   std::string nested = dir.write("nested.yaml", "proxy:\n  lisen: 127.0.0.1:1\n").string();
   CHECK(config_error({"--config", nested}) ==
@@ -279,6 +283,10 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   std::string scheduler = dir.write("scheduler.yaml", "scheduler:\n  jitter: 1\n").string();
   CHECK(config_error({"--config", scheduler}) ==
         scheduler + ": scheduler.jitter: unknown key; accepted here: catch_up_window_seconds, max_jitter_seconds");
+
+  std::string credentials = dir.write("credentials.yaml", "credentials:\n  allow_weak: true\n").string();
+  CHECK(config_error({"--config", credentials}) ==
+        credentials + ": credentials.allow_weak: unknown key; accepted here: allow_weak_secrets");
 
   std::string audit = dir.write("audit.yaml", "audit:\n  days: 1\n").string();
   CHECK(config_error({"--config", audit}) == audit + ": audit.days: unknown key; accepted here: retention_days");
@@ -311,6 +319,8 @@ TEST_CASE("config: malformed YAML values name the key and the accepted form") {
   CHECK(error_for("h.yaml", "proxy:\n  allow_plaintext_substitution: maybe\n") ==
         "proxy.allow_plaintext_substitution: expected true or false");
   CHECK(error_for("i.yaml", "api:\n  keys: just-one\n") == "api.keys: expected a list of strings");
+  CHECK(error_for("n.yaml", "credentials:\n  allow_weak_secrets: 1234\n") ==
+        "credentials.allow_weak_secrets: expected true or false");
   CHECK(error_for("j.yaml", "api:\n  keys: [ok, [nested]]\n") == "api.keys[1]: expected a string");
   CHECK(error_for("k.yaml", "proxy:\n  resolve: [a.example]\n") == "proxy.resolve: expected a mapping of host: ip");
   CHECK(error_for("l.yaml", "data_dir: [a, b]\n") == "data_dir: expected a string");

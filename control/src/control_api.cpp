@@ -113,10 +113,10 @@ bool ApiKeys::accepts(std::string_view presented) const noexcept {
 }
 
 ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime,
-                       SandboxEnvSettings sandbox_env)
+                       SandboxEnvSettings sandbox_env, CredentialSettings credentials)
     : store_(store), keys_(std::move(keys)), log_(log) {
   add_vault_routes(router_, store_);
-  add_credential_routes(router_, store_);
+  add_credential_routes(router_, store_, credentials, log_);
   add_agent_routes(router_, store_);
   add_environment_routes(router_, store_);
   add_session_routes(router_, store_, sandbox_env, runtime);

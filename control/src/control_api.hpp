@@ -19,6 +19,7 @@
 #include "airlock/http1/parser.hpp"
 #include "airlock/store/store.hpp"
 #include "log.hpp"
+#include "resources.hpp"
 #include "router.hpp"
 #include "sandbox_env.hpp"
 
@@ -56,7 +57,8 @@ class ApiKeys {
 class ControlApi {
  public:
   // `runtime` starts the sandboxes of the sessions the API creates; it must outlive the ControlApi.
-  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime, SandboxEnvSettings sandbox_env = {});
+  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime, SandboxEnvSettings sandbox_env = {},
+             CredentialSettings credentials = {});
 
   HttpReply handle(const http1::RequestHead& head, std::string body);
   // /healthz answers 200 only after the daemon says every listener is bound.

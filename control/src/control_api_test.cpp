@@ -335,14 +335,14 @@ TEST_CASE("transactions: a refused mutation writes nothing") {
 TEST_CASE("transactions: a refused credential update keeps the old secret") {
   ApiFixture f;
   std::string vault = f.create_vault();
-  std::string credential = f.create_env_credential(vault, "API_KEY", "old-secret");
-  json update = {{"auth", {{"type", "environment_variable"}, {"secret_value", "new-secret"}}},
+  std::string credential = f.create_env_credential(vault, "API_KEY", "old-secret-5d8e1a4c7b");
+  json update = {{"auth", {{"type", "environment_variable"}, {"secret_value", "new-secret-9f2b6e0a3d"}}},
                  {"metadata", {{"k", std::string(513, 'v')}}}};
   CHECK(refusal(f.post("/v1/vaults/" + vault + "/credentials/" + credential, update)) ==
         bad("metadata.k: metadata values must be at most 512 characters"));
   auto secret = f.store().unseal_secret(credential, "secret_value");
   REQUIRE(secret.has_value());
-  CHECK(secret.value().view() == "old-secret");
+  CHECK(secret.value().view() == "old-secret-5d8e1a4c7b");
 }
 
 TEST_CASE("idempotency: the same key and body replays the first response") {

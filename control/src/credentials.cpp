@@ -1,16 +1,20 @@
 // Vault credentials (API.md §2, with Airlock's choices in §9): environment_variable, static_bearer and
 // mcp_oauth. Write-only fields (secret_value, token, access_token, refresh_token, client_secret) go to the
 // store as SecretValue and are sealed there; they never enter `doc`, a response, an error or a log line.
+// The ones the proxy substitutes (secret_value, token) must also be strong enough (secret_strength.hpp).
 #include <chrono>
 #include <regex>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "airlock/cron/cron.hpp"
 #include "airlock/policies/host_pattern.hpp"
 #include "fields.hpp"
 #include "listing.hpp"
+#include "log.hpp"
 #include "resources.hpp"
+#include "secret_strength.hpp"
 
 namespace airlock::control {
 namespace {
@@ -43,6 +47,45 @@ store::SecretValue take_secret(const json& object, std::string_view key, std::st
     bad_request(fmt::format("{}: must not contain CR, LF or NUL characters", field));
   }
   return store::SecretValue(value);
+}
+
+// The weak secret values one request stores under credentials.allow_weak_secrets, by JSON path, for the
+// warning logged once the credential's id is known.
+struct WeakSecrets {
+  bool allowed = false;
+  std::vector<std::string> paths;
+};
+
+// A write-only field the proxy substitutes into requests and redacts from responses (secret_value,
+// token). Redaction turns an echoed value into its placeholder, so a sandbox could find a weak value by
+// posting every candidate to an allowed host that echoes: such a value is refused, or noted when
+// allowed. The message names the field and what is required, never the value or any part of it.
+// mcp_oauth's tokens and client secret are stored only (the proxy does not use them in this version).
+store::SecretValue take_substituted_secret(const json& object, std::string_view key, std::string_view path,
+                                           bool required, WeakSecrets& weak) {
+  store::SecretValue value = take_secret(object, key, path, required);
+  if (value.empty() || strong_enough_secret(value.view())) return value;
+  std::string field = join_path(path, key);
+  if (!weak.allowed) {
+    bad_request(fmt::format("{}: too weak: a secret value needs at least {} bytes and about {} bits of estimated "
+                            "strength (its length times log2 of the number of distinct bytes in it), so that it "
+                            "cannot be guessed through a host that echoes it; use the real API key or token, not a "
+                            "short password or PIN",
+                            field, kSecretMinBytes, kSecretMinEstimatedBits));
+  }
+  weak.paths.push_back(std::move(field));
+  return value;
+}
+
+// Names the credential (id, and secret_name or mcp_server_url) and the fields, never a value.
+void warn_weak_secrets(Logger& log, const store::Credential& credential, const WeakSecrets& weak) {
+  if (weak.paths.empty()) return;
+  std::string name = credential.secret_name ? fmt::format("secret_name={}", *credential.secret_name)
+                                            : fmt::format("mcp_server_url={}", credential.mcp_server_url.value_or("-"));
+  log.warn("credential {} {}: {} holds a weak secret value (under {} bytes or about {} bits of estimated strength), "
+           "stored because credentials.allow_weak_secrets is true; a sandbox could guess it through an allowed host "
+           "that echoes it",
+           credential.id, name, fmt::join(weak.paths, ", "), kSecretMinBytes, kSecretMinEstimatedBits);
 }
 
 std::string take_url(const json& object, std::string_view key, std::string_view path) {
@@ -146,7 +189,7 @@ struct NewAuth {
   std::optional<std::string> mcp_server_url;
 };
 
-NewAuth take_auth_for_create(const json& body) {
+NewAuth take_auth_for_create(const json& body, WeakSecrets& weak) {
   const json& auth = required_object(body, "auth", "");
   std::string type = required_string(auth, "type", "auth", 1, 64);
   NewAuth out;
@@ -158,7 +201,7 @@ NewAuth take_auth_for_create(const json& body) {
                               "and _, not starting with a digit (at most 128)",
                               name));
     }
-    out.secrets.emplace_back("secret_value", take_secret(auth, "secret_value", "auth", true));
+    out.secrets.emplace_back("secret_value", take_substituted_secret(auth, "secret_value", "auth", true, weak));
     out.auth = {{"type", type},
                 {"secret_name", name},
                 {"networking", take_networking(auth, "auth")},
@@ -167,7 +210,7 @@ NewAuth take_auth_for_create(const json& body) {
   } else if (type == "static_bearer") {
     reject_unknown_fields(auth, {"type", "mcp_server_url", "token"}, "auth");
     std::string url = take_url(auth, "mcp_server_url", "auth");
-    out.secrets.emplace_back("token", take_secret(auth, "token", "auth", true));
+    out.secrets.emplace_back("token", take_substituted_secret(auth, "token", "auth", true, weak));
     out.auth = {{"type", type}, {"mcp_server_url", url}};
     out.mcp_server_url = url;
   } else if (type == "mcp_oauth") {
@@ -198,7 +241,7 @@ NewAuth take_auth_for_create(const json& body) {
 }
 
 // auth for update: patches `current` (response-shaped) in place and collects replaced secrets.
-void patch_auth(json& current, const json& auth, store::SecretFields& secrets) {
+void patch_auth(json& current, const json& auth, store::SecretFields& secrets, WeakSecrets& weak) {
   std::string stored_type = current.value("type", "");
   std::string type = required_string(auth, "type", "auth", 1, 64);
   if (type != stored_type) {
@@ -207,7 +250,7 @@ void patch_auth(json& current, const json& auth, store::SecretFields& secrets) {
   if (type == "environment_variable") {
     reject_present(auth, "secret_name", "auth", "is immutable; create a new credential for another name");
     reject_unknown_fields(auth, {"type", "secret_value", "networking", "injection_location"}, "auth");
-    if (auto value = take_secret(auth, "secret_value", "auth", false); !value.empty()) {
+    if (auto value = take_substituted_secret(auth, "secret_value", "auth", false, weak); !value.empty()) {
       secrets.emplace_back("secret_value", std::move(value));
     }
     if (optional_object(auth, "networking", "auth") != nullptr) current["networking"] = take_networking(auth, "auth");
@@ -216,7 +259,9 @@ void patch_auth(json& current, const json& auth, store::SecretFields& secrets) {
   } else if (type == "static_bearer") {
     reject_present(auth, "mcp_server_url", "auth", "is immutable; create a new credential for another server");
     reject_unknown_fields(auth, {"type", "token"}, "auth");
-    if (auto token = take_secret(auth, "token", "auth", false); !token.empty()) secrets.emplace_back("token", std::move(token));
+    if (auto token = take_substituted_secret(auth, "token", "auth", false, weak); !token.empty()) {
+      secrets.emplace_back("token", std::move(token));
+    }
   } else {
     reject_present(auth, "mcp_server_url", "auth", "is immutable; create a new credential for another server");
     reject_unknown_fields(auth, {"type", "access_token", "expires_at", "refresh"}, "auth");
@@ -276,11 +321,12 @@ json credential_json(const store::Credential& credential) {
                        auth.value("mcp_server_url", "")));
 }
 
-Reply create(store::Store& store, ApiRequest& request) {
+Reply create(store::Store& store, const CredentialSettings& settings, Logger& log, ApiRequest& request) {
   const std::string& vault_id = request.param("vault_id");
   json body = parse_body(request);
   reject_unknown_fields(body, {"auth", "display_name", "metadata"}, "");
-  NewAuth auth = take_auth_for_create(body);
+  WeakSecrets weak{settings.allow_weak_secrets, {}};
+  NewAuth auth = take_auth_for_create(body, weak);
   json doc = {{"auth", auth.auth}, {"metadata", metadata_for_create(body, "")}, {"display_name", nullptr}};
   if (auto name = optional_string(body, "display_name", "", 0, kDisplayNameMax)) doc["display_name"] = *name;
 
@@ -291,10 +337,12 @@ Reply create(store::Store& store, ApiRequest& request) {
   if (!created && created.error() == store::Errc::archived) {
     bad_request(fmt::format("vault {} is archived; credentials can only be added to an active vault", vault_id));
   }
-  return {200, credential_json(take(std::move(created), "vault", vault_id)), {}};
+  store::Credential stored = take(std::move(created), "vault", vault_id);
+  warn_weak_secrets(log, stored, weak);
+  return {200, credential_json(stored), {}};
 }
 
-Reply update(store::Store& store, ApiRequest& request) {
+Reply update(store::Store& store, const CredentialSettings& settings, Logger& log, ApiRequest& request) {
   const std::string& vault_id = request.param("vault_id");
   const std::string& id = request.param("credential_id");
   json body = parse_body(request);
@@ -303,18 +351,21 @@ Reply update(store::Store& store, ApiRequest& request) {
   if (credential.archived_at) bad_request(fmt::format("credential {} is archived; archived credentials cannot change", id));
   json doc = parse_doc(credential.doc);
   store::SecretFields secrets;
-  if (const json* auth = optional_object(body, "auth", "")) patch_auth(doc["auth"], *auth, secrets);
+  WeakSecrets weak{settings.allow_weak_secrets, {}};
+  if (const json* auth = optional_object(body, "auth", "")) patch_auth(doc["auth"], *auth, secrets, weak);
   if (auto name = optional_string(body, "display_name", "", 1, kDisplayNameMax)) doc["display_name"] = *name;
   doc["metadata"] = metadata_patch(doc.value("metadata", json::object()), body, "");
-  return {200, credential_json(take(store.update_credential(vault_id, id, doc.dump(), std::move(secrets)), "credential", id)), {}};
+  store::Credential updated = take(store.update_credential(vault_id, id, doc.dump(), std::move(secrets)), "credential", id);
+  warn_weak_secrets(log, updated, weak);
+  return {200, credential_json(updated), {}};
 }
 
 }  // namespace
 
-void add_credential_routes(Router& router, store::Store& store) {
+void add_credential_routes(Router& router, store::Store& store, CredentialSettings settings, Logger& log) {
   const std::string collection = "/v1/vaults/{vault_id}/credentials";
   const std::string item = collection + "/{credential_id}";
-  router.add("POST", collection, [&store](ApiRequest& r) { return create(store, r); });
+  router.add("POST", collection, [&store, settings, &log](ApiRequest& r) { return create(store, settings, log, r); });
   router.add("GET", collection, [&store](ApiRequest& r) {
     const std::string& vault_id = r.param("vault_id");
     return Reply{200, page_json(take(store.list_credentials(vault_id, list_query(r)), "vault", vault_id), credential_json), {}};
@@ -323,7 +374,7 @@ void add_credential_routes(Router& router, store::Store& store) {
     const std::string& id = r.param("credential_id");
     return Reply{200, credential_json(take(store.get_credential(r.param("vault_id"), id), "credential", id)), {}};
   });
-  router.add("POST", item, [&store](ApiRequest& r) { return update(store, r); });
+  router.add("POST", item, [&store, settings, &log](ApiRequest& r) { return update(store, settings, log, r); });
   router.add("POST", item + "/archive", [&store](ApiRequest& r) {
     const std::string& id = r.param("credential_id");
     return Reply{200, credential_json(take(store.archive_credential(r.param("vault_id"), id), "credential", id)), {}};

@@ -26,6 +26,8 @@ json limited(std::initializer_list<std::string> hosts) {
 }
 
 struct CredentialFixture : ApiFixture {
+  using ApiFixture::ApiFixture;
+
   std::string vault = create_vault();
   std::string collection() const { return "/v1/vaults/" + vault + "/credentials"; }
   std::string item(const std::string& id) const { return collection() + "/" + id; }
@@ -49,6 +51,14 @@ struct CredentialFixture : ApiFixture {
     return std::string(secret.value().view());
   }
 };
+
+// The refusal of a weak value (secret_strength.hpp) at `field`.
+std::string weak_refusal(std::string_view field) {
+  return bad(fmt::format("{}: too weak: a secret value needs at least 16 bytes and about 64 bits of estimated strength "
+                         "(its length times log2 of the number of distinct bytes in it), so that it cannot be guessed "
+                         "through a host that echoes it; use the real API key or token, not a short password or PIN",
+                         field));
+}
 
 }  // namespace
 
@@ -207,8 +217,79 @@ TEST_CASE("credentials: auth type and body refusals") {
   CHECK(f.create_refusal(auth) == bad("auth.secret_value: must not contain CR, LF or NUL characters"));
   auth["secret_value"] = std::string(65537, 's');
   CHECK(f.create_refusal(auth) == bad("auth.secret_value: must be at most 65536 bytes"));
-  auth["secret_value"] = std::string(65536, 's');
+  std::string longest;
+  while (longest.size() < 65536) longest += kSecret;
+  longest.resize(65536);
+  auth["secret_value"] = longest;
   CHECK(f.created({{"auth", auth}})["auth"]["secret_name"] == "EXAMPLE_API_KEY");
+}
+
+// A sandbox could find a weak value by posting every candidate to an allowed host that echoes it and
+// seeing which one comes back as the placeholder (docs/security.md, "Secret strength").
+TEST_CASE("credentials: weak secret values are refused at create and update, and never quoted") {
+  CredentialFixture f;
+  std::string env_id = f.created({{"auth", env_auth()}})["id"];
+  json bearer_auth = {{"type", "static_bearer"}, {"mcp_server_url", "https://mcp.example.com/mcp"}, {"token", kSecret}};
+  std::string bearer_id = f.created({{"auth", bearer_auth}})["id"];
+  for (const std::string weak : {"1234", "1234567890123456", "aaaaaaaaaaaaaaaaaaaaaaaa", "abcdabcdabcdabcd"}) {
+    CAPTURE(weak);
+    json env = env_auth();
+    env["secret_name"] = "WEAK_KEY";
+    env["secret_value"] = weak;
+    json bearer = bearer_auth;
+    bearer["mcp_server_url"] = "https://weak.example.com/mcp";
+    bearer["token"] = weak;
+    const Response refused[] = {
+        f.create({{"auth", env}}),
+        f.create({{"auth", bearer}}),
+        f.post(f.item(env_id), json{{"auth", {{"type", "environment_variable"}, {"secret_value", weak}}}}),
+        f.post(f.item(bearer_id), json{{"auth", {{"type", "static_bearer"}, {"token", weak}}}}),
+    };
+    CHECK(refusal(refused[0]) == weak_refusal("auth.secret_value"));
+    CHECK(refusal(refused[1]) == weak_refusal("auth.token"));
+    CHECK(refusal(refused[2]) == weak_refusal("auth.secret_value"));
+    CHECK(refusal(refused[3]) == weak_refusal("auth.token"));
+    for (const Response& r : refused) CHECK(r.json_body["error"]["message"].get<std::string>().find(weak) == std::string::npos);
+  }
+  // Nothing was created or replaced.
+  CHECK(f.ok_get(f.collection())["data"].size() == 2);
+  CHECK(f.unsealed(env_id, "secret_value") == kSecret);
+  CHECK(f.unsealed(bearer_id, "token") == kSecret);
+
+  // Strong values are accepted, at create and update.
+  constexpr std::string_view kRandomAlphanumeric = "q7XbT2mLk9RzWc4NvE8j";
+  constexpr std::string_view kHex = "9f86d081884c7d659a2feaa0c55ad015";
+  CHECK(f.post(f.item(env_id), json{{"auth", {{"type", "environment_variable"}, {"secret_value", kRandomAlphanumeric}}}}).status == 200);
+  CHECK(f.unsealed(env_id, "secret_value") == kRandomAlphanumeric);
+  CHECK(f.post(f.item(bearer_id), json{{"auth", {{"type", "static_bearer"}, {"token", kHex}}}}).status == 200);
+  CHECK(f.unsealed(bearer_id, "token") == kHex);
+  json strong = env_auth();
+  strong["secret_name"] = "STRONG_KEY";
+  strong["secret_value"] = kHex;
+  CHECK(f.create({{"auth", strong}}).status == 200);
+
+  // mcp_oauth's tokens are stored only: the proxy neither substitutes nor redacts them in this version.
+  CHECK(f.create({{"auth", {{"type", "mcp_oauth"}, {"mcp_server_url", "https://oauth.example/mcp"}, {"access_token", "1234"}}}})
+            .status == 200);
+}
+
+TEST_CASE("credentials: credentials.allow_weak_secrets stores weak values; the other checks still apply") {
+  CredentialFixture f(CredentialSettings{.allow_weak_secrets = true});
+  json env = env_auth();
+  env["secret_value"] = "1234";
+  std::string env_id = f.created({{"auth", env}})["id"];
+  CHECK(f.unsealed(env_id, "secret_value") == "1234");
+  CHECK(f.post(f.item(env_id), json{{"auth", {{"type", "environment_variable"}, {"secret_value", "1234567890123456"}}}}).status == 200);
+  CHECK(f.unsealed(env_id, "secret_value") == "1234567890123456");
+  json bearer = {{"type", "static_bearer"}, {"mcp_server_url", "https://mcp.example.com/mcp"}, {"token", "0000"}};
+  std::string bearer_id = f.created({{"auth", bearer}})["id"];
+  CHECK(f.unsealed(bearer_id, "token") == "0000");
+
+  env["secret_name"] = "OTHER_KEY";
+  env["secret_value"] = "";
+  CHECK(f.create_refusal(env) == bad("auth.secret_value: must not be empty"));
+  env["secret_value"] = "12\r\n34";
+  CHECK(f.create_refusal(env) == bad("auth.secret_value: must not contain CR, LF or NUL characters"));
 }
 
 TEST_CASE("credentials: secret_name format") {
@@ -283,7 +364,7 @@ TEST_CASE("credentials: secret values never appear in any response body") {
   responses.push_back(f.get(f.collection()));
   responses.push_back(f.get(f.collection() + "?include_archived=true"));
   responses.push_back(f.post(f.item(id), json{{"display_name", "renamed"}}));
-  responses.push_back(f.post(f.item(id), json{{"auth", {{"type", "environment_variable"}, {"secret_value", "sk-rotated-41d2"}}}}));
+  responses.push_back(f.post(f.item(id), json{{"auth", {{"type", "environment_variable"}, {"secret_value", "sk-rotated-41d2c9e7"}}}}));
   responses.push_back(f.post(f.item(id), json{{"auth", {{"type", "environment_variable"}, {"secret_value", "sk-bad-8\n"}}}}));
   responses.push_back(f.post(f.collection(), json{{"auth", env_auth()}}));  // duplicate name: 409
   responses.push_back(f.post(f.item(id) + "/archive"));
@@ -291,13 +372,13 @@ TEST_CASE("credentials: secret values never appear in any response body") {
   for (const Response& r : responses) {
     CAPTURE(r.body);
     CHECK(r.body.find(kSecret) == std::string::npos);
-    CHECK(r.body.find("sk-rotated-41d2") == std::string::npos);
+    CHECK(r.body.find("sk-rotated-41d2c9e7") == std::string::npos);
     CHECK(r.body.find("sk-bad-8") == std::string::npos);
     if (r.status == 200 && r.json_body.contains("auth")) CHECK_FALSE(r.json_body["auth"].contains("secret_value"));
     CHECK(r.body.find("airlock_ph_") == std::string::npos);  // the placeholder is for the sandbox, not this API
   }
   CHECK(responses[4].status == 200);
-  CHECK(f.unsealed(id, "secret_value") == "sk-rotated-41d2");
+  CHECK(f.unsealed(id, "secret_value") == "sk-rotated-41d2c9e7");
   CHECK(refusal(responses[5]) == bad("auth.secret_value: must not contain CR, LF or NUL characters"));
 }
 

@@ -16,15 +16,23 @@
 
 namespace airlock::control {
 
+class Logger;
+
+// credentials.* of the configuration (docs/configuration.md).
+struct CredentialSettings {
+  // Store secret values that fail the strength rule (secret_strength.hpp) with a warning, instead of
+  // refusing them: for installations that must keep weak legacy values.
+  bool allow_weak_secrets = false;
+};
+
 void add_vault_routes(Router& router, store::Store& store);
-void add_credential_routes(Router& router, store::Store& store);
+void add_credential_routes(Router& router, store::Store& store, CredentialSettings settings, Logger& log);
 void add_agent_routes(Router& router, store::Store& store);
 void add_environment_routes(Router& router, store::Store& store);
 // Sessions (API.md §6) with their events, egress audit and sandbox_env (§10); see sessions.cpp.
 class SessionRuntime;
 void add_session_routes(Router& router, store::Store& store, const SandboxEnvSettings& sandbox_env, SessionRuntime& runtime);
 // Deployments and deployment runs (API.md §5); see deployments.cpp and deployment_runs.cpp.
-class Logger;
 void add_deployment_routes(Router& router, store::Store& store, SessionRuntime& runtime, Logger& log);
 
 // Unwraps a store result: not_found becomes a 404 naming `what` and `id`; archived a 400; every other

@@ -16,8 +16,8 @@ using testing::refusal;
 using testing::Response;
 
 constexpr std::string_view kBundle = "-----BEGIN CERTIFICATE-----\nMIIBroots\n-----END CERTIFICATE-----\n";
-constexpr std::string_view kSecretA = "sk-live-aaaa-1111";
-constexpr std::string_view kSecretB = "sk-live-bbbb-2222";
+constexpr std::string_view kSecretA = "sk-live-a7c3e9f1b5d2";
+constexpr std::string_view kSecretB = "sk-live-b8d4f0a2c6e3";
 
 Response handle(ControlApi& api, const std::string& target) {
   http1::RequestHead head;
@@ -107,7 +107,7 @@ TEST_CASE("sandbox_env: placeholders, the proxy URL with the session token, the 
 
 TEST_CASE("sandbox_env: archived credentials and vaults are not exposed; Airlock's variables win over a credential's") {
   SandboxFixture f;
-  std::string shadow = f.create_env_credential(f.vault_a, "HTTPS_PROXY", "sk-live-shadow");
+  std::string shadow = f.create_env_credential(f.vault_a, "HTTPS_PROXY", "sk-live-shadow-3e8a1c");
   const std::string session = f.create_session({f.vault_a, f.vault_b});
   json env = f.sandbox_env(session).json_body["env"];
   CHECK(env["HTTPS_PROXY"].get<std::string>().starts_with("http://" + session + ":"));
@@ -125,7 +125,7 @@ TEST_CASE("sandbox_env: archived credentials and vaults are not exposed; Airlock
 TEST_CASE("sandbox_env: a secret_name that two of the session's vaults now expose is a 409") {
   SandboxFixture f;
   const std::string session = f.create_session({f.vault_a, f.vault_b});
-  f.create_env_credential(f.vault_b, "METRICS_API_TOKEN", "sk-live-late");
+  f.create_env_credential(f.vault_b, "METRICS_API_TOKEN", "sk-live-late-7b2d9f4e");
   Response r = f.sandbox_env(session);
   CHECK(refusal(r) == "409 conflict_error: vault_ids: secret_name \"METRICS_API_TOKEN\" is defined in both vault " +
                           f.vault_a + " and vault " + f.vault_b +

@@ -253,7 +253,12 @@ int run(const Config& config, Logger& log) {
   SandboxEnvSettings sandbox_env{
       config.proxy_advertise_url.empty() ? "http://" + proxy_address : config.proxy_advertise_url,
       fs::absolute(ca.bundle_path).string(), [pem = ca.bundle_pem] { return pem; }};
-  ControlApi api(*store, ApiKeys(std::move(keys)), log, runtime, std::move(sandbox_env));
+  if (config.allow_weak_secrets) {
+    log.warn("credentials.allow_weak_secrets is true: weak secret values are stored with a warning instead of "
+             "refused; a sandbox could guess one through an allowed host that echoes it");
+  }
+  ControlApi api(*store, ApiKeys(std::move(keys)), log, runtime, std::move(sandbox_env),
+                 CredentialSettings{.allow_weak_secrets = config.allow_weak_secrets});
   // Environments (network policy) change the snapshot too; the rebuild finishes before the API answers.
   // Any commit may have added session events (or deleted a session): wake the event streams.
   // A commit may also have archived or deleted a running session, or sent its harness a message.

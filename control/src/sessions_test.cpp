@@ -187,9 +187,9 @@ TEST_CASE("sessions: two vaults exposing one secret_name are a 409 naming both; 
   std::string a = f.create_vault("A");
   std::string b = f.create_vault("B");
   std::string c = f.create_vault("C");
-  f.create_env_credential(a, "METRICS_API_TOKEN", "value-a");
-  std::string clashing = f.create_env_credential(b, "METRICS_API_TOKEN", "value-b");
-  f.create_env_credential(c, "OTHER_TOKEN", "value-c");
+  f.create_env_credential(a, "METRICS_API_TOKEN", "value-a-3c9e1f7b5d");
+  std::string clashing = f.create_env_credential(b, "METRICS_API_TOKEN", "value-b-8a2d6f0c4e");
+  f.create_env_credential(c, "OTHER_TOKEN", "value-c-1e5b9d3f7a");
 
   Response r = f.post("/v1/sessions", f.body({{"vault_ids", {a, c, b}}}));
   CHECK(refusal(r) == "409 conflict_error: vault_ids: secret_name \"METRICS_API_TOKEN\" is defined in both vault " + a +

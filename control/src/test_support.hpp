@@ -110,10 +110,12 @@ class ApiFixture {
  public:
   static constexpr std::string_view kKey = "ak_test_primary";
   static constexpr std::string_view kSecondKey = "ak_test_secondary";
+  static constexpr std::string_view kStrongSecret = "sk-test-4f9c2a7e1b8d3065";
 
-  ApiFixture()
+  ApiFixture() : ApiFixture(CredentialSettings{}) {}
+  explicit ApiFixture(CredentialSettings credentials)
       : store_(store::Store::open(store::Options{dir.path() / "airlock.db", random_master_key(), clock.clock(), "test key"})),
-        api(*store_, ApiKeys({std::string(kKey), std::string(kSecondKey)}), log, runtime) {}
+        api(*store_, ApiKeys({std::string(kKey), std::string(kSecondKey)}), log, runtime, {}, credentials) {}
 
   store::Store& store() { return *store_; }
 
@@ -156,8 +158,9 @@ class ApiFixture {
   std::string create_vault(std::string_view name = "Vault") {
     return ok_post("/v1/vaults", {{"display_name", name}})["id"].get<std::string>();
   }
-  // An environment_variable credential limited to api.example.com.
-  json env_credential_body(std::string_view secret_name, std::string_view secret_value = "sk-test-value") {
+  // An environment_variable credential limited to api.example.com. The default value passes the strength
+  // rule (secret_strength.hpp), as every value a test stores must.
+  json env_credential_body(std::string_view secret_name, std::string_view secret_value = kStrongSecret) {
     return {{"auth",
              {{"type", "environment_variable"},
               {"secret_name", secret_name},
@@ -165,7 +168,7 @@ class ApiFixture {
               {"networking", {{"type", "limited"}, {"allowed_hosts", {"api.example.com"}}}}}}};
   }
   std::string create_env_credential(const std::string& vault_id, std::string_view secret_name,
-                                    std::string_view secret_value = "sk-test-value") {
+                                    std::string_view secret_value = kStrongSecret) {
     return ok_post("/v1/vaults/" + vault_id + "/credentials", env_credential_body(secret_name, secret_value))["id"]
         .get<std::string>();
   }

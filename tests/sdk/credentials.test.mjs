@@ -3,7 +3,11 @@
 // uniqueness conflicts, and the validation rules of API.md §2 and §9. Every secret sent is random and
 // registered; the last test checks that no response (and no daemon output) ever contained one.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 
+import { makeTempDir, randomApiKey, start } from './lib/daemon.mjs';
 import {
   Anthropic, assertId, assertInjection, assertKeys, assertNewestFirst, assertSameIds, assertTimestamp, collect,
   expectApiError, instantNs, range, useDaemon,
@@ -247,6 +251,97 @@ test('static_bearer: token and mcp_server_url are required', async () => {
     { ...bad, path: 'auth.mcp_server_url' });
   await expectApiError(create({ type: 'static_bearer', mcp_server_url: 'https://a.example/mcp', token: 12 }),
     { ...bad, path: 'auth.token' });
+});
+
+// ---- secret strength (docs/security.md) ----------------------------------------------------------------
+
+// The refusal of a weak secret value at `field`; it never quotes the value.
+function weakMessage(field) {
+  return `${field}: too weak: a secret value needs at least 16 bytes and about 64 bits of estimated strength `
+    + '(its length times log2 of the number of distinct bytes in it), so that it cannot be guessed through a host '
+    + 'that echoes it; use the real API key or token, not a short password or PIN';
+}
+
+const kWeakValues = ['1234', '1234567890123456'];
+
+test('a weak secret_value or token is refused at create and update; the message names the field, not the value', async () => {
+  const v = await newVault('weak secrets');
+  const env = await createEnv(v.id);
+  const bearer = await ctx.client.beta.vaults.credentials.create(v.id, {
+    auth: { type: 'static_bearer', mcp_server_url: 'https://mcp.strength.example/mcp', token: ctx.secret('bearer') },
+  });
+  for (const weak of kWeakValues) {
+    const attempts = [
+      ['auth.secret_value', () => createEnv(v.id, { secret_value: weak })],
+      ['auth.token', () => ctx.client.beta.vaults.credentials.create(v.id, {
+        auth: { type: 'static_bearer', mcp_server_url: 'https://mcp.weak.example/mcp', token: weak },
+      })],
+      ['auth.secret_value', () => ctx.client.beta.vaults.credentials.update(env.id, {
+        vault_id: v.id, auth: { type: 'environment_variable', secret_value: weak },
+      })],
+      ['auth.token', () => ctx.client.beta.vaults.credentials.update(bearer.id, {
+        vault_id: v.id, auth: { type: 'static_bearer', token: weak },
+      })],
+    ];
+    for (const [field, attempt] of attempts) {
+      const err = await expectApiError(attempt(), { ...bad, path: field });
+      assert.equal(err.apiMessage, weakMessage(field));
+      assert.ok(!JSON.stringify(err.error).includes(weak), `the refusal quotes ${weak}`);
+    }
+  }
+  const listed = await collect(ctx.client.beta.vaults.credentials.list(v.id));
+  assertSameIds(listed, [env, bearer], 'nothing was created');
+
+  // Random values are accepted: 20 letters and digits, 32 hex digits.
+  const alphanumeric = crypto.randomBytes(30).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 20);
+  const hex = crypto.randomBytes(16).toString('hex');
+  assert.equal(alphanumeric.length, 20);
+  ctx.secrets.add(alphanumeric);
+  ctx.secrets.add(hex);
+  await createEnv(v.id, { secret_value: alphanumeric });
+  await ctx.client.beta.vaults.credentials.update(bearer.id, {
+    vault_id: v.id, auth: { type: 'static_bearer', token: hex },
+  });
+});
+
+test('credentials.allow_weak_secrets: true stores weak values with a warning naming the credential, not the value', async () => {
+  const dataDir = makeTempDir();
+  const config = path.join(dataDir, 'airlock.yaml');
+  fs.writeFileSync(config, 'credentials:\n  allow_weak_secrets: true\n');
+  const apiKey = randomApiKey();
+  const daemon = await start({ dataDir, apiKey, args: ['--config', config] });
+  let stopped = false;
+  try {
+    const client = new Anthropic({ apiKey, baseURL: daemon.baseURL, timeout: 30_000 });
+    const v = await client.beta.vaults.create({ display_name: 'legacy' });
+    const cred = await client.beta.vaults.credentials.create(v.id, {
+      auth: { type: 'environment_variable', secret_name: 'LEGACY_PIN', secret_value: '1234', networking: { type: 'unrestricted' } },
+    });
+    await client.beta.vaults.credentials.update(cred.id, {
+      vault_id: v.id, auth: { type: 'environment_variable', secret_value: '1234567890123456' },
+    });
+    assert.equal((await client.beta.vaults.credentials.retrieve(cred.id, { vault_id: v.id })).auth.secret_name, 'LEGACY_PIN');
+    const status = await daemon.stop();
+    stopped = true;
+    assert.deepEqual(status, { code: 0, signal: null });
+
+    const log = daemon.log();
+    assert.match(log, /warn credentials\.allow_weak_secrets is true: weak secret values are stored with a warning/);
+    const warnings = log.split('\n').filter((line) => line.includes(`credential ${cred.id} secret_name=LEGACY_PIN:`));
+    assert.equal(warnings.length, 2, `one warning for the create and one for the update:\n${log}`);
+    for (const line of warnings) {
+      const message = line.slice(line.indexOf(' warn ') + 1);  // without the timestamp, whose digits may hold 1234
+      assert.match(message, /^warn credential \S+ secret_name=LEGACY_PIN: auth\.secret_value holds a weak secret value /);
+      assert.ok(!message.includes('1234'), `the warning quotes the value: ${line}`);
+    }
+    assert.ok(!log.includes('1234567890123456'), 'the daemon\'s output contains the value');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  } finally {
+    if (!stopped) {
+      process.stderr.write(`\n--- airlock output (tail), data dir ${dataDir} ---\n${daemon.logTail(60)}\n`);
+      await daemon.stop();
+    }
+  }
 });
 
 // ---- mcp_oauth -----------------------------------------------------------------------------------------

@@ -1,0 +1,422 @@
+// load_config: ARCHITECTURE.md's defaults, every flag, every YAML key, flags over YAML, repeatable flags
+// replacing YAML lists, AIRLOCK_API_KEY, and the exact messages of every refusal.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "daemon/config.hpp"
+#include "test_support.hpp"
+
+namespace airlock::control {
+namespace {
+
+using testing::TempDir;
+
+Config load(std::vector<std::string_view> args, std::string_view env = {}) { return load_config(args, env); }
+
+// The ConfigError's message; any other outcome fails the test.
+std::string config_error(std::vector<std::string_view> args, std::string_view env = {}) {
+  try {
+    load_config(args, env);
+  } catch (const ConfigError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    FAIL_CHECK("not a ConfigError: " << e.what());
+    return "<not a ConfigError>";
+  }
+  FAIL_CHECK("no ConfigError was thrown");
+  return "<no error>";
+}
+
+std::string usage_after(std::string_view first_line) { return fmt::format("{}\n{}", first_line, kServeUsage); }
+
+}  // namespace
+
+TEST_CASE("config: defaults are ARCHITECTURE.md's table") {
+  Config config = load({});
+  CHECK_FALSE(config.config_file.has_value());
+  CHECK(config.data_dir == ".airlock");
+  CHECK(config.api_listen.host == "127.0.0.1");
+  CHECK(config.api_listen.port == 8420);
+  CHECK(config.api_keys.empty());  // serve generates DATA_DIR/admin.key
+  CHECK(config.proxy_listen.host == "127.0.0.1");
+  CHECK(config.proxy_listen.port == 8421);
+  CHECK(config.proxy_advertise_url.empty());  // resolved to http:// + the bound proxy address at startup
+  CHECK(config.upstream_ca.empty());
+  CHECK(config.resolve.empty());
+  CHECK(config.placeholder_violation == "block");
+  CHECK(config.passthrough_hosts.empty());
+  CHECK(config.allow_plaintext_substitution == false);
+  CHECK(config.max_header_bytes == 65536);
+  CHECK(config.max_decoded_body_bytes == 8u << 20);
+  CHECK(config.catch_up_window_seconds == 900);
+  CHECK(config.max_jitter_seconds == 60);
+  CHECK(config.audit_retention_days == 30);
+  CHECK(config.allow_weak_secrets == false);
+  CHECK(config.log_level == LogLevel::info);
+  CHECK_FALSE(config.ready_file.has_value());
+}
+
+TEST_CASE("config: every flag") {
+  Config config = load({"--data-dir", "/var/lib/airlock", "--api-listen", "0.0.0.0:9000", "--proxy-listen", "127.0.0.2:0",
+                        "--upstream-ca", "/a.pem", "--upstream-ca", "/b.pem", "--resolve", "api.example.com:127.0.0.1",
+                        "--resolve", "other.example:10.0.0.1", "--log-level", "debug", "--ready-file", "/tmp/ready.json"});
+  CHECK(config.data_dir == "/var/lib/airlock");
+  CHECK(config.api_listen.host == "0.0.0.0");
+  CHECK(config.api_listen.port == 9000);
+  CHECK(config.proxy_listen.host == "127.0.0.2");
+  CHECK(config.proxy_listen.port == 0);
+  CHECK(config.upstream_ca == std::vector<std::string>{"/a.pem", "/b.pem"});
+  CHECK(config.resolve == std::map<std::string, std::string>{{"api.example.com", "127.0.0.1"}, {"other.example", "10.0.0.1"}});
+  CHECK(config.log_level == LogLevel::debug);
+  REQUIRE(config.ready_file.has_value());
+  CHECK(*config.ready_file == "/tmp/ready.json");
+}
+
+TEST_CASE("config: every log level by flag") {
+  CHECK(load({"--log-level", "debug"}).log_level == LogLevel::debug);
+  CHECK(load({"--log-level", "info"}).log_level == LogLevel::info);
+  CHECK(load({"--log-level", "warn"}).log_level == LogLevel::warn);
+  CHECK(load({"--log-level", "error"}).log_level == LogLevel::error);
+  CHECK(to_string(LogLevel::warn) == "warn");
+}
+
+TEST_CASE("config: every YAML key") {
+  TempDir dir;
+  auto file = dir.write("airlock.yaml", R"(data_dir: /srv/airlock
+api:
+  listen: 127.0.0.1:7000
+  keys: [key-one, key-two]
+proxy:
+  listen: "[::1]:7001"
+  advertise_url: http://proxy.internal:7001
+  upstream_ca:
+    - /etc/ca1.pem
+  resolve:
+    api.example.com: 192.0.2.10
+  placeholder_violation: passthrough
+  passthrough_hosts: [bank.example.com]
+  allow_plaintext_substitution: true
+  max_header_bytes: 32768
+  max_decoded_body_bytes: 1048576
+credentials:
+  allow_weak_secrets: true
+scheduler:
+  catch_up_window_seconds: 60
+  max_jitter_seconds: 0
+runtime:
+  default_harness: digest
+  max_concurrent_sessions: 2
+  bwrap: /usr/bin/bwrap
+  stderr_log_bytes: 4096
+  stdout_event_bytes: 8192
+  sandbox_uid_base: 3000000
+  harnesses:
+    digest:
+      command: ["/bin/sh", "/usr/share/digest.sh"]
+      read_only_paths: ["/usr/share/", "/etc"]
+      timeout_seconds: 600
+      stdin: open
+      env: {REPORT_TZ: Europe/Paris}
+    plain:
+      command: [/usr/bin/true]
+audit:
+  retention_days: 7
+log:
+  level: warn
+)");
+  std::string path = file.string();
+  Config config = load({"--config", path});
+  REQUIRE(config.config_file.has_value());
+  CHECK(*config.config_file == file);
+  CHECK(config.data_dir == "/srv/airlock");
+  CHECK(config.api_listen.to_string() == "127.0.0.1:7000");
+  CHECK(config.api_keys == std::vector<std::string>{"key-one", "key-two"});
+  CHECK(config.proxy_listen.host == "::1");
+  CHECK(config.proxy_listen.port == 7001);
+  CHECK(config.proxy_listen.to_string() == "[::1]:7001");
+  CHECK(config.proxy_advertise_url == "http://proxy.internal:7001");
+  CHECK(config.upstream_ca == std::vector<std::string>{"/etc/ca1.pem"});
+  CHECK(config.resolve == std::map<std::string, std::string>{{"api.example.com", "192.0.2.10"}});
+  CHECK(config.placeholder_violation == "passthrough");
+  CHECK(config.passthrough_hosts == std::vector<std::string>{"bank.example.com"});
+  CHECK(config.allow_plaintext_substitution == true);
+  CHECK(config.max_header_bytes == 32768);
+  CHECK(config.max_decoded_body_bytes == 1048576);
+  CHECK(config.catch_up_window_seconds == 60);
+  CHECK(config.max_jitter_seconds == 0);
+  CHECK(config.audit_retention_days == 7);
+  CHECK(config.allow_weak_secrets == true);
+  CHECK(config.log_level == LogLevel::warn);
+  CHECK(config.runtime.default_harness == "digest");
+  CHECK(config.runtime.max_concurrent_sessions == 2);
+  CHECK(config.runtime.bwrap == "/usr/bin/bwrap");
+  CHECK(config.runtime.stderr_log_bytes == 4096);
+  CHECK(config.runtime.stdout_event_bytes == 8192);
+  CHECK(config.runtime.sandbox_uid_base == 3000000);
+  REQUIRE(config.runtime.harnesses.size() == 2);
+  const HarnessConfig& digest = config.runtime.harnesses.at("digest");
+  CHECK(digest.command == std::vector<std::string>{"/bin/sh", "/usr/share/digest.sh"});
+  CHECK(digest.read_only_paths == std::vector<std::filesystem::path>{"/usr/share", "/etc"});
+  CHECK(digest.timeout_seconds == 600);
+  CHECK(digest.keep_stdin_open);
+  CHECK(digest.env == std::map<std::string, std::string>{{"REPORT_TZ", "Europe/Paris"}});
+  const HarnessConfig& plain = config.runtime.harnesses.at("plain");
+  CHECK(plain.command == std::vector<std::string>{"/usr/bin/true"});
+  CHECK(plain.read_only_paths.empty());
+  CHECK(plain.timeout_seconds == 3600);
+  CHECK_FALSE(plain.keep_stdin_open);
+}
+
+TEST_CASE("config: runtime defaults") {
+  Config config = load({});
+  CHECK_FALSE(config.runtime.default_harness.has_value());
+  CHECK(config.runtime.max_concurrent_sessions == 4);
+  CHECK(config.runtime.harnesses.empty());
+  CHECK(config.runtime.bwrap == "bwrap");
+  CHECK(config.runtime.stderr_log_bytes == 1048576);
+  CHECK(config.runtime.stdout_event_bytes == 16777216);
+  CHECK(config.runtime.sandbox_uid_base == 2000000000);
+}
+
+TEST_CASE("config: runtime refusals name the key and what to do") {
+  TempDir dir;
+  auto error_for = [&](std::string_view name, std::string_view text, std::vector<std::string_view> extra = {}) {
+    std::string path = dir.write(name, text).string();
+    std::vector<std::string_view> args = {"--config", path};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string message = config_error(args);
+    CHECK(message.starts_with(path + ": "));
+    return message.substr(path.size() + 2);
+  };
+  CHECK(error_for("a.yaml", "runtime:\n  harness: x\n") ==
+        "runtime.harness: unknown key; accepted here: default_harness, max_concurrent_sessions, harnesses, bwrap, "
+        "stderr_log_bytes, stdout_event_bytes, sandbox_uid_base");
+  CHECK(error_for("b.yaml", "runtime:\n  default_harness: digest\n") ==
+        "runtime.default_harness: \"digest\" is not defined under runtime.harnesses");
+  CHECK(error_for("c.yaml", "runtime:\n  harnesses:\n    d:\n      timeout_seconds: 5\n") ==
+        "runtime.harnesses.d.command: required: the harness's argv as a list, e.g. [\"/bin/sh\", \"/opt/harness/run.sh\"]");
+  CHECK(error_for("d.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [opt/h]\n") ==
+        "runtime.harnesses.d.read_only_paths[0]: \"opt/h\" must be an absolute path");
+  CHECK(error_for("e.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [/]\n") ==
+        "runtime.harnesses.d.read_only_paths[0]: \"/\" cannot be mounted into a sandbox; name the directories the harness needs");
+  CHECK(error_for("f.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      stdin: keep\n") ==
+        "runtime.harnesses.d.stdin: expected open or close");
+  CHECK(error_for("g.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      timeout_seconds: 0\n") ==
+        "runtime.harnesses.d.timeout_seconds: expected an integer from 1 to 604800");
+  CHECK(error_for("h.yaml", "runtime:\n  harnesses:\n    bad name:\n      command: [sh]\n") ==
+        "runtime.harnesses.bad name: a harness name is 1-64 letters, digits, '-', '_' or '.'");
+  CHECK(error_for("s.yaml", "runtime:\n  sandbox_uid_base: 1000\n") ==
+        "runtime.sandbox_uid_base: expected an integer from 65536 to 2147479551");
+  CHECK(error_for("t.yaml", "runtime:\n  sandbox_uid_base: 2147479552\n") ==
+        "runtime.sandbox_uid_base: expected an integer from 65536 to 2147479551");
+  CHECK(error_for("i.yaml", "runtime:\n  max_concurrent_sessions: 0\n") ==
+        "runtime.max_concurrent_sessions: expected an integer from 1 to 4096");
+  CHECK(error_for("j.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [/no/such/dir]\n") ==
+        "runtime.harnesses.d.read_only_paths[0]: /no/such/dir does not exist");
+  // The data dir must never be reachable from a sandbox: not as a read-only path, not below one.
+  std::string data = (dir.path() / "data").string();
+  std::string inside = fmt::format("runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [{}]\n",
+                                   dir.path().string());
+  CHECK(error_for("k.yaml", inside, {"--data-dir", data}) ==
+        fmt::format("runtime.harnesses.d.read_only_paths[0]: {} overlaps the data dir {}; a sandbox must never see the data "
+                    "dir (it holds the master key and the database)",
+                    dir.path().string(), std::filesystem::weakly_canonical(data).string()));
+}
+
+TEST_CASE("config: an empty YAML file keeps every default") {
+  TempDir dir;
+  std::string path = dir.write("empty.yaml", "").string();
+  Config config = load({"--config", path});
+  CHECK(config.api_listen.to_string() == "127.0.0.1:8420");
+  CHECK(config.max_header_bytes == 65536);
+  CHECK(config.log_level == LogLevel::info);
+}
+
+TEST_CASE("config: flags override YAML keys wherever --config stands") {
+  TempDir dir;
+  std::string path = dir.write("airlock.yaml", R"(data_dir: /from/yaml
+api: {listen: "127.0.0.1:7000"}
+proxy: {listen: "127.0.0.1:7001"}
+log: {level: error}
+)").string();
+  // Flags before and after --config both win over the file.
+  Config config = load({"--data-dir", "/from/flag", "--config", path, "--api-listen", "127.0.0.1:9000", "--log-level", "debug"});
+  CHECK(config.data_dir == "/from/flag");
+  CHECK(config.api_listen.port == 9000);
+  CHECK(config.proxy_listen.port == 7001);  // no flag: the YAML value stays
+  CHECK(config.log_level == LogLevel::debug);
+}
+
+TEST_CASE("config: a repeatable flag replaces the YAML list instead of appending") {
+  TempDir dir;
+  std::string path = dir.write("airlock.yaml", R"(proxy:
+  upstream_ca: [/yaml/one.pem, /yaml/two.pem]
+  resolve: {a.example: 10.0.0.1, b.example: 10.0.0.2}
+)").string();
+
+  Config kept = load({"--config", path});
+  CHECK(kept.upstream_ca == std::vector<std::string>{"/yaml/one.pem", "/yaml/two.pem"});
+  CHECK(kept.resolve.size() == 2);
+
+  Config replaced = load({"--config", path, "--upstream-ca", "/flag.pem", "--resolve", "c.example:10.0.0.3"});
+  CHECK(replaced.upstream_ca == std::vector<std::string>{"/flag.pem"});
+  CHECK(replaced.resolve == std::map<std::string, std::string>{{"c.example", "10.0.0.3"}});
+}
+
+TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted ones") {
+  TempDir dir;
+  std::string top = dir.write("top.yaml", "data_dir: /x\nlisten: 127.0.0.1:1\n").string();
+  CHECK(config_error({"--config", top}) ==
+        top + ": listen: unknown key; accepted here: data_dir, api, proxy, credentials, scheduler, runtime, audit, log");
+
+  std::string nested = dir.write("nested.yaml", "proxy:\n  lisen: 127.0.0.1:1\n").string();
+  CHECK(config_error({"--config", nested}) ==
+        nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
+                 "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
+                 "max_decoded_body_bytes");
+
+  std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
+  CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
+
+  std::string scheduler = dir.write("scheduler.yaml", "scheduler:\n  jitter: 1\n").string();
+  CHECK(config_error({"--config", scheduler}) ==
+        scheduler + ": scheduler.jitter: unknown key; accepted here: catch_up_window_seconds, max_jitter_seconds");
+
+  std::string credentials = dir.write("credentials.yaml", "credentials:\n  allow_weak: true\n").string();
+  CHECK(config_error({"--config", credentials}) ==
+        credentials + ": credentials.allow_weak: unknown key; accepted here: allow_weak_secrets");
+
+  std::string audit = dir.write("audit.yaml", "audit:\n  days: 1\n").string();
+  CHECK(config_error({"--config", audit}) == audit + ": audit.days: unknown key; accepted here: retention_days");
+
+  std::string log = dir.write("log.yaml", "log:\n  lvl: debug\n").string();
+  CHECK(config_error({"--config", log}) == log + ": log.lvl: unknown key; accepted here: level");
+}
+
+TEST_CASE("config: malformed YAML values name the key and the accepted form") {
+  TempDir dir;
+  auto error_for = [&](std::string_view name, std::string_view text) {
+    std::string path = dir.write(name, text).string();
+    std::string message = config_error({"--config", path});
+    CHECK(message.starts_with(path + ": "));
+    return message.substr(path.size() + 2);
+  };
+  CHECK(error_for("a.yaml", "proxy:\n  max_header_bytes: 1023\n") ==
+        "proxy.max_header_bytes: expected an integer from 1024 to 1048576");
+  CHECK(error_for("b.yaml", "proxy:\n  max_header_bytes: 1048577\n") ==
+        "proxy.max_header_bytes: expected an integer from 1024 to 1048576");
+  CHECK(error_for("c.yaml", "proxy:\n  max_header_bytes: 64k\n") ==
+        "proxy.max_header_bytes: expected an integer from 1024 to 1048576");
+  CHECK(error_for("d.yaml", "scheduler:\n  max_jitter_seconds: 3601\n") ==
+        "scheduler.max_jitter_seconds: expected an integer from 0 to 3600");
+  CHECK(error_for("e.yaml", "scheduler:\n  catch_up_window_seconds: -1\n") ==
+        "scheduler.catch_up_window_seconds: expected an integer from 0 to 604800");
+  CHECK(error_for("f.yaml", "audit:\n  retention_days: 0\n") == "audit.retention_days: expected an integer from 1 to 3650");
+  CHECK(error_for("g.yaml", "proxy:\n  placeholder_violation: allow\n") ==
+        "proxy.placeholder_violation: expected block or passthrough");
+  CHECK(error_for("h.yaml", "proxy:\n  allow_plaintext_substitution: maybe\n") ==
+        "proxy.allow_plaintext_substitution: expected true or false");
+  CHECK(error_for("i.yaml", "api:\n  keys: just-one\n") == "api.keys: expected a list of strings");
+  CHECK(error_for("n.yaml", "credentials:\n  allow_weak_secrets: 1234\n") ==
+        "credentials.allow_weak_secrets: expected true or false");
+  CHECK(error_for("j.yaml", "api:\n  keys: [ok, [nested]]\n") == "api.keys[1]: expected a string");
+  CHECK(error_for("k.yaml", "proxy:\n  resolve: [a.example]\n") == "proxy.resolve: expected a mapping of host: ip");
+  CHECK(error_for("l.yaml", "data_dir: [a, b]\n") == "data_dir: expected a string");
+  CHECK(error_for("m.yaml", "proxy: 5\n") == "proxy: expected a mapping");
+}
+
+TEST_CASE("config: endpoint values from YAML are checked too") {
+  TempDir dir;
+  std::string port = dir.write("port.yaml", "api:\n  listen: 127.0.0.1:70000\n").string();
+  CHECK(config_error({"--config", port}) ==
+        "api.listen: \"127.0.0.1:70000\" has no valid port (0-65535; 0 lets the kernel pick)");
+  std::string level = dir.write("level.yaml", "log:\n  level: verbose\n").string();
+  CHECK(config_error({"--config", level}) == "log.level: \"verbose\" is not a log level; use debug, info, warn or error");
+}
+
+TEST_CASE("config: YAML syntax errors give the file and the line") {
+  TempDir dir;
+  std::string path = dir.write("broken.yaml", "api:\n  listen: [unclosed\n").string();
+  std::string message = config_error({"--config", path});
+  CHECK(message.starts_with(path + ": line "));
+}
+
+TEST_CASE("config: a YAML document that is not a mapping is refused") {
+  TempDir dir;
+  std::string path = dir.write("scalar.yaml", "just a string\n").string();
+  std::string message = config_error({"--config", path});
+  CHECK(message.starts_with(path + ": "));
+  CHECK(message.ends_with("expected a mapping"));
+}
+
+// A key that is not a scalar is a ConfigError with a message, not a yaml-cpp exception that would end
+// `airlock serve` without one.
+TEST_CASE("config: a YAML key that is not a scalar is a ConfigError") {
+  TempDir dir;
+  std::string path = dir.write("complex-key.yaml", "? [a, b]\n: 1\n").string();
+  std::vector<std::string_view> args{"--config", path};
+  CHECK_THROWS_AS(load_config(args, ""), ConfigError);
+}
+
+TEST_CASE("config: bad ports and endpoints by flag") {
+  CHECK(config_error({"--api-listen", "127.0.0.1:65536"}) ==
+        "--api-listen: \"127.0.0.1:65536\" has no valid port (0-65535; 0 lets the kernel pick)");
+  CHECK(config_error({"--api-listen", "127.0.0.1:"}) ==
+        "--api-listen: \"127.0.0.1:\" has no valid port (0-65535; 0 lets the kernel pick)");
+  CHECK(config_error({"--proxy-listen", "127.0.0.1:-1"}) ==
+        "--proxy-listen: \"127.0.0.1:-1\" has no valid port (0-65535; 0 lets the kernel pick)");
+  CHECK(config_error({"--proxy-listen", "127.0.0.1:80x"}) ==
+        "--proxy-listen: \"127.0.0.1:80x\" has no valid port (0-65535; 0 lets the kernel pick)");
+  CHECK(config_error({"--api-listen", "127.0.0.1"}) == "--api-listen: \"127.0.0.1\" must be HOST:PORT, e.g. 127.0.0.1:8420");
+  CHECK(config_error({"--api-listen", ":8420"}) == "--api-listen: \":8420\" must be HOST:PORT, e.g. 127.0.0.1:8420");
+  CHECK(load({"--api-listen", "127.0.0.1:65535"}).api_listen.port == 65535);
+  CHECK(load({"--api-listen", "127.0.0.1:0"}).api_listen.port == 0);
+  Endpoint v6 = parse_endpoint("[::1]:8420", "x");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 8420);
+}
+
+TEST_CASE("config: bad log level by flag") {
+  CHECK(config_error({"--log-level", "verbose"}) == "--log-level: \"verbose\" is not a log level; use debug, info, warn or error");
+  CHECK(config_error({"--log-level", "INFO"}) == "--log-level: \"INFO\" is not a log level; use debug, info, warn or error");
+}
+
+TEST_CASE("config: bad --resolve values") {
+  for (std::string_view value : {"nocolon", ":127.0.0.1", "host:"}) {
+    CAPTURE(value);
+    CHECK(config_error({"--resolve", value}) ==
+          fmt::format("--resolve: \"{}\" must be HOST:IP, e.g. api.example.com:127.0.0.1", value));
+  }
+}
+
+TEST_CASE("config: unknown arguments and missing values print the usage") {
+  CHECK(config_error({"--bogus"}) == usage_after("unknown argument \"--bogus\""));
+  CHECK(config_error({"positional"}) == usage_after("unknown argument \"positional\""));
+  CHECK(config_error({"--data-dir"}) == usage_after("--data-dir needs a value"));
+  CHECK(config_error({"--config"}) == usage_after("--config needs a value"));
+  CHECK(config_error({"--log-level", "info", "--ready-file"}) == usage_after("--ready-file needs a value"));
+}
+
+TEST_CASE("config: --config naming a missing file") {
+  TempDir dir;
+  std::string path = (dir.path() / "does-not-exist.yaml").string();
+  CHECK(config_error({"--config", path}) == path + ": cannot read the config file");
+}
+
+TEST_CASE("config: AIRLOCK_API_KEY is split on commas with spaces trimmed") {
+  CHECK(load({}, "single").api_keys == std::vector<std::string>{"single"});
+  CHECK(load({}, " k1 , k2,,\tk3 ,").api_keys == std::vector<std::string>{"k1", "k2", "k3"});
+  CHECK(load({}, " , ,").api_keys.empty());
+  CHECK(load({}, "").api_keys.empty());
+  CHECK(load({}, "inner space,x").api_keys == std::vector<std::string>{"inner space", "x"});
+}
+
+TEST_CASE("config: AIRLOCK_API_KEY adds to api.keys from YAML") {
+  TempDir dir;
+  std::string path = dir.write("keys.yaml", "api:\n  keys: [from-yaml]\n").string();
+  CHECK(load({"--config", path}, "env-1, env-2").api_keys == std::vector<std::string>{"from-yaml", "env-1", "env-2"});
+}
+
+}  // namespace airlock::control

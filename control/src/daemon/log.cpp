@@ -1,0 +1,18 @@
+// Logger output; see log.hpp.
+#include "daemon/log.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+#include "airlock/store/store.hpp"
+
+namespace airlock::control {
+
+void Logger::write(LogLevel level, std::string_view message) {
+  std::string line = fmt::format("{} {} {}\n", store::format_time(std::chrono::system_clock::now()), to_string(level), message);
+  std::lock_guard lock(mutex_);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace airlock::control

@@ -1,0 +1,110 @@
+// Building and publishing the proxy's snapshot; see snapshot_publisher.hpp.
+#include "dataplane/snapshot_publisher.hpp"
+
+#include <unordered_map>
+
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+namespace airlock::control {
+namespace {
+
+using json = nlohmann::json;
+using proxy::CredentialRule;
+
+template <class T>
+T need(store::Result<T>&& result, std::string_view what) {
+  if (!result) throw std::runtime_error(fmt::format("{}: {}", what, result.error().message()));
+  return std::move(result).value();
+}
+
+std::shared_ptr<const CredentialRule> make_rule(const store::ActiveCredential& credential) {
+  json auth = json::parse(credential.doc).value("auth", json::object());
+  auto rule = std::make_shared<CredentialRule>();
+  rule->credential_id = credential.id;
+  if (credential.auth_type == "environment_variable") {
+    rule->kind = CredentialRule::Kind::environment_variable;
+    rule->secret_name = credential.secret_name.value_or("");
+    rule->placeholder = credential.placeholder.value_or("");
+    json networking = auth.value("networking", json::object());
+    rule->unrestricted = networking.value("type", "") == "unrestricted";
+    for (const json& host : networking.value("allowed_hosts", json::array())) rule->allowed_hosts.push_back(host.get<std::string>());
+    json location = auth.value("injection_location", json::object());
+    rule->in_header = location.value("header", false);
+    rule->in_body = location.value("body", false);
+    rule->in_url = location.value("url", false);
+  } else if (credential.auth_type == "static_bearer") {
+    rule->kind = CredentialRule::Kind::static_bearer;
+    rule->mcp_server_url = credential.mcp_server_url.value_or("");
+  } else {
+    return nullptr;  // mcp_oauth: stored, not injected by the proxy in this version
+  }
+  rule->value = certs::SecretBytes(credential.value.bytes());
+  return rule;
+}
+
+// The environment's network policy. An environment that no longer exists allows nothing (fail closed).
+void apply_environment(store::Store& store, const std::string& environment_id, proxy::SessionEntry& entry) {
+  auto environment = store.get_environment(environment_id);
+  if (!environment) {
+    entry.network_limited = true;
+    return;
+  }
+  json config = json::parse(environment.value().doc).value("config", json::object());
+  json networking = config.value("networking", json::object());
+  if (networking.value("type", "") == "limited") {
+    entry.network_limited = true;
+    for (const json& host : networking.value("allowed_hosts", json::array())) entry.allowed_hosts.push_back(host.get<std::string>());
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store) {
+  std::unordered_map<std::string, std::vector<std::shared_ptr<const CredentialRule>>> by_vault;
+  for (const store::ActiveCredential& credential : need(store.active_credentials(), "reading credentials")) {
+    if (auto rule = make_rule(credential)) by_vault[credential.vault_id].push_back(std::move(rule));
+  }
+  auto snapshot = std::make_shared<proxy::CredentialSnapshot>();
+  for (const store::Session& session : need(store.active_sessions(), "reading sessions")) {
+    proxy::SessionEntry entry;
+    entry.session_id = session.id;
+    entry.proxy_token = store.session_proxy_token(session.id);
+    apply_environment(store, session.environment_id, entry);
+    for (const std::string& vault_id : session.vault_ids) {
+      auto found = by_vault.find(vault_id);
+      if (found != by_vault.end()) entry.credentials.insert(entry.credentials.end(), found->second.begin(), found->second.end());
+    }
+    snapshot->sessions.emplace(session.id, std::move(entry));
+  }
+  return snapshot;
+}
+
+SnapshotPublisher::SnapshotPublisher(boost::asio::io_context& control, store::Store& store, proxy::SnapshotSlot& slot,
+                                     Logger& log)
+    : control_(control), store_(store), slot_(slot), log_(log) {}
+
+void SnapshotPublisher::request_rebuild() {
+  stale_ = true;
+  if (posted_) return;
+  posted_ = true;
+  boost::asio::post(control_, [this] {
+    posted_ = false;
+    flush();
+  });
+}
+
+void SnapshotPublisher::flush() {
+  if (!stale_) return;
+  stale_ = false;
+  try {
+    auto snapshot = build_snapshot(store_);
+    log_.debug("proxy snapshot published sessions={}", snapshot->sessions.size());
+    slot_.store(std::move(snapshot));
+  } catch (const std::exception& e) {
+    log_.error("proxy snapshot could not be built, refusing all proxy traffic until the next change: {}", e.what());
+    slot_.store(nullptr);
+  }
+}
+
+}  // namespace airlock::control

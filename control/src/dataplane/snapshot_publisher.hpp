@@ -1,0 +1,43 @@
+// SnapshotPublisher: builds the proxy's CredentialSnapshot from the store and publishes it into the
+// SnapshotSlot, the data plane's only shared mutable state (ARCHITECTURE.md: the hot path never touches
+// SQLite).
+//
+// What goes in: every session that is not archived, with its proxy token (derived, K3), its environment's
+// network policy, and the active environment_variable and static_bearer credentials of its active vaults,
+// each unsealed once per build into certs::SecretBytes and shared between sessions.
+//
+// When: request_rebuild() marks the snapshot stale and posts one rebuild onto the control thread (changes
+// made together coalesce); flush() rebuilds at once if stale. The REST API calls flush() after every
+// committed change and before it answers, so a client that has just created a session or archived a
+// credential finds the proxy already agreeing. A build that fails publishes an empty snapshot (fail
+// closed: every proxy request is refused) and logs why.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include "airlock/proxy/snapshot.hpp"
+#include "airlock/store/store.hpp"
+#include "daemon/log.hpp"
+
+namespace airlock::control {
+
+// Pure composition, exposed for tests: the snapshot for the store's current state.
+std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store);
+
+class SnapshotPublisher {
+ public:
+  SnapshotPublisher(boost::asio::io_context& control, store::Store& store, proxy::SnapshotSlot& slot, Logger& log);
+
+  void request_rebuild();
+  void flush();
+
+ private:
+  boost::asio::io_context& control_;
+  store::Store& store_;
+  proxy::SnapshotSlot& slot_;
+  Logger& log_;
+  bool stale_ = true;
+  bool posted_ = false;
+};
+
+}  // namespace airlock::control

@@ -1,0 +1,64 @@
+// ApiServer: the REST API's HTTP/1.1 listener. One coroutine per connection owns its socket and buffers;
+// requests on a connection are handled one at a time (keep-alive, pipelining in order), each read and
+// write with a deadline, bodies capped. Runs on the control io_context, the store's thread.
+//
+// Shutdown: stop() closes the acceptor and every idle connection at once; a connection in the middle of
+// an exchange finishes it, answers with Connection: close, and ends. active() reaches 0 when drained.
+//
+// A reply with HttpReply::stream (the session event stream, event_stream.hpp) is written as a Server-Sent
+// Events head (200, no Content-Length, Connection: close) and a ping, at once; the stream then runs on the
+// connection, which ends with it. An open stream counts as idle: stop() closes it at once.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <list>
+
+#include <boost/asio.hpp>
+
+#include "http/control_api.hpp"
+#include "sessions/event_hub.hpp"
+#include "daemon/log.hpp"
+
+namespace airlock::control {
+
+struct ServerLimits {
+  std::size_t max_header_bytes = 65536;
+  std::size_t max_body_bytes = 8u << 20;  // initial events may carry long rubrics; far more is an error
+  std::chrono::seconds head_timeout{30};
+  std::chrono::seconds body_idle_timeout{30};
+  std::chrono::seconds keep_alive_timeout{60};
+  std::chrono::seconds write_timeout{30};
+  std::chrono::milliseconds stream_ping_interval{15000};  // event streams: a ping frame this often
+};
+
+class ApiServer {
+ public:
+  // `events` wakes the event streams; it must outlive the server.
+  ApiServer(boost::asio::ip::tcp::acceptor acceptor, ControlApi& api, EventHub& events, Logger& log,
+            ServerLimits limits);
+
+  boost::asio::awaitable<void> accept_loop();
+  void stop();
+  std::size_t active() const noexcept { return connections_.size(); }
+
+ private:
+  struct Connection {
+    boost::asio::ip::tcp::socket* socket;
+    bool idle;  // waiting for the next request: closed at once on stop()
+  };
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::ip::tcp::acceptor acceptor_;
+  ControlApi& api_;
+  EventHub& events_;
+  Logger& log_;
+  ServerLimits limits_;
+  std::list<Connection> connections_;
+  bool stopping_ = false;
+};
+
+// The reason phrase for a status this server sends.
+std::string_view reason_phrase(int status);
+
+}  // namespace airlock::control

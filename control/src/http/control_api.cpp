@@ -1,0 +1,255 @@
+// The REST control plane's request pipeline; see control_api.hpp.
+#include "http/control_api.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <exception>
+#include <utility>
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include "sessions/event_stream.hpp"
+#include "http/printable.hpp"
+#include "api/resources.hpp"
+
+namespace airlock::control {
+namespace {
+
+constexpr std::string_view kIdempotencyKeyHeader = "Idempotency-Key";
+constexpr std::size_t kMaxIdempotencyKeyLength = 255;
+
+std::string digest(std::string_view text) {
+  std::array<unsigned char, crypto_generichash_BYTES> out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                     nullptr, 0);
+  return std::string(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// In the path (plus_is_space false) an encoded slash stays "%2F": decoding it would split a segment, so
+// "/v1/vaults/ID%2Farchive" is the vault "ID%2Farchive" (404), never the archive route of ID.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '/' && !plus_is_space) {
+        out.append(in.substr(i, 3));
+      } else {
+        out.push_back(decoded);
+      }
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+HttpReply json_reply(int status, const json& body, std::vector<http1::Header> headers) {
+  HttpReply reply;
+  reply.status = status;
+  reply.headers = std::move(headers);
+  reply.body = body.dump();
+  return reply;
+}
+
+HttpReply error_reply(const ApiError& error, std::string_view request_id) {
+  json inner = {{"type", error.type()}, {"message", error.what()}};
+  if (!error.error_code().empty()) inner["details"] = {{"error_code", error.error_code()}};
+  json body = {{"type", "error"}, {"error", inner}, {"request_id", request_id}};
+  return json_reply(error.status(), body, error.headers);
+}
+
+}  // namespace
+
+bool decode_target(std::string_view target, std::string& path, std::multimap<std::string, std::string>& query) {
+  std::size_t mark = target.find('?');
+  if (!percent_decode(target.substr(0, mark), path, false)) return false;
+  if (mark == std::string_view::npos) return true;
+  std::string_view rest = target.substr(mark + 1);
+  while (!rest.empty()) {
+    std::size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    std::size_t eq = pair.find('=');
+    std::string key;
+    std::string value;
+    if (!percent_decode(pair.substr(0, eq), key, true)) return false;
+    if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value, true)) return false;
+    query.emplace(std::move(key), std::move(value));
+  }
+  return true;
+}
+
+ApiKeys::ApiKeys(std::vector<std::string> keys) {
+  for (const std::string& key : keys) digests_.push_back(digest(key));
+}
+
+bool ApiKeys::accepts(std::string_view presented) const noexcept {
+  if (presented.empty()) return false;
+  std::string candidate = digest(presented);
+  bool accepted = false;
+  for (const std::string& d : digests_) {
+    accepted |= sodium_memcmp(d.data(), candidate.data(), d.size()) == 0;  // no early exit: constant time
+  }
+  return accepted;
+}
+
+ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime,
+                       SandboxEnvSettings sandbox_env, CredentialSettings credentials)
+    : store_(store), keys_(std::move(keys)), log_(log) {
+  add_vault_routes(router_, store_);
+  add_credential_routes(router_, store_, credentials, log_);
+  add_agent_routes(router_, store_);
+  add_environment_routes(router_, store_);
+  add_session_routes(router_, store_, sandbox_env, runtime);
+  add_event_stream_route(*this, store_);
+  add_deployment_routes(router_, store_, runtime, log_);
+}
+
+HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
+  ApiRequest request;
+  request.method = head.method;
+  request.headers = head.headers;
+  request.body = std::move(body);
+  request.request_id = store::random_id("req_");
+
+  HttpReply reply;
+  try {
+    reply = answer(head.target, request);
+  } catch (const std::exception& e) {
+    // Whatever failed, in a handler or while serializing a response (a refusal included), the client gets
+    // a 500, never a dropped connection. Nothing internal reaches it; the log has the cause under the
+    // request id. Exception messages here come from the store and the JSON library and never carry a
+    // secret value.
+    log_.error("internal error request_id={}: {}", request.request_id, printable(e.what()));
+    reply = error_reply(ApiError(500, "api_error", "internal error; the request id is in the daemon's log"),
+                        request.request_id);
+  }
+  reply.headers.push_back({"request-id", request.request_id});
+  if (reply.stream) {
+    reply.headers.push_back({"Content-Type", "text/event-stream"});
+    reply.headers.push_back({"Cache-Control", "no-cache"});
+  } else {
+    reply.headers.push_back({"Content-Type", "application/json"});
+  }
+  return reply;
+}
+
+void ControlApi::add_stream_route(std::string_view pattern, StreamHandler handler) {
+  // The router's handlers return JSON replies; this one parks its start for dispatch to pick up.
+  router_.add("GET", pattern, [this, handler = std::move(handler)](ApiRequest& request) {
+    opened_stream_ = handler(request);
+    return Reply{};
+  });
+}
+
+HttpReply ControlApi::answer(std::string_view target, ApiRequest& request) {
+  try {
+    if (!decode_target(target, request.path, request.query)) {
+      bad_request("the request target has a malformed percent-escape");
+    }
+    return dispatch(request);
+  } catch (const ApiError& error) {
+    return error_reply(error, request.request_id);  // if even this throws, handle() answers 500
+  }
+}
+
+HttpReply ControlApi::dispatch(ApiRequest& request) {
+  if (request.path == "/healthz") {
+    if (request.method != "GET" && request.method != "HEAD") {
+      ApiError error(405, "invalid_request_error", "method not allowed on /healthz; allowed: GET");
+      error.headers.push_back({"Allow", "GET"});
+      throw error;
+    }
+    if (!ready_) throw ApiError(503, "api_error", "starting: listeners are not bound yet");
+    return json_reply(200, {{"status", "ok"}}, {});
+  }
+
+  std::string presented;
+  if (const std::string* auth = request.headers.find("Authorization")) {
+    constexpr std::string_view kBearer = "bearer ";  // the scheme is case-insensitive (RFC 9110 §11.1)
+    std::string_view value = *auth;
+    if (value.size() > kBearer.size() && std::equal(kBearer.begin(), kBearer.end(), value.begin(), [](char a, char b) {
+          return a == std::tolower(static_cast<unsigned char>(b));
+        })) {
+      presented = std::string(value.substr(kBearer.size()));
+    }
+  }
+  if (presented.empty()) {
+    if (const std::string* key = request.headers.find("x-api-key")) presented = *key;
+  }
+  if (!keys_.accepts(presented)) {
+    throw ApiError(401, "authentication_error",
+                   presented.empty() ? "missing API key: send Authorization: Bearer <key> or x-api-key: <key>"
+                                     : "invalid API key");
+  }
+
+  const Router::Route& route = router_.match(request);
+  if (request.method == "GET") {
+    opened_stream_.reset();
+    Reply reply = route.handler(request);
+    if (opened_stream_) {
+      HttpReply stream;
+      stream.stream = std::exchange(opened_stream_, std::nullopt);
+      return stream;
+    }
+    return json_reply(reply.status, reply.body, std::move(reply.headers));
+  }
+  return run_mutation(route, request);
+}
+
+HttpReply ControlApi::run_mutation(const Router::Route& route, ApiRequest& request) {
+  const std::string* key = request.headers.find(kIdempotencyKeyHeader);
+  std::string request_hash;
+  if (key != nullptr) {
+    if (key->empty() || key->size() > kMaxIdempotencyKeyLength) {
+      bad_request(fmt::format("Idempotency-Key: must be 1 to {} characters", kMaxIdempotencyKeyLength));
+    }
+    request_hash = store_.request_fingerprint(fmt::format("{} {}\n{}", request.method, request.path, request.body));
+    auto found = store_.find_idempotent(*key);
+    if (!found) throw std::system_error(found.error());
+    if (const auto& previous = found.value()) {
+      if (previous->request_hash != request_hash) {
+        conflict(fmt::format("Idempotency-Key \"{}\" was already used for a different request; use a new key for "
+                             "a new request",
+                             *key));
+      }
+      HttpReply replay;
+      replay.status = previous->status;
+      replay.body = previous->body;
+      replay.headers.push_back({"Idempotent-Replayed", "true"});
+      return replay;
+    }
+  }
+
+  store::Store::Transaction transaction(store_);
+  Reply reply = route.handler(request);
+  HttpReply http = json_reply(reply.status, reply.body, std::move(reply.headers));
+  if (key != nullptr) {
+    auto remembered = store_.remember_idempotent(*key, {request_hash, http.status, http.body, {}});
+    if (!remembered) throw std::system_error(remembered.error());
+  }
+  if (auto ec = transaction.commit()) throw std::system_error(ec);
+  if (on_committed_) on_committed_();
+  return http;
+}
+
+}  // namespace airlock::control

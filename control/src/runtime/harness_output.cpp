@@ -1,0 +1,133 @@
+// What a harness prints, turned into session events; see harness_output.hpp.
+#include "runtime/harness_output.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "http/json_depth.hpp"
+
+namespace airlock::control {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::array<std::string_view, 8> kHarnessEventTypes = {
+    "agent.message",     "agent.thinking",        "agent.tool_use",   "agent.tool_result",
+    "agent.mcp_tool_use", "agent.mcp_tool_result", "agent.custom_tool_use", "session.error"};
+
+json text_event(std::string text) {  // text: valid UTF-8
+  return {{"type", "agent.message"}, {"content", json::array({{{"type", "text"}, {"text", std::move(text)}}})}};
+}
+
+bool is_text_block(const json& block) {
+  return block.is_object() && block.value("type", "") == "text" && block.contains("text") && block["text"].is_string();
+}
+
+// The harness's own event, checked where the API has a shape the SDK relies on; nullopt when it is not one.
+std::optional<json> harness_event(std::string_view line) {
+  if (!json_depth_within(line)) return std::nullopt;  // kept as text: it could not be stored as JSON safely
+  json parsed = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return std::nullopt;
+  auto type = parsed.find("type");
+  if (type == parsed.end() || !type->is_string()) return std::nullopt;
+  const std::string& name = type->get_ref<const std::string&>();
+  if (std::find(kHarnessEventTypes.begin(), kHarnessEventTypes.end(), name) == kHarnessEventTypes.end()) return std::nullopt;
+  for (const char* server_field : {"id", "processed_at", "session_id"}) parsed.erase(server_field);
+  if (name == "agent.message") {
+    auto content = parsed.find("content");
+    if (content == parsed.end() || !content->is_array() || content->empty()) return std::nullopt;
+    bool blocks_ok = std::all_of(content->begin(), content->end(), [](const json& block) {
+      return is_text_block(block) || (block.is_object() && block.value("type", "") == "redacted");
+    });
+    if (!blocks_ok) return std::nullopt;
+  } else if (name == "session.error") {
+    auto error = parsed.find("error");
+    if (error == parsed.end() || !error->is_object() || !error->contains("type") || !(*error)["type"].is_string() ||
+        !error->contains("message") || !(*error)["message"].is_string()) {
+      return std::nullopt;
+    }
+    if (!error->contains("retry_status")) (*error)["retry_status"] = {{"type", "terminal"}};
+  }
+  return parsed;
+}
+
+}  // namespace
+
+void LineSplitter::feed(std::string_view bytes, std::vector<std::string>& lines) {
+  while (!bytes.empty()) {
+    auto newline = bytes.find('\n');
+    std::string_view piece = bytes.substr(0, newline);
+    // A line past the limit is emitted in pieces of max_line_ bytes.
+    while (partial_.size() + piece.size() > max_line_) {
+      std::size_t room = max_line_ - partial_.size();
+      partial_.append(piece.substr(0, room));
+      piece.remove_prefix(room);
+      lines.push_back(std::move(partial_));
+      partial_.clear();
+    }
+    partial_.append(piece);
+    if (newline == std::string_view::npos) return;
+    if (!partial_.empty() && partial_.back() == '\r') partial_.pop_back();
+    lines.push_back(std::move(partial_));
+    partial_.clear();
+    bytes.remove_prefix(newline + 1);
+  }
+}
+
+std::optional<std::string> LineSplitter::finish() {
+  if (partial_.empty()) return std::nullopt;
+  std::string last = std::move(partial_);
+  partial_.clear();
+  if (last.back() == '\r') last.pop_back();
+  return last;
+}
+
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3 : (byte >> 3) == 0x1E ? 4 : 0;
+    bool ok = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; ok && k < length; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok && length > 1) {
+      // Overlong forms, surrogates and values past U+10FFFF are invalid too.
+      auto b1 = static_cast<unsigned char>(text[i + 1]);
+      if (length == 2) ok = byte >= 0xC2;
+      if (length == 3) ok = !(byte == 0xE0 && b1 < 0xA0) && !(byte == 0xED && b1 >= 0xA0);
+      if (length == 4) ok = !(byte == 0xF0 && b1 < 0x90) && !(byte == 0xF4 && b1 >= 0x90) && byte <= 0xF4;
+    }
+    if (ok) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out.append("\xEF\xBF\xBD");
+      i += 1;
+    }
+  }
+  return out;
+}
+
+std::optional<json> event_from_harness_line(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return std::nullopt;
+  std::string text = valid_utf8(line);
+  std::string_view trimmed = std::string_view(text).substr(text.find_first_not_of(" \t"));
+  if (trimmed.front() == '{') {
+    if (auto event = harness_event(trimmed)) return event;
+  }
+  return text_event(std::move(text));
+}
+
+std::string stdin_text(const json& event) {
+  std::string out;
+  for (const json& block : event.value("content", json::array())) {
+    if (!is_text_block(block)) continue;
+    if (!out.empty()) out += '\n';
+    out += block["text"].get<std::string>();
+  }
+  if (!out.empty()) out += '\n';
+  return out;
+}
+
+}  // namespace airlock::control

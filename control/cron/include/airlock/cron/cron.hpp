@@ -1,4 +1,4 @@
-// airlock::cron — deployment schedules as shared/design/CRON.md defines them: parsing a 5-field cron
+// airlock::cron — deployment schedules as docs/design/CRON.md defines them: parsing a 5-field cron
 // expression, validating an IANA zone name, and finding the nominal fire instants after a given instant.
 //
 // Everything here is a function over values: no clock is read (callers pass `from`), nothing is logged,

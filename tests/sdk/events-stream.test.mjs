@@ -78,7 +78,7 @@ test('stream(): resolves before any event, then yields exactly the events sent a
   assert.deepEqual(first.value.content, [{ type: 'text', text: 'first' }]);
   assert.equal(second.value.type, 'user.message');
 
-  // The list endpoint (S7) returns the same objects.
+  // The list endpoint (API.md S7) returns the same objects.
   const listed = await ctx.client.beta.sessions.events.list(session.id, { limit: 10 });
   assert.deepEqual(listed.data.slice(-2), sent.data);
 

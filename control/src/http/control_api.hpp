@@ -27,7 +27,7 @@ namespace airlock::control {
 
 class SessionRuntime;
 
-// Where a session's event stream (S9) starts: events with a larger seq are sent.
+// Where a session's event stream (API.md S9) starts: events with a larger seq are sent.
 struct EventStreamStart {
   std::string session_id;
   std::int64_t after_seq = 0;

@@ -5,7 +5,7 @@
 // text/event-stream, no Content-Length: the body ends when the connection closes) with a first ping
 // frame, and runs run_event_stream on the connection:
 //   - every event stored after the stream opened, in seq order, as `event: <type>\ndata: <the event
-//     exactly as S7 lists it>\n\n`; nothing stored before the stream opened is replayed;
+//     exactly as API.md S7 lists it>\n\n`; nothing stored before the stream opened is replayed;
 //   - a ping frame every ping_interval (the SDK skips them; they keep proxies and idle timers quiet);
 //   - when the session is deleted, a session.deleted frame, then the end.
 // The stream wakes on EventHub notifications, and catches up at every ping too, so a missed notification
@@ -35,7 +35,7 @@ void add_event_stream_route(ControlApi& api, store::Store& store);
 std::string sse_frame(std::string_view event, std::string_view data);
 // event: ping, data {"type":"ping"}.
 std::string ping_frame();
-// A stored event, named by its type, its data the JSON the event list (S7) returns for it.
+// A stored event, named by its type, its data the JSON the event list (API.md S7) returns for it.
 std::string event_frame(const store::Event& event);
 // The last frame of a stream whose session was deleted: {"id", "processed_at", "type":"session.deleted"}.
 std::string session_deleted_frame(std::string_view id, std::string_view processed_at);

@@ -33,7 +33,7 @@ struct SessionFixture : ApiFixture {
   std::string events() const { return "/v1/sessions/" + session + "/events"; }
   std::string stream() const { return "/v1/sessions/" + session + "/events/stream"; }
 
-  // Sends user.message events with these texts; returns the stored events (S8's data).
+  // Sends user.message events with these texts; returns the stored events (API.md S8's data).
   json send(std::initializer_list<std::string> texts) {
     json events_body = json::array();
     for (const std::string& text : texts) {
@@ -51,7 +51,7 @@ struct SessionFixture : ApiFixture {
   }
 };
 
-// The frames S8's response says the stream must carry, in order.
+// The frames API.md S8's response says the stream must carry, in order.
 std::string frames_of(const json& stored) {
   std::string out;
   for (const json& event : stored) out += sse_frame(event["type"].get<std::string>(), event.dump());

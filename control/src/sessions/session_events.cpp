@@ -1,4 +1,4 @@
-// Session events (API.md §6, S7 list and S8 send) and the egress audit (API.md §10, GET .../egress).
+// Session events (API.md §6, API.md S7 list and API.md S8 send) and the egress audit (API.md §10, GET .../egress).
 //
 // An event is stored as its type plus a doc of its other fields; the store adds the id ("sevt_..."),
 // processed_at and the order (seq). Clients send user.* and system.message events; a user.define_outcome

@@ -1,4 +1,4 @@
-// Session events (S7 list, S8 send) and the egress audit list (API.md §10) over the API.
+// Session events (API.md S7 list, API.md S8 send) and the egress audit list (API.md §10) over the API.
 #include <doctest/doctest.h>
 
 #include <string>

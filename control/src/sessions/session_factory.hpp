@@ -81,7 +81,7 @@ json validate_agent_reference(const json& agent, std::string_view path, bool all
 json validate_resources(const json& resources, std::string_view path);
 // {type: "limit", max_list_cost: {amount: "<integer minor units>", currency: "USD"}}.
 json validate_budget(const json& budget, std::string_view path);
-// One event as sent by a client (S8's accepted types, or the subset `allowed`); returns its stored form
+// One event as sent by a client (API.md S8's accepted types, or the subset `allowed`); returns its stored form
 // without server fields (the type and the fields of its kind, defaults filled in).
 json validate_event(const json& event, std::string_view path, const std::vector<std::string_view>& allowed);
 // validate_event over an array of min..max events.

@@ -1,4 +1,4 @@
-// Sessions (API.md §6, S1-S6): create (through create_session, shared with the deployment runner),
+// Sessions (API.md §6, API.md S1-S6): create (through create_session, shared with the deployment runner),
 // retrieve, update, list (BidirectionalPageCursor), archive and delete. The events, egress and
 // sandbox_env routes live in session_events.cpp and sandbox_env.cpp and are registered from here.
 //

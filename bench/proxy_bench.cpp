@@ -310,7 +310,7 @@ int main(int argc, char** argv) {
   std::uint16_t proxy_port = 0;
   if (read(port_pipe[0], &proxy_port, sizeof proxy_port) != sizeof proxy_port) return 1;
 
-  Origin origin(origin_ca, Origin::Options{.tls = true, .fixed_name = {}, .record = false});
+  Origin origin(origin_ca, Origin::Options{.tls = true, .fixed_name = {}, .record = false, .handler = {}});
   Target direct{false, proxy_port, origin.port(), airlock_ca->certificate_pem(), origin_ca.certificate_pem()};
   Target airlock = direct;
   airlock.through_proxy = true;

@@ -94,7 +94,7 @@ TEST_CASE("curl: a refusal reaches the agent as a readable 403") {
 }
 
 TEST_CASE("curl: plain http:// through HTTP_PROXY") {
-  Fixture f(Origin::Options{.tls = false, .fixed_name = {}});
+  Fixture f(Origin::Options{.tls = false, .fixed_name = {}, .record = true, .handler = {}});
   use_session(f, {"localhost"});
   f.start();
   const auto [status, out] = curl(f, fmt::format("-H 'X-N: 7' http://localhost:{}/echo?q=1", f.origin.port()));

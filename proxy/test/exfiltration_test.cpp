@@ -123,7 +123,7 @@ std::optional<bool> attacker_routes(Store& store, const Captured& request, const
 
 struct AttackFixture {
   std::shared_ptr<Store> store = std::make_shared<Store>();
-  Fixture f{Origin::Options{.handler = [store = store](const Captured& request, const Origin::Options::Write& write) {
+  Fixture f{Origin::Options{.tls = true, .fixed_name = {}, .record = true, .handler = [store = store](const Captured& request, const Origin::Options::Write& write) {
     return attacker_routes(*store, request, write);
   }}};
 

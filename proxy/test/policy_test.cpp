@@ -207,7 +207,7 @@ TEST_CASE("a compressed request body carrying a placeholder is refused, not forw
 }
 
 TEST_CASE("plain http:// (absolute-form): no substitution unless allow_plaintext_substitution") {
-  Fixture f(Origin::Options{.tls = false, .fixed_name = {}});
+  Fixture f(Origin::Options{.tls = false, .fixed_name = {}, .record = true, .handler = {}});
   use_session(f, {"localhost"});
   const std::string host = host_port("localhost", f.origin.port());
   const auto absolute = [&](std::string extra, std::string_view body = {}) {
@@ -297,7 +297,7 @@ TEST_CASE("upstream certificate failures are 502 upstream_cert_invalid, never fo
     CHECK(record->status == 502);
   }
   SUBCASE("certificate for another name") {
-    Fixture f(Origin::Options{.tls = true, .fixed_name = "other.test"});
+    Fixture f(Origin::Options{.tls = true, .fixed_name = "other.test", .record = true, .handler = {}});
     use_session(f, {"localhost"});
     f.start();
     const Response response =

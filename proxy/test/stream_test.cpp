@@ -300,7 +300,7 @@ TEST_CASE("passthrough_hosts are tunnelled untouched, still behind auth and the 
 }
 
 TEST_CASE("plain HTTP inside a CONNECT tunnel follows the plain-HTTP rules") {
-  Fixture f(Origin::Options{.tls = false, .fixed_name = {}});
+  Fixture f(Origin::Options{.tls = false, .fixed_name = {}, .record = true, .handler = {}});
   use_session(f, {"localhost"});
   f.start();
   const std::string host = host_port("localhost", f.origin.port());

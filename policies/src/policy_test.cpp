@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -212,6 +214,26 @@ TEST_CASE("load_policy_file names the file it could not read") {
   REQUIRE(set.has_value());
   CHECK(set.value().source == path.string());
   CHECK(set.value().find("agents")->rules[0].where == path.string() + ":6");
+}
+
+}  // namespace airlock::policies
+
+namespace airlock::policies {
+
+TEST_CASE("the example policy files load") {
+  const char* root = std::getenv("AIRLOCK_SOURCE_DIR");
+  const std::filesystem::path dir = root != nullptr && *root != '\0'
+                                        ? std::filesystem::path(root) / "policies" / "examples"
+                                        : std::filesystem::path(__FILE__).parent_path().parent_path() / "examples";
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CAPTURE(entry.path().string());
+    const auto set = load_policy_file(entry.path());
+    if (set.has_error()) FAIL(set.error());
+    CHECK_FALSE(set.value().policies.empty());
+    ++loaded;
+  }
+  CHECK(loaded == 3);
 }
 
 }  // namespace airlock::policies

@@ -67,8 +67,15 @@ Result<ValidatedHost> validate_host(std::string_view host) {
     return refuse(host, "not an IPv6 address, and a port is not part of a host");
   }
 
+  // Every spelling a resolver reads as an IPv4 address becomes that address (N2): the dotted quad, and
+  // what inet_aton also takes ("127.1", "2130706433", "0x7f000001", "0177.0.0.1"), which the sandbox's
+  // resolver and getaddrinfo would turn into an address too. inet_aton stops at the first space, so only
+  // the characters of a number spelling get that far.
   in_addr address4{};
-  if (inet_pton(AF_INET, text.c_str(), &address4) == 1) {  // dotted quad only, no leading zeros
+  const bool number_spelling = std::all_of(host.begin(), host.end(), [](char c) {
+    return is_ascii_digit(c) || c == '.' || c == 'x' || c == 'X' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+  if (number_spelling && inet_aton(text.c_str(), &address4) != 0) {
     char canonical[INET_ADDRSTRLEN];
     if (inet_ntop(AF_INET, &address4, canonical, sizeof canonical) != nullptr) {
       return ValidatedHost{canonical, ValidatedHost::Kind::ipv4};

@@ -1,6 +1,8 @@
 // validate_host: what may be minted for (SECURITY.md K2).
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -71,6 +73,37 @@ TEST_CASE("IP literals are accepted in canonical form") {
   CHECK(*long_form == *validate_host("2001:db8::1"));
 }
 
+TEST_CASE("every spelling a resolver reads as an IPv4 address becomes that address (N2)") {
+  for (const auto& [spelling, canonical] : std::vector<std::pair<std::string_view, std::string_view>>{
+           {"2130706433", "127.0.0.1"},
+           {"0x7f000001", "127.0.0.1"},
+           {"0X7F000001", "127.0.0.1"},
+           {"0177.0.0.1", "127.0.0.1"},
+           {"127.1", "127.0.0.1"},
+           {"127.0.1", "127.0.0.1"},
+           {"0x7f.1", "127.0.0.1"},
+           {"010.0.0.1", "8.0.0.1"},
+           {"1.2.3", "1.2.0.3"},
+           {"169.254.43518", "169.254.169.254"},
+           {"0", "0.0.0.0"}}) {
+    CAPTURE(spelling);
+    auto host = validate_host(spelling);
+    REQUIRE(host);
+    CHECK(host->text() == canonical);
+    CHECK(host->kind() == ValidatedHost::Kind::ipv4);
+  }
+  for (const auto& [spelling, canonical] : std::vector<std::pair<std::string_view, std::string_view>>{
+           {"::ffff:7f00:1", "::ffff:127.0.0.1"}, {"0:0:0:0:0:ffff:127.0.0.1", "::ffff:127.0.0.1"}}) {
+    CAPTURE(spelling);
+    auto host = validate_host(spelling);
+    REQUIRE(host);
+    CHECK(host->text() == canonical);
+  }
+  // Names that merely start like numbers stay names.
+  CHECK(validate_host("0xdeadbeef.example")->kind() == ValidatedHost::Kind::dns);
+  CHECK(validate_host("deadbeef")->kind() == ValidatedHost::Kind::dns);
+}
+
 TEST_CASE("junk is refused with a message naming the problem") {
   CHECK(refusal("") == std::string("host \"\": empty") + std::string(kAccepted));
   CHECK(refusal("a..b") == std::string("host \"a..b\": empty label (two dots in a row, or a leading or trailing dot)") +
@@ -109,7 +142,7 @@ TEST_CASE("control characters are escaped in messages") {
 TEST_CASE("other malformed hosts are refused") {
   for (std::string_view host :
        {".example.com", "example.com.", "a-.com", "under_score.example", "ex\xc3\xa4mple.com", "example.com/path",
-        "user@example.com", "010.0.0.1", "1.2.3", "256.0.0.1", "::1]", "fe80::1%eth0", "a.123", "*", "."}) {
+        "user@example.com", "256.0.0.1", "0x1.2.3.4.5", "127.0.0.1 x", "1..2", "::1]", "fe80::1%eth0", "a.123", "*", "."}) {
     CAPTURE(host);
     CHECK_FALSE(validate_host(host));
   }

@@ -4,7 +4,9 @@
 //   - a DNS name of LDH labels (letters, digits, hyphen; 1-63 characters each, no leading or trailing
 //     hyphen; at most 253 characters in all), lower-cased; the last label may not be all digits, so that
 //     "1.2.3.999" is not mistaken for a name; no trailing dot, no wildcard, no port; or
-//   - an IPv4 literal in dotted-quad form, or an IPv6 literal without brackets (stored in canonical form).
+//   - an IPv4 address, in dotted-quad form or any other spelling inet_aton reads ("127.1", "2130706433",
+//     "0x7f000001", "0177.0.0.1"), or an IPv6 literal without brackets; both stored in canonical form
+//     ("127.0.0.1", "::ffff:127.0.0.1"), so the address checks (SECURITY.md N2) see the address a resolver would.
 // Anything else is refused with a message saying what is accepted. Only this type reaches the minting
 // code, so junk names cannot fill the certificate cache or be written into a certificate.
 #pragma once

@@ -270,7 +270,11 @@ AddressVerdict AddressRules::check(const Address& address, std::uint16_t port, b
   }
   for (const OwnListener& own : own_) {
     for (const Address& form : forms) {
-      if (form == own.address && port == own.port) {
+      // A listener on 0.0.0.0 or :: also answers on every loopback address (:: on IPv4 ones too); the
+      // caller lists the machine's other addresses as listeners of their own.
+      const bool answers = form == own.address ||
+                           (own.address.is_unspecified() && form.is_loopback() && (own.address.is_v6() || form.is_v4()));
+      if (answers && port == own.port) {
         return refuse(fmt::format("Airlock's own {} listener", own.name), fmt::format("{}:{}", form.to_string(), port),
                       "Airlock never proxies to itself");
       }

@@ -108,6 +108,19 @@ TEST_CASE("Airlock's own listeners are refused on every address they answer on, 
   CHECK(rules.check(address("127.0.0.2"), 8420).allowed);  // not where the API listens
 }
 
+TEST_CASE("a listener on 0.0.0.0 or :: is refused on every loopback address") {
+  const AddressRules v4({cidr("0.0.0.0/0"), cidr("::/0")}, {OwnListener{address("0.0.0.0"), 8420, "API"}});
+  CHECK_FALSE(v4.check(address("127.0.0.1"), 8420).allowed);
+  CHECK_FALSE(v4.check(address("127.3.2.1"), 8420).allowed);
+  CHECK_FALSE(v4.check(address("::ffff:127.0.0.1"), 8420).allowed);
+  CHECK(v4.check(address("::1"), 8420).allowed);  // an IPv4 listener does not answer there
+  CHECK(v4.check(address("127.0.0.1"), 8421).allowed);
+  const AddressRules v6({cidr("0.0.0.0/0"), cidr("::/0")}, {OwnListener{address("::"), 8421, "proxy"}});
+  CHECK_FALSE(v6.check(address("::1"), 8421).allowed);
+  CHECK_FALSE(v6.check(address("127.0.0.1"), 8421).allowed);
+  CHECK(v6.check(address("10.0.0.1"), 8421).allowed);  // other addresses: the caller lists them
+}
+
 TEST_CASE("CIDR: accepted forms and the messages for the rest") {
   CHECK(cidr("10.0.0.0/8").text() == "10.0.0.0/8");
   CHECK(cidr("10.1.2.3").text() == "10.1.2.3/32");

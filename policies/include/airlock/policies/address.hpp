@@ -62,7 +62,8 @@ class Cidr {
 };
 
 // An address Airlock listens on (the API, the proxy, a transparent listener), for the always-refused
-// rule. An unspecified address (0.0.0.0, ::) means every address of this machine: the caller lists them.
+// rule. An unspecified address (0.0.0.0, ::) covers the loopback addresses here; the caller lists the
+// machine's other addresses (getifaddrs) as listeners of their own.
 struct OwnListener {
   Address address;
   std::uint16_t port = 0;

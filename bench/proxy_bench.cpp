@@ -97,6 +97,7 @@ void pin_to(std::vector<int> cpus) {
   options.threads = 1;
   options.upstream_ca = {origin_ca_file};
   options.resolve = {{"localhost", "127.0.0.1"}};
+  options.allow_private = {airlock::policies::Cidr::parse("127.0.0.0/8").value()};  // the origin is on loopback (N1)
   options.pool_per_host = 64;
   {
     Proxy proxy(options, std::move(ca), slot, sink);

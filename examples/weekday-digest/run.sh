@@ -125,11 +125,12 @@ esac
 } > "$tmp/airlock.yaml"
 
 # 4. The daemon. It trusts the fake service's CA for upstream connections and resolves metrics.internal
-# to 127.0.0.1 (the sandbox cannot resolve anything itself: its proxy does).
+# to 127.0.0.1 (the sandbox cannot resolve anything itself: its proxy does), a loopback address the proxy
+# refuses unless --allow-private opens it.
 api_key="sk-airlock-example-$(openssl rand -hex 16)"
 AIRLOCK_API_KEY="$api_key" "$airlock" serve --config "$tmp/airlock.yaml" --data-dir "$data" \
   --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 --ready-file "$tmp/ready.json" \
-  --upstream-ca "$tmp/metrics/ca.pem" --resolve metrics.internal:127.0.0.1 > "$tmp/airlock.log" 2>&1 &
+  --upstream-ca "$tmp/metrics/ca.pem" --resolve metrics.internal:127.0.0.1 --allow-private 127.0.0.1/32 > "$tmp/airlock.log" 2>&1 &
 daemon_pid=$!
 wait_for_file "$tmp/ready.json" "$daemon_pid" "airlock serve"
 api="$(sed -E 's/.*"api":"([^"]+)".*/\1/' "$tmp/ready.json")"

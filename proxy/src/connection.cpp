@@ -11,6 +11,7 @@
 #include "airlock/policies/host_pattern.hpp"
 #include "decide.hpp"
 #include "forward.hpp"
+#include "network_policy.hpp"
 #include "target.hpp"
 
 namespace airlock::proxy {
@@ -29,6 +30,11 @@ std::string authority_text(const Authority& authority, std::uint16_t default_por
 
 RefusalFacts facts_of(const Exchange& exchange) {
   return RefusalFacts{.host = exchange.record.host, .port = exchange.record.port};
+}
+
+RefusalFacts policy_facts(const Exchange& exchange, const PolicyCheck& policy) {
+  return RefusalFacts{.host = exchange.record.host, .port = exchange.record.port, .session = exchange.record.session_id,
+                      .detail = policy.detail};
 }
 
 }  // namespace
@@ -176,6 +182,17 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
     co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
     co_return;
   }
+  const bool passthrough_host = policies::host_matches_any(shared_.options.passthrough_hosts, target->host.text());
+  const PolicyCheck policy = policy_for_connection(*caller.session, *target, !passthrough_host);
+  if (policy.refused) {
+    co_await deny(exchange, *policy.refused, policy_facts(exchange, policy));
+    co_return;
+  }
+  if (auto refused = refused_ip_target(shared_, *target, policy.reach)) {
+    co_await deny(exchange, refused->reason, RefusalFacts{.host = target->host.text(), .port = target->port,
+                                                          .detail = refused->detail});
+    co_return;
+  }
 
   // The CONNECT message ends at its head; anything after it is tunnel data (a client that did not wait
   // for the 200 before its ClientHello): it goes to the handshake first.
@@ -185,8 +202,8 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
   client_.preload(client_in_.data());
   client_in_.clear();
 
-  if (policies::host_matches_any(shared_.options.passthrough_hosts, target->host.text())) {
-    co_await passthrough(caller, *target, exchange);
+  if (passthrough_host) {
+    co_await passthrough(caller, *target, policy.reach, exchange);
     co_return;
   }
 
@@ -212,9 +229,10 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
   co_await tunnel_requests(caller.session->session_id, *target, tls, sni_mismatch);
 }
 
-asio::awaitable<void> Connection::passthrough(const Caller& caller, const Authority& target, Exchange& exchange) {
+asio::awaitable<void> Connection::passthrough(const Caller& caller, const Authority& target, Reach reach,
+                                              Exchange& exchange) {
   if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, caller.session->session_id, target,
-                                              false, true)) {
+                                              false, true, reach)) {
     co_await deny(exchange, failure->reason,
                   RefusalFacts{.host = target.host.text(), .port = target.port, .detail = failure->detail});
     co_return;
@@ -277,8 +295,14 @@ asio::awaitable<void> Connection::tunnel_requests(std::string session_id, const 
       co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
       co_return;
     }
+    const PolicyCheck policy = policy_for_request(*caller.session, target, head);
+    if (policy.refused) {
+      co_await deny(exchange, *policy.refused, policy_facts(exchange, policy));
+      co_return;
+    }
 
-    if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, session_id, target, tls)) {
+    if (auto failure =
+            co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, session_id, target, tls, false, policy.reach)) {
       co_await deny(exchange, failure->reason,
                     RefusalFacts{.host = target.host.text(), .port = target.port, .detail = failure->detail});
       co_return;
@@ -294,7 +318,8 @@ asio::awaitable<void> Connection::tunnel_requests(std::string session_id, const 
       co_return;
     }
     ExchangeScope scope{shared_, worker_, watchdog_, client_, client_in_, parser, upstream_};
-    const Destination destination{target, tls, std::move(origin_form), authority_text(target, default_port)};
+    const Destination destination{target, tls, std::move(origin_form), authority_text(target, default_port),
+                                  policy.reach};
     const Forwarded forwarded =
         co_await forward(scope, head, std::get<Plan>(decision), *caller.session, destination, exchange);
     audit(shared_, exchange);
@@ -343,8 +368,15 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
     co_await deny(exchange, Reason::host_mismatch, facts_of(exchange));
     co_return false;
   }
+  // Plain HTTP is always seen whole, so the policy decides the connection and then the request.
+  PolicyCheck policy = policy_for_connection(*caller.session, url->authority, true);
+  if (!policy.refused) policy = policy_for_request(*caller.session, url->authority, head);
+  if (policy.refused) {
+    co_await deny(exchange, *policy.refused, policy_facts(exchange, policy));
+    co_return false;
+  }
   if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, caller.session->session_id,
-                                              url->authority, false)) {
+                                              url->authority, false, false, policy.reach)) {
     co_await deny(exchange, failure->reason,
                   RefusalFacts{.host = url->authority.host.text(), .port = url->authority.port, .detail = failure->detail});
     co_return false;
@@ -365,7 +397,7 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
     co_return false;
   }
   ExchangeScope scope{shared_, worker_, watchdog_, client_, client_in_, parser, upstream_};
-  const Destination destination{url->authority, false, url->origin_form, authority_text(url->authority, 80)};
+  const Destination destination{url->authority, false, url->origin_form, authority_text(url->authority, 80), policy.reach};
   const Forwarded forwarded = co_await forward(scope, head, std::get<Plan>(decision), *caller.session, destination, exchange);
   audit(shared_, exchange);
   if (forwarded.refused) {

@@ -57,7 +57,7 @@ class Connection {
   asio::awaitable<void> serve();
   asio::awaitable<HeadResult> read_head(http1::RequestParser& parser, bool first);
   asio::awaitable<void> connect_tunnel(http1::RequestParser& parser);
-  asio::awaitable<void> passthrough(const Caller& caller, const Authority& target, Exchange& exchange);
+  asio::awaitable<void> passthrough(const Caller& caller, const Authority& target, Reach reach, Exchange& exchange);
   asio::awaitable<void> tunnel_requests(std::string session_id, const Authority& target, bool tls, bool sni_mismatch);
   asio::awaitable<bool> absolute_request(http1::RequestParser& parser);
   // Refuses, audits, and marks the connection for a lingering close.

@@ -36,15 +36,17 @@ struct Counters {
 };
 
 struct Shared {
-  Shared(ProxyOptions options_in, std::unique_ptr<certs::LeafCache> leaves_in, certs::ClientContext upstream_tls_in,
-         SnapshotSlot& snapshots_in, AuditSink& audit_in)
+  Shared(ProxyOptions options_in, policies::AddressRules address_rules_in, std::unique_ptr<certs::LeafCache> leaves_in,
+         certs::ClientContext upstream_tls_in, SnapshotSlot& snapshots_in, AuditSink& audit_in)
       : options(std::move(options_in)),
+        address_rules(std::move(address_rules_in)),
         leaves(std::move(leaves_in)),
         upstream_tls(std::move(upstream_tls_in)),
         snapshots(snapshots_in),
         audit(audit_in) {}
 
   const ProxyOptions options;
+  const policies::AddressRules address_rules;  // N1: options.allow_private, and every listener of this process
   const std::unique_ptr<certs::LeafCache> leaves;
   const certs::ClientContext upstream_tls;
   SnapshotSlot& snapshots;

@@ -413,7 +413,8 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
     if (stale && attempt == 0 && scope.upstream.reused && (!body || hold) && request_complete) {
       // A pooled connection the upstream had closed: open a new one and send again.
       if (auto failure = co_await ensure_upstream(shared, scope.worker, scope.watchdog, scope.upstream,
-                                                  session.session_id, destination.authority, destination.tls, true)) {
+                                                  session.session_id, destination.authority, destination.tls, true,
+                                                  destination.reach)) {
         co_await refuse(shared, scope.client, failure->reason,
                         RefusalFacts{.host = destination.authority.host.text(), .port = destination.authority.port,
                                      .detail = failure->detail},

@@ -22,6 +22,7 @@
 #include "exchange.hpp"
 #include "intercept.hpp"
 #include "io.hpp"
+#include "network_policy.hpp"
 
 namespace airlock::proxy {
 
@@ -42,6 +43,7 @@ struct Destination {
   bool tls = true;
   std::string origin_form;  // the target to send upstream, before url substitution
   std::string host_header;  // the Host to add when the client sent none
+  Reach reach = Reach::public_only;  // the addresses a reconnect may use (the policy's internal: true)
 };
 
 struct Forwarded {

@@ -12,7 +12,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <fmt/format.h>
+
 #include "airlock/certs/upstream.hpp"
+#include "airlock/policies/address.hpp"
 
 namespace airlock::proxy {
 
@@ -71,6 +74,35 @@ asio::awaitable<Resolved> resolve(Shared& shared, const certs::ValidatedHost& ho
   co_return out;
 }
 
+// N1: the first address of `resolved` the rules refuse, as the refusal's words; nullopt when all pass.
+std::optional<ConnectFailure> refused_address(const policies::AddressRules& rules, const certs::ValidatedHost& host,
+                                              const std::vector<tcp::endpoint>& resolved, Reach reach) {
+  for (const tcp::endpoint& endpoint : resolved) {
+    const policies::AddressVerdict verdict =
+        rules.check(endpoint.address(), endpoint.port(), reach == Reach::internal);
+    if (verdict.allowed) continue;
+    const std::string address = endpoint.address().to_string();
+    std::string where = host.is_ip() && host.text() == address
+                            ? fmt::format("{} is", address)
+                            : fmt::format("{} resolves to {}, which is", host.text(), address);
+    return ConnectFailure{Reason::address_not_allowed,
+                          fmt::format("{} {} ({}); {}", where, verdict.range, verdict.cidr, verdict.hint)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ConnectFailure> refused_ip_target(const Shared& shared, const Authority& target, Reach reach) {
+  if (!target.host.is_ip()) return std::nullopt;
+  error_code ec;
+  const auto address = asio::ip::make_address(target.host.text(), ec);
+  if (ec) return ConnectFailure{Reason::bad_request, "the target is not an IP address"};
+  return refused_address(shared.address_rules, target.host, {tcp::endpoint(address, target.port)}, reach);
+}
+
+namespace {
+
 bool sni_names(std::string_view sni, const certs::ValidatedHost& host) {
   if (!sni.empty() && sni.back() == '.') sni.remove_suffix(1);
   if (host.is_ip()) {
@@ -82,11 +114,10 @@ bool sni_names(std::string_view sni, const certs::ValidatedHost& host) {
 
 }  // namespace
 
-bool address_allowed(const boost::asio::ip::address&) noexcept { return true; }
-
 asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, Worker& worker, Watchdog& watchdog,
                                                                UpstreamSlot& slot, std::string_view session_id,
-                                                               const Authority& destination, bool tls, bool fresh) {
+                                                               const Authority& destination, bool tls, bool fresh,
+                                                               Reach reach) {
   const std::string key = UpstreamPool::key(session_id, destination.host, destination.port, tls);
   if (slot.leg && slot.key == key && !fresh) co_return std::nullopt;
   if (slot.leg) release_upstream(worker, watchdog, slot, false);
@@ -110,17 +141,16 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
   leg->expires_after(timeouts.upstream_connect);
 
   Resolved resolved = co_await resolve(shared, destination.host, destination.port);
+  if (!resolved.failure) resolved.failure = refused_address(shared.address_rules, destination.host, resolved.endpoints, reach);
   if (resolved.failure) {
     watchdog.unwatch(*leg);
     co_return resolved.failure;
   }
 
+  // Only the addresses just checked, in order (N2: no second lookup).
   error_code last;
-  bool any_allowed = false;
   bool connected = false;
   for (const auto& endpoint : resolved.endpoints) {
-    if (!address_allowed(endpoint.address())) continue;  // N1: checked right before connect
-    any_allowed = true;
     last = co_await leg->connect(endpoint);
     if (!last) {
       connected = true;
@@ -130,7 +160,6 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
   }
   if (!connected) {
     watchdog.unwatch(*leg);
-    if (!any_allowed) co_return ConnectFailure{Reason::address_prohibited, {}};
     if (last == asio::error::timed_out) co_return ConnectFailure{Reason::upstream_connect_timeout, {}};
     co_return ConnectFailure{Reason::upstream_connect_failed, last.message()};
   }

@@ -1,8 +1,8 @@
 // intercept: the two TLS ends of an intercepted connection.
 //
 // Upstream (S3): resolve the host once (ProxyOptions::resolve first, else getaddrinfo through Asio), check
-// each address (the N1 hook, address_allowed, a no-op until network policies land), try the addresses in
-// order until one connects, never re-resolve for this connection; then TLS with the upstream context
+// every address with Shared::address_rules and refuse the connection if any is refused (N1), try the
+// addresses in order until one connects, never re-resolve for this connection (N2); then TLS with the upstream context
 // (system trust + --upstream-ca), SNI for names only, the certificate checked against the name or the
 // iPAddress SAN. Any failure is a Reason for the client's 502/504; there is no unverified path. Only
 // after all of that does a VerifiedUpstream exist. A connection from the pool was verified when opened.
@@ -21,6 +21,7 @@
 #include "context.hpp"
 #include "decide.hpp"
 #include "io.hpp"
+#include "network_policy.hpp"
 #include "refusal.hpp"
 #include "target.hpp"
 
@@ -40,18 +41,19 @@ struct ConnectFailure {
 };
 
 // Makes `slot` hold a connection to `destination` for `session_id`: the one it holds if that matches,
-// else a pooled one (unless `fresh`), else a new one. The leg is watched by `watchdog`.
+// else a pooled one (unless `fresh`), else a new one. The leg is watched by `watchdog`. `reach`: which
+// addresses a new connection may use (N1; Reach::internal when a policy rule says internal: true).
 asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, Worker& worker, Watchdog& watchdog,
                                                                UpstreamSlot& slot, std::string_view session_id,
                                                                const Authority& destination, bool tls,
-                                                               bool fresh = false);
+                                                               bool fresh = false, Reach reach = Reach::public_only);
+
+// N1 at CONNECT time: a target given as an IP address is checked before the tunnel opens (a name is
+// checked once resolved, in ensure_upstream). nullopt: allowed, or a name.
+std::optional<ConnectFailure> refused_ip_target(const Shared& shared, const Authority& target, Reach reach);
 
 // Hands the slot's connection to the pool when `reusable`, else closes it. The slot is empty afterwards.
 void release_upstream(Worker& worker, Watchdog& watchdog, UpstreamSlot& slot, bool reusable);
-
-// N1 hook: may Airlock connect to `address`? Every resolved address passes through here right before
-// connect. Always true for now (SECURITY.md N1: private ranges arrive with the network-policy work).
-bool address_allowed(const boost::asio::ip::address& address) noexcept;
 
 struct ClientTls {
   std::optional<Reason> failure;  // certificate_unavailable or client_tls_failed: nothing can be answered

@@ -9,7 +9,10 @@
 // stop(): (1) close the acceptors and remove the Unix socket file; (2) drain: every connection (from
 // either listener) finishes its current exchange with Connection: close, idle ones close at once; (3)
 // after timeouts.drain, abort what is left; (4) stop the io_contexts and join.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -20,6 +23,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iterator>
+#include <memory>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -70,6 +75,45 @@ asio::awaitable<void> sweep_pool(Worker& worker, Clock::duration interval) {
 
 std::system_error errno_error(std::string_view what) {
   return std::system_error(errno, std::generic_category(), std::string(what));
+}
+
+// This machine's interface addresses (getifaddrs), for listeners on 0.0.0.0 or ::.
+std::vector<policies::Address> interface_addresses() {
+  ifaddrs* first = nullptr;
+  if (::getifaddrs(&first) != 0) throw errno_error("proxy: cannot list this machine's addresses (getifaddrs)");
+  const std::unique_ptr<ifaddrs, decltype(&::freeifaddrs)> owned(first, &::freeifaddrs);
+  std::vector<policies::Address> out;
+  for (const ifaddrs* entry = first; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr) continue;
+    if (entry->ifa_addr->sa_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+      out.emplace_back(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)));
+    } else if (entry->ifa_addr->sa_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::copy(std::begin(in6->sin6_addr.s6_addr), std::end(in6->sin6_addr.s6_addr), bytes.begin());
+      out.emplace_back(asio::ip::address_v6(bytes));  // compared without a scope
+    }
+  }
+  return out;
+}
+
+// Every listener of this process as the address checks see it (N1): the given ones and the proxy's own,
+// and for one on 0.0.0.0 or :: each address of this machine it answers on.
+std::vector<policies::OwnListener> own_listeners(std::vector<policies::OwnListener> listeners, policies::OwnListener proxy) {
+  listeners.push_back(std::move(proxy));
+  std::vector<policies::OwnListener> expanded;
+  std::optional<std::vector<policies::Address>> interfaces;
+  for (const policies::OwnListener& listener : listeners) {
+    expanded.push_back(listener);
+    if (!listener.address.is_unspecified()) continue;
+    if (!interfaces) interfaces = interface_addresses();
+    for (const policies::Address& address : *interfaces) {
+      if (address.is_v6() && listener.address.is_v4()) continue;  // an IPv4 listener answers on IPv4 only
+      expanded.push_back({address, listener.port, listener.name});
+    }
+  }
+  return expanded;
 }
 
 }  // namespace
@@ -253,7 +297,6 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
 
   const std::string host = options.listen_host;
   const std::uint16_t port = options.listen_port;
-  impl_->shared = std::make_unique<Shared>(std::move(options), std::move(*leaves), std::move(*upstream_tls), snapshots, audit);
 
   error_code ec;
   const auto address = asio::ip::make_address(host, ec);
@@ -268,10 +311,13 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::system_error(ec, fmt::format("proxy: cannot listen on {}:{}", host, port));
   impl_->endpoint = acceptor.local_endpoint();
-  if (!impl_->shared->options.unix_socket.empty()) {
-    impl_->unix_listener.emplace(impl_->workers.front()->io, impl_->shared->options.unix_socket,
-                                 impl_->shared->options.unix_socket_group);
+  if (!options.unix_socket.empty()) {
+    impl_->unix_listener.emplace(impl_->workers.front()->io, options.unix_socket, options.unix_socket_group);
   }
+  policies::AddressRules address_rules(options.allow_private,
+                                       own_listeners(options.own_listeners, {impl_->endpoint.address(), impl_->endpoint.port(), "proxy"}));
+  impl_->shared = std::make_unique<Shared>(std::move(options), std::move(address_rules), std::move(*leaves),
+                                           std::move(*upstream_tls), snapshots, audit);
 }
 
 Proxy::~Proxy() { stop(); }

@@ -26,8 +26,13 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
     {Reason::host_not_allowed, "host_not_allowed", 403, "http_request_denied", "denied",
      "{host} is not in this session's environment allowed_hosts; add it to the environment's "
      "config.networking.allowed_hosts to reach it"},
-    {Reason::address_prohibited, "address_prohibited", 403, "destination_ip_prohibited", "denied",
-     "{host} resolves to an address in a blocked range; name it in a network policy to reach it"},
+    {Reason::address_not_allowed, "address_not_allowed", 403, "destination_ip_prohibited", "denied", "{detail}"},
+    {Reason::policy_not_found, "policy_not_found", 403, "http_request_denied", "denied",
+     "the environment of session {session} names the network policy {detail:?}, which the policy file does not "
+     "define; add it to the file (proxy.policy_file) and reload, or change the environment's metadata airlock.policy"},
+    {Reason::policy_denied, "policy_denied", 403, "http_request_denied", "denied",
+     "{detail}; change the policy file (proxy.policy_file) and reload to allow it"},
+    {Reason::request_body_too_large, "request_body_too_large", 413, "http_request_denied", "denied", "{detail}"},
     {Reason::placeholder_violation, "placeholder_violation", 403, "http_request_denied", "denied",
      "the placeholder of {secret_name} may not be sent to {host}; add {host} to that credential's "
      "networking.allowed_hosts, or remove the placeholder from the request"},

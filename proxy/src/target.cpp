@@ -122,8 +122,8 @@ bool host_header_matches(std::string_view value, const certs::ValidatedHost& hos
   std::string_view name, port_text;
   if (!split_authority(value, name, port_text)) return false;
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);  // the fully qualified spelling
-  if (host.kind() == certs::ValidatedHost::Kind::ipv6) {
-    // Compare canonical forms: "[0:0::1]" and "[::1]" name the same address.
+  if (host.is_ip()) {
+    // Compare canonical forms: "[0:0::1]" and "[::1]", "127.1" and "127.0.0.1" name the same address.
     auto parsed = certs::validate_host(name);
     if (!parsed || parsed->text() != host.text()) return false;
   } else if (!iequals(name, host.text())) {

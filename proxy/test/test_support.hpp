@@ -635,6 +635,20 @@ class CollectingSink final : public AuditSink {
     }
     return std::nullopt;
   }
+  // The first record with this reason, waiting for it a while (records of earlier exchanges may still be
+  // arriving after a clear(): audit follows the response).
+  std::optional<EgressRecord> wait_for_reason(std::string_view reason) const {
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard lock(mutex_);
+        for (const EgressRecord& record : records_) {
+          if (record.reason == reason) return record;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return std::nullopt;
+  }
   void clear() {
     std::lock_guard lock(mutex_);
     records_.clear();
@@ -732,6 +746,8 @@ struct Fixture {
                  {"evil.test", "127.0.0.1"},
                  {"mcp.example.test", "127.0.0.1"},
                  {"passthrough.test", "127.0.0.1"}};
+    // The test origins listen on loopback, which the address checks refuse unless it is allowed (N1).
+    o.allow_private = {policies::Cidr::parse("127.0.0.0/8").value()};
     return o;
   }
 

@@ -41,7 +41,8 @@ after(() => {
 });
 
 // The origin is "metrics.test" to the daemon (--resolve), so the sandbox's NO_PROXY (loopback) does not apply.
-const daemonArgs = ['--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1'];
+// It listens on loopback, which the proxy refuses unless allowed (N1): this test opens 127.0.0.1 only.
+const daemonArgs = ['--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1', '--allow-private', '127.0.0.1/32'];
 const ctx = useDaemon({ args: daemonArgs });
 const originUrl = `https://metrics.test:${origin.port}`;
 
@@ -90,6 +91,23 @@ ctx.test('curl through the proxy: the origin sees the secret, the client sees on
   // The origin echoed the real value back; the proxy redacted it on the way to the sandbox.
   assert.equal(result.body.includes(secret), false);
   assert.equal(JSON.parse(result.body).headers.authorization, `Bearer ${env.METRICS_API_TOKEN}`);
+});
+
+ctx.test("through the proxy the sandbox reaches neither Airlock's own listeners nor loopback it was not given (N1)", async () => {
+  const { env } = setup;
+  const { NO_PROXY, no_proxy, ...proxied } = env;  // send loopback URLs through the proxy too
+  assert.ok(NO_PROXY !== undefined && no_proxy !== undefined);
+  const api = ctx.daemon.ready.api;
+  const result = await curl(proxied, [`http://${api}/healthz`]);
+  assert.equal(result.status, 403, result.stderr + result.body);
+  assert.equal(result.body, `address_not_allowed: 127.0.0.1 is Airlock's own API listener (${api}); Airlock never proxies to itself\n`);
+  const self = await curl(proxied, [`http://${ctx.daemon.proxyAddress}/`]);
+  assert.equal(self.status, 403, self.stderr + self.body);
+  assert.equal(self.body, `address_not_allowed: 127.0.0.1 is Airlock's own proxy listener (${ctx.daemon.proxyAddress}); Airlock never proxies to itself\n`);
+  const other = await curl(proxied, [`http://2130706434:${origin.port}/`]);  // 127.0.0.2, spelled as a number
+  assert.equal(other.status, 403, other.stderr + other.body);
+  assert.equal(other.body, 'address_not_allowed: 127.0.0.2 is loopback (127.0.0.0/8); allow it with --allow-private 127.0.0.2/32, ' +
+                           'or name the host in a policy rule with internal: true\n');
 });
 
 ctx.test('curl -u user:$TOKEN gets Basic auth with the real secret upstream', async () => {
@@ -177,9 +195,11 @@ ctx.test('the egress audit lists each request with credential names, never a val
   assert.equal(first.method, 'GET');
   assert.equal(first.status, 200);
   assert.deepEqual(first.credentials.map((c) => [c.secret_name, c.location]), [['METRICS_API_TOKEN', 'header']]);
-  const denied = page.data.find((row) => row.decision === 'denied');
-  assert.ok(denied, text);
-  assert.equal(denied.reason, 'placeholder_violation');
+  // The refusals of the address checks' test are denied too; this one is the placeholder's.
+  assert.deepEqual(page.data.filter((row) => row.decision === 'denied').map((row) => row.reason).sort(),
+                   ['address_not_allowed', 'address_not_allowed', 'address_not_allowed', 'placeholder_violation']);
+  const denied = page.data.find((row) => row.reason === 'placeholder_violation');
+  assert.equal(denied.decision, 'denied');
   assert.equal(denied.status, 403);
 });
 
@@ -215,6 +235,61 @@ ctx.test('after SIGKILL and restart, the proxy still substitutes the sealed secr
     const result = await curl(env, ['-H', `Authorization: Bearer ${env.RESTART_TOKEN}`, `${originUrl}/restart`]);
     assert.equal(result.status, 200, result.stderr + result.body);
     assert.equal(origin.received.at(-1).headers.authorization, `Bearer ${secret}`);
+  } finally {
+    assert.deepEqual(await daemon.stop(), { code: 0, signal: null });
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// Network policy files (docs/policy.md): an environment picks a policy by metadata; SIGHUP reloads the file,
+// and a file that does not load leaves the policies in force as they were.
+ctx.test('a policy named by the environment decides each request; SIGHUP reloads the file, a broken one changes nothing', async () => {
+  const dataDir = makeTempDir();
+  const policyFile = path.join(dataDir, 'policies.yaml');
+  const readOnly = 'policies:\n  read-only:\n    default: deny\n    rules:\n      - allow: metrics.test\n        methods: [GET]\n';
+  fs.writeFileSync(policyFile, readOnly);
+  const daemon = await start({ dataDir, args: [...daemonArgs, '--policy', policyFile] });
+  const waitForLog = async (pattern) => {
+    for (let i = 0; i < 200 && !pattern.test(daemon.log()); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(daemon.log(), pattern);
+  };
+  try {
+    const client = new Anthropic({ apiKey: daemon.apiKey, baseURL: daemon.baseURL });
+    const sandboxFor = async (policy) => {
+      const environment = await client.beta.environments.create({ name: `policy-${policy}`, metadata: { 'airlock.policy': policy } });
+      const agent = await client.beta.agents.create({ name: 'policy', model: 'claude-opus-5-5' });
+      const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+      const response = await fetch(`${daemon.baseURL}/v1/sessions/${session.id}/sandbox_env`, { headers: { 'x-api-key': daemon.apiKey } });
+      assert.equal(response.status, 200);
+      return { env: (await response.json()).env, session };
+    };
+    const readOnlySandbox = await sandboxFor('read-only');
+    const get = await curl(readOnlySandbox.env, [`${originUrl}/policy-get`]);
+    assert.equal(get.status, 200, get.stderr + get.body);
+    const before = origin.received.length;
+    const post = await curl(readOnlySandbox.env, ['-X', 'POST', '--data-binary', 'x', `${originUrl}/policy-post`]);
+    assert.equal(post.status, 403, post.stderr + post.body);
+    assert.equal(post.body, `policy_denied: the network policy read-only denies POST /policy-post on metrics.test:${origin.port} ` +
+                            `(no rule matches and its default is deny); change the policy file (proxy.policy_file) and reload to allow it\n`);
+    assert.equal(origin.received.length, before);
+
+    const missing = await sandboxFor('uploads');
+    const refused = await curl(missing.env, [`${originUrl}/policy-missing`]);
+    assert.notEqual(refused.code, 0);  // refused at CONNECT: curl reports the proxy's 403
+    assert.match(refused.stderr, /403/);
+
+    // A broken file: the log says why, and the policies in force stay.
+    fs.writeFileSync(policyFile, `${readOnly}  uploads:\n    default: maybe\n`);
+    process.kill(daemon.pid, 'SIGHUP');
+    await waitForLog(/network policies not reloaded, the previous ones stay in force: .*policies\.yaml:\d+: /);
+    assert.equal((await curl(readOnlySandbox.env, [`${originUrl}/policy-get`])).status, 200);
+
+    // A good file: the session whose policy was missing now reaches the host.
+    fs.writeFileSync(policyFile, `${readOnly}  uploads:\n    default: allow\n`);
+    process.kill(daemon.pid, 'SIGHUP');
+    await waitForLog(/network policies reloaded from .*: read-only,uploads/);
+    const allowed = await curl(missing.env, [`${originUrl}/policy-missing`]);
+    assert.equal(allowed.status, 200, allowed.stderr + allowed.body);
   } finally {
     assert.deepEqual(await daemon.stop(), { code: 0, signal: null });
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -226,7 +226,7 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   if (auto proxy = root["proxy"]) {
     yaml.check_keys(proxy, "proxy", {"listen", "advertise_url", "upstream_ca", "resolve", "placeholder_violation",
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
-                                     "max_decoded_body_bytes"});
+                                     "max_decoded_body_bytes", "allow_private", "policy_file"});
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
     if (auto node = proxy["upstream_ca"]) config.upstream_ca = yaml.strings(node, "proxy.upstream_ca");
@@ -244,6 +244,16 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
         yaml.fail("proxy.placeholder_violation", "expected block or passthrough");
       }
     }
+    if (auto node = proxy["allow_private"]) {
+      config.allow_private.clear();
+      const std::vector<std::string> ranges = yaml.strings(node, "proxy.allow_private");
+      for (std::size_t i = 0; i < ranges.size(); ++i) {
+        auto cidr = policies::Cidr::parse(ranges[i]);
+        if (!cidr) yaml.fail(fmt::format("proxy.allow_private[{}]", i), cidr.error());
+        config.allow_private.push_back(cidr.value());
+      }
+    }
+    if (auto node = proxy["policy_file"]) config.policy_file = std::filesystem::path(yaml.string(node, "proxy.policy_file"));
     if (auto node = proxy["passthrough_hosts"]) config.passthrough_hosts = yaml.strings(node, "proxy.passthrough_hosts");
     if (auto node = proxy["allow_plaintext_substitution"]) {
       config.allow_plaintext_substitution = yaml.boolean(node, "proxy.allow_plaintext_substitution");
@@ -307,6 +317,12 @@ Endpoint parse_endpoint(std::string_view text, std::string_view what) {
   return Endpoint{std::string(host), static_cast<std::uint16_t>(port)};
 }
 
+policies::Cidr parse_cidr(std::string_view text, std::string_view what) {
+  auto cidr = policies::Cidr::parse(text);
+  if (!cidr) throw ConfigError(fmt::format("{}: {}", what, cidr.error()));
+  return cidr.value();
+}
+
 std::string_view to_string(LogLevel level) {
   switch (level) {
     case LogLevel::debug: return "debug";
@@ -327,6 +343,8 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
 
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;
+  std::vector<policies::Cidr> allow_private;
+  bool allow_private_given = false;
   bool upstream_ca_given = false;
   bool resolve_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -349,6 +367,11 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
     } else if (flag == "--resolve") {
       resolve_given = true;
       resolve.insert(parse_resolve(value(), "--resolve"));
+    } else if (flag == "--allow-private") {
+      allow_private_given = true;
+      allow_private.push_back(parse_cidr(value(), "--allow-private"));
+    } else if (flag == "--policy") {
+      config.policy_file = std::filesystem::path(value());
     } else if (flag == "--log-level") {
       config.log_level = parse_log_level(value(), "--log-level");
     } else if (flag == "--ready-file") {
@@ -359,6 +382,7 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
   }
   if (upstream_ca_given) config.upstream_ca = std::move(upstream_ca);
   if (resolve_given) config.resolve = std::move(resolve);
+  if (allow_private_given) config.allow_private = std::move(allow_private);
   check_runtime_paths(config);  // after --data-dir, which may move the data dir
   for (std::string& key : split_keys(api_key_env)) config.api_keys.push_back(std::move(key));
   return config;

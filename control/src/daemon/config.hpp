@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "airlock/policies/address.hpp"
+
 namespace airlock::control {
 
 struct Endpoint {
@@ -55,6 +57,8 @@ struct Config {
   std::string proxy_advertise_url;  // default http:// + proxy.listen (the bound port when 0)
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;
+  std::vector<policies::Cidr> allow_private;  // proxy.allow_private, --allow-private (SECURITY.md N1)
+  std::optional<std::filesystem::path> policy_file;  // proxy.policy_file, --policy: network policies (docs/policy.md)
   std::string placeholder_violation = "block";
   std::vector<std::string> passthrough_hosts;
   bool allow_plaintext_substitution = false;
@@ -78,11 +82,18 @@ class ConfigError : public std::runtime_error {
 Config load_config(std::span<const std::string_view> args, std::string_view api_key_env);
 
 Endpoint parse_endpoint(std::string_view text, std::string_view what);
+// A range for proxy.allow_private / --allow-private; ConfigError naming `what` and the accepted forms.
+policies::Cidr parse_cidr(std::string_view text, std::string_view what);
 std::string_view to_string(LogLevel level);
 
 inline constexpr std::string_view kServeUsage =
     "usage: airlock serve [--config FILE] [--data-dir DIR] [--api-listen HOST:PORT] [--proxy-listen HOST:PORT]\n"
-    "                     [--upstream-ca FILE]... [--resolve HOST:IP]... [--log-level debug|info|warn|error]\n"
-    "                     [--ready-file FILE]\n";
+    "                     [--upstream-ca FILE]... [--resolve HOST:IP]... [--allow-private CIDR]... [--policy FILE]\n"
+    "                     [--log-level debug|info|warn|error] [--ready-file FILE]\n"
+    "  --allow-private CIDR  let sandboxes reach this private, loopback or link-local range through the proxy\n"
+    "                        (refused by default; cloud metadata only by its exact address, e.g. 169.254.169.254/32;\n"
+    "                        Airlock's own listeners never). See docs/policy.md\n"
+    "  --policy FILE         network policies (YAML); an environment picks one with metadata airlock.policy.\n"
+    "                        Reloaded on SIGHUP. See docs/policy.md\n";
 
 }  // namespace airlock::control

@@ -275,7 +275,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   CHECK(config_error({"--config", nested}) ==
         nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
                  "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
-                 "max_decoded_body_bytes");
+                 "max_decoded_body_bytes, allow_private, policy_file");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
@@ -419,4 +419,39 @@ TEST_CASE("config: AIRLOCK_API_KEY adds to api.keys from YAML") {
   CHECK(load({"--config", path}, "env-1, env-2").api_keys == std::vector<std::string>{"from-yaml", "env-1", "env-2"});
 }
 
+}  // namespace airlock::control
+
+namespace airlock::control {
+namespace {
+
+TEST_CASE("config: address allow list and policy file, by flag and by YAML key, with messages for bad ranges") {
+  CHECK(load({}).allow_private.empty());  // fail closed: nothing private is reachable by default
+  CHECK_FALSE(load({}).policy_file);
+  const Config flags = load({"--allow-private", "127.0.0.1/32", "--allow-private", "10.0.0.0/8", "--policy", "/p.yaml"});
+  REQUIRE(flags.allow_private.size() == 2);
+  CHECK(flags.allow_private[0].text() == "127.0.0.1/32");
+  CHECK(flags.allow_private[1].text() == "10.0.0.0/8");
+  CHECK(*flags.policy_file == "/p.yaml");
+
+  TempDir dir;
+  const std::string file =
+      dir.write("a.yaml", "proxy:\n  allow_private: [\"fd00::/8\", 169.254.169.254]\n  policy_file: /etc/airlock/policies.yaml\n")
+          .string();
+  const Config yaml = load({"--config", file});
+  REQUIRE(yaml.allow_private.size() == 2);
+  CHECK(yaml.allow_private[0].text() == "fd00::/8");
+  CHECK(yaml.allow_private[1].text() == "169.254.169.254/32");
+  CHECK(*yaml.policy_file == "/etc/airlock/policies.yaml");
+  // The flag replaces the YAML list.
+  CHECK(load({"--config", file, "--allow-private", "10.0.0.0/8"}).allow_private.size() == 1);
+
+  CHECK(config_error({"--allow-private", "10.1.2.3/8"}) ==
+        "--allow-private: \"10.1.2.3/8\" has bits set after the first 8; did you mean 10.0.0.0/8?");
+  const std::string bad = dir.write("bad.yaml", "proxy:\n  allow_private: [private]\n").string();
+  CHECK(config_error({"--config", bad}) ==
+        bad + ": proxy.allow_private[0]: \"private\" is not a CIDR range; write an address and a prefix length, like 10.0.0.0/8 "
+        "or fd00::/8");
+}
+
+}  // namespace
 }  // namespace airlock::control

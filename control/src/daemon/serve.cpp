@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -18,6 +19,7 @@
 #include <sodium.h>
 
 #include "airlock/control/commands.hpp"
+#include "airlock/policies/policy.hpp"
 #include "airlock/store/store.hpp"
 #include "airlock/proxy/proxy.hpp"
 #include "http/api_server.hpp"
@@ -153,14 +155,32 @@ asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log
   }
 }
 
-proxy::ProxyOptions proxy_options(const Config& config, std::optional<std::uint32_t> sandbox_uid_base, Logger& log) {
+// The network policy file (--policy), or none. A file that does not load is an error naming its line.
+std::shared_ptr<const policies::PolicySet> load_policies(const Config& config) {
+  if (!config.policy_file) return nullptr;
+  auto loaded = policies::load_policy_file(*config.policy_file);
+  if (!loaded) throw StartupError(loaded.error());
+  return std::make_shared<const policies::PolicySet>(std::move(loaded).value());
+}
+
+void log_policies(Logger& log, const policies::PolicySet& set, std::string_view what) {
+  std::string names;
+  for (const policies::Policy& policy : set.policies) names += (names.empty() ? "" : ",") + policy.name;
+  log.info("network policies {} from {}: {} (default_policy={})", what, set.source, names,
+           set.default_policy.empty() ? "none" : set.default_policy);
+}
+
+proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api, std::optional<std::uint32_t> sandbox_uid_base,
+                                  Logger& log) {
   proxy::ProxyOptions options;
+  options.own_listeners.push_back({api.address(), api.port(), "API"});  // N1: never reachable through the proxy
   options.unix_socket = fs::absolute(config.data_dir) / "proxy.sock";  // what sandbox relays connect to
   if (sandbox_uid_base) options.unix_socket_group = sandbox_group(*sandbox_uid_base);
   options.listen_host = config.proxy_listen.host;
   options.listen_port = config.proxy_listen.port;
   for (const std::string& file : config.upstream_ca) options.upstream_ca.emplace_back(file);
   options.resolve = config.resolve;
+  options.allow_private = config.allow_private;
   options.placeholder_violation_passthrough = config.placeholder_violation == "passthrough";
   options.passthrough_hosts = config.passthrough_hosts;
   options.allow_plaintext_substitution = config.allow_plaintext_substitution;
@@ -241,11 +261,15 @@ int run(const Config& config, Logger& log) {
   // The data plane: its snapshot (rebuilt from the store on every change), its audit sink, its threads.
   proxy::SnapshotSlot snapshots;
   SnapshotPublisher publisher(io, *store, snapshots, log);
+  if (auto policies = load_policies(config)) {
+    log_policies(log, *policies, "loaded");
+    publisher.set_policies(std::move(policies));
+  }
   store->on_credentials_changed([&publisher] { publisher.request_rebuild(); });
   store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
   publisher.flush();
   AuditWriter audit(*store, log, config.audit_retention_days);
-  proxy::Proxy egress(proxy_options(config, sandbox_uid_base, log), ca.ca, snapshots, audit);
+  proxy::Proxy egress(proxy_options(config, api_acceptor.local_endpoint(), sandbox_uid_base, log), ca.ca, snapshots, audit);
   tcp::endpoint proxy_local = egress.local_endpoint();
   std::string proxy_address = Endpoint{proxy_local.address().to_string(), proxy_local.port()}.to_string();
 
@@ -285,6 +309,26 @@ int run(const Config& config, Logger& log) {
   asio::co_spawn(io, purge_idempotency_records(*store, log), on_exit("idempotency purge"));
   asio::co_spawn(io, scheduler.run(), on_exit("scheduler"));
 
+  // SIGHUP: read the policy file again; a file that does not load leaves the policies in force as they were.
+  asio::signal_set reload_signal(io, SIGHUP);
+  std::function<void()> wait_for_reload = [&] {
+    reload_signal.async_wait([&](error_code ec, int) {
+      if (ec) return;
+      try {
+        if (auto policies = load_policies(config)) {
+          publisher.set_policies(policies);
+          log_policies(log, *policies, "reloaded");
+        } else {
+          log.info("received SIGHUP: no policy file is configured (--policy), nothing to reload");
+        }
+      } catch (const StartupError& e) {
+        log.error("network policies not reloaded, the previous ones stay in force: {}", e.what());
+      }
+      wait_for_reload();
+    });
+  };
+  wait_for_reload();
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain(io);
   std::thread proxy_stopper;  // the proxy drains on its own threads while the API drains here
@@ -292,6 +336,7 @@ int run(const Config& config, Logger& log) {
     if (ec) return;
     log.info("received {}: stopping; draining for at most {} s", signal == SIGINT ? "SIGINT" : "SIGTERM", kDrainLimit.count());
     api.set_ready(false);
+    reload_signal.cancel();
     scheduler.stop();
     runtime.stop_all();  // sandboxes are killed; their sessions end once their output is stored
     server.stop();

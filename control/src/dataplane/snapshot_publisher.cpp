@@ -44,13 +44,30 @@ std::shared_ptr<const CredentialRule> make_rule(const store::ActiveCredential& c
 }
 
 // The environment's network policy. An environment that no longer exists allows nothing (fail closed).
-void apply_environment(store::Store& store, const std::string& environment_id, proxy::SessionEntry& entry) {
+void apply_environment(store::Store& store, const std::string& environment_id,
+                       const std::shared_ptr<const policies::PolicySet>& policies, proxy::SessionEntry& entry) {
   auto environment = store.get_environment(environment_id);
   if (!environment) {
     entry.network_limited = true;
     return;
   }
-  json config = json::parse(environment.value().doc).value("config", json::object());
+  const json doc = json::parse(environment.value().doc);
+  std::string policy_name;
+  const json metadata = doc.value("metadata", json::object());
+  if (const auto named = metadata.find(kPolicyMetadataKey); named != metadata.end() && named->is_string()) {
+    policy_name = named->get<std::string>();
+  } else if (policies) {
+    policy_name = policies->default_policy;
+  }
+  if (!policy_name.empty()) {
+    const policies::Policy* policy = policies ? policies->find(policy_name) : nullptr;
+    if (policy != nullptr) {
+      entry.policy = std::shared_ptr<const policies::Policy>(policies, policy);  // shares the set's lifetime
+    } else {
+      entry.unknown_policy = policy_name;  // fail closed until the file defines it
+    }
+  }
+  json config = doc.value("config", json::object());
   json networking = config.value("networking", json::object());
   if (networking.value("type", "") == "limited") {
     entry.network_limited = true;
@@ -60,7 +77,8 @@ void apply_environment(store::Store& store, const std::string& environment_id, p
 
 }  // namespace
 
-std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store) {
+std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
+                                                                const std::shared_ptr<const policies::PolicySet>& policies) {
   std::unordered_map<std::string, std::vector<std::shared_ptr<const CredentialRule>>> by_vault;
   for (const store::ActiveCredential& credential : need(store.active_credentials(), "reading credentials")) {
     if (auto rule = make_rule(credential)) by_vault[credential.vault_id].push_back(std::move(rule));
@@ -70,7 +88,7 @@ std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& st
     proxy::SessionEntry entry;
     entry.session_id = session.id;
     entry.proxy_token = store.session_proxy_token(session.id);
-    apply_environment(store, session.environment_id, entry);
+    apply_environment(store, session.environment_id, policies, entry);
     for (const std::string& vault_id : session.vault_ids) {
       auto found = by_vault.find(vault_id);
       if (found != by_vault.end()) entry.credentials.insert(entry.credentials.end(), found->second.begin(), found->second.end());
@@ -94,11 +112,17 @@ void SnapshotPublisher::request_rebuild() {
   });
 }
 
+void SnapshotPublisher::set_policies(std::shared_ptr<const policies::PolicySet> policies) {
+  policies_ = std::move(policies);
+  stale_ = true;
+  flush();
+}
+
 void SnapshotPublisher::flush() {
   if (!stale_) return;
   stale_ = false;
   try {
-    auto snapshot = build_snapshot(store_);
+    auto snapshot = build_snapshot(store_, policies_);
     log_.debug("proxy snapshot published sessions={}", snapshot->sessions.size());
     slot_.store(std::move(snapshot));
   } catch (const std::exception& e) {

@@ -15,14 +15,20 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "airlock/policies/policy.hpp"
 #include "airlock/proxy/snapshot.hpp"
 #include "airlock/store/store.hpp"
 #include "daemon/log.hpp"
 
 namespace airlock::control {
 
-// Pure composition, exposed for tests: the snapshot for the store's current state.
-std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store);
+// The metadata key of an environment that picks its network policy by name (docs/policy.md).
+inline constexpr std::string_view kPolicyMetadataKey = "airlock.policy";
+
+// Pure composition, exposed for tests: the snapshot for the store's current state. A session's policy is
+// the one its environment names (metadata airlock.policy), else the file's default_policy, else none.
+std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
+                                                                const std::shared_ptr<const policies::PolicySet>& policies = {});
 
 class SnapshotPublisher {
  public:
@@ -30,12 +36,15 @@ class SnapshotPublisher {
 
   void request_rebuild();
   void flush();
+  // Replaces the network policies (at start, and on reload) and rebuilds at once.
+  void set_policies(std::shared_ptr<const policies::PolicySet> policies);
 
  private:
   boost::asio::io_context& control_;
   store::Store& store_;
   proxy::SnapshotSlot& slot_;
   Logger& log_;
+  std::shared_ptr<const policies::PolicySet> policies_;
   bool stale_ = true;
   bool posted_ = false;
 };

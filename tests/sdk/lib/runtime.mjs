@@ -165,7 +165,8 @@ export class RuntimeDaemon {
       dataDir: this.dataDir,
       apiKey: this.apiKey,
       env: { ...this.env, ...env },
-      args: ['--config', this.configFile, '--upstream-ca', this.originCa, '--resolve', 'metrics.test:127.0.0.1'],
+      args: ['--config', this.configFile, '--upstream-ca', this.originCa, '--resolve', 'metrics.test:127.0.0.1',
+             '--allow-private', '127.0.0.1/32'],  // the origin listens on loopback (N1)
     };
   }
 

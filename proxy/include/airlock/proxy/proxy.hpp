@@ -31,6 +31,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "airlock/certs/root_ca.hpp"
+#include "airlock/policies/address.hpp"
 #include "airlock/proxy/audit.hpp"
 #include "airlock/proxy/snapshot.hpp"
 
@@ -66,6 +67,13 @@ struct ProxyOptions {
   std::optional<gid_t> unix_socket_group;
   std::vector<std::filesystem::path> upstream_ca;     // extra CA files trusted for upstreams (--upstream-ca)
   std::map<std::string, std::string> resolve;         // HOST -> IP literal, instead of the system resolver (--resolve)
+  // Address checks (SECURITY.md N1, policies/address.hpp): every address an upstream resolves to is checked
+  // before connecting. These ranges are opened past the default-refused ones (--allow-private); cloud
+  // metadata only by its exact address.
+  std::vector<policies::Cidr> allow_private;
+  // Other listeners of this process that no sandbox may reach through the proxy (the API). The proxy adds
+  // its own TCP listener, and for a listener on 0.0.0.0 or :: every address of this machine.
+  std::vector<policies::OwnListener> own_listeners;
   bool placeholder_violation_passthrough = false;     // proxy.placeholder_violation: passthrough (S1)
   std::vector<std::string> passthrough_hosts;         // host patterns tunnelled without interception
   bool allow_plaintext_substitution = false;          // S9

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "airlock/certs/secret_bytes.hpp"
+#include "airlock/policies/policy.hpp"
 
 namespace airlock::proxy {
 
@@ -44,6 +45,11 @@ struct SessionEntry {
   std::vector<std::shared_ptr<const CredentialRule>> credentials;  // active credentials of the session's vaults
   bool network_limited = false;              // the environment's config.networking.type == "limited"
   std::vector<std::string> allowed_hosts;    // the environment's allowed_hosts when limited, normalised
+  // The network policy of the session's environment (SECURITY.md N4, docs/policy.md); null: none applies.
+  std::shared_ptr<const policies::Policy> policy;
+  // The name of a policy the environment asks for and the policy file lacks: every connection of the
+  // session is refused (policy_not_found) until the file defines it. Empty otherwise.
+  std::string unknown_policy;
 };
 
 struct CredentialSnapshot {

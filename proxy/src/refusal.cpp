@@ -116,8 +116,8 @@ std::string render_refusal(Reason reason, const RefusalFacts& facts) {
   const std::string body = refusal_body(reason, facts);
   std::string out = fmt::format(
       "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
-      "Proxy-Status: airlock; error={}; details=\"{}\"\r\n",
-      row.status, status_text(row.status), body.size(), row.proxy_status, row.word);
+      "Proxy-Status: airlock; error={}; details=\"{}\"\r\nX-Airlock-Refusal: {}\r\n",
+      row.status, status_text(row.status), body.size(), row.proxy_status, row.word, row.word);
   if (row.status == 407) out += "Proxy-Authenticate: Basic realm=\"airlock\"\r\n";
   out += "Connection: close\r\n\r\n";
   out += body;

@@ -72,7 +72,8 @@ struct RefusalFacts {
 std::string refusal_body(Reason reason, const RefusalFacts& facts);
 
 // A complete HTTP/1.1 response: status line, Content-Type text/plain, Content-Length, Proxy-Status
-// (`airlock; error=<token>; details="<word>"`), Proxy-Authenticate for 407, Connection: close, body.
+// (`airlock; error=<token>; details="<word>"`), X-Airlock-Refusal (`<word>`, for clients that drop
+// Proxy-Status), Proxy-Authenticate for 407, Connection: close, body.
 // Precondition: refusal_row(reason).status != 0.
 std::string render_refusal(Reason reason, const RefusalFacts& facts);
 

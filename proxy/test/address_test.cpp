@@ -68,6 +68,8 @@ void check_refused(Fixture& f, const Response& response, std::string_view body) 
   CHECK(response.body == body);
   REQUIRE(response.header("Proxy-Status") != nullptr);
   CHECK(*response.header("Proxy-Status") == "airlock; error=destination_ip_prohibited; details=\"address_not_allowed\"");
+  REQUIRE(response.header("X-Airlock-Refusal") != nullptr);
+  CHECK(*response.header("X-Airlock-Refusal") == "address_not_allowed");
   const auto record = f.sink.wait_for_reason("address_not_allowed");
   REQUIRE(record);
   CHECK(record->decision == "denied");

@@ -55,6 +55,8 @@ void check_refusal(const Response& response, int status, std::string_view word, 
   CHECK(response.body.rfind(std::string(word) + ": ", 0) == 0);
   REQUIRE(response.header("Proxy-Status") != nullptr);
   CHECK(*response.header("Proxy-Status") == fmt::format("airlock; error={}; details=\"{}\"", proxy_status, word));
+  REQUIRE(response.header("X-Airlock-Refusal") != nullptr);
+  CHECK(*response.header("X-Airlock-Refusal") == word);
   CHECK(*response.header("Content-Type") == "text/plain; charset=utf-8");
   CHECK_FALSE(contains(response.body, kSecret));
 }

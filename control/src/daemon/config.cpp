@@ -226,7 +226,7 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   if (auto proxy = root["proxy"]) {
     yaml.check_keys(proxy, "proxy", {"listen", "advertise_url", "upstream_ca", "resolve", "placeholder_violation",
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
-                                     "max_decoded_body_bytes", "allow_private", "policy_file"});
+                                     "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy"});
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
     if (auto node = proxy["upstream_ca"]) config.upstream_ca = yaml.strings(node, "proxy.upstream_ca");
@@ -254,6 +254,7 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
       }
     }
     if (auto node = proxy["policy_file"]) config.policy_file = std::filesystem::path(yaml.string(node, "proxy.policy_file"));
+    if (auto node = proxy["default_policy"]) config.default_policy = yaml.string(node, "proxy.default_policy");
     if (auto node = proxy["passthrough_hosts"]) config.passthrough_hosts = yaml.strings(node, "proxy.passthrough_hosts");
     if (auto node = proxy["allow_plaintext_substitution"]) {
       config.allow_plaintext_substitution = yaml.boolean(node, "proxy.allow_plaintext_substitution");

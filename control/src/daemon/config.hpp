@@ -59,6 +59,7 @@ struct Config {
   std::map<std::string, std::string> resolve;
   std::vector<policies::Cidr> allow_private;  // proxy.allow_private, --allow-private (SECURITY.md N1)
   std::optional<std::filesystem::path> policy_file;  // proxy.policy_file, --policy: network policies (docs/policy.md)
+  std::string default_policy;  // proxy.default_policy: overrides the file's default_policy
   std::string placeholder_violation = "block";
   std::vector<std::string> passthrough_hosts;
   bool allow_plaintext_substitution = false;

@@ -275,7 +275,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   CHECK(config_error({"--config", nested}) ==
         nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
                  "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
-                 "max_decoded_body_bytes, allow_private, policy_file");
+                 "max_decoded_body_bytes, allow_private, policy_file, default_policy");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
@@ -435,13 +435,14 @@ TEST_CASE("config: address allow list and policy file, by flag and by YAML key, 
 
   TempDir dir;
   const std::string file =
-      dir.write("a.yaml", "proxy:\n  allow_private: [\"fd00::/8\", 169.254.169.254]\n  policy_file: /etc/airlock/policies.yaml\n")
+      dir.write("a.yaml", "proxy:\n  allow_private: [\"fd00::/8\", 169.254.169.254]\n  policy_file: /etc/airlock/policies.yaml\n  default_policy: read-only\n")
           .string();
   const Config yaml = load({"--config", file});
   REQUIRE(yaml.allow_private.size() == 2);
   CHECK(yaml.allow_private[0].text() == "fd00::/8");
   CHECK(yaml.allow_private[1].text() == "169.254.169.254/32");
   CHECK(*yaml.policy_file == "/etc/airlock/policies.yaml");
+  CHECK(yaml.default_policy == "read-only");
   // The flag replaces the YAML list.
   CHECK(load({"--config", file, "--allow-private", "10.0.0.0/8"}).allow_private.size() == 1);
 

@@ -156,11 +156,25 @@ asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log
 }
 
 // The network policy file (--policy), or none. A file that does not load is an error naming its line.
+// proxy.default_policy, when set, replaces the file's default_policy and must name one of its policies.
 std::shared_ptr<const policies::PolicySet> load_policies(const Config& config) {
-  if (!config.policy_file) return nullptr;
+  if (!config.policy_file) {
+    if (!config.default_policy.empty()) {
+      throw StartupError("proxy.default_policy is set but no policy file is: give one with --policy FILE or proxy.policy_file");
+    }
+    return nullptr;
+  }
   auto loaded = policies::load_policy_file(*config.policy_file);
   if (!loaded) throw StartupError(loaded.error());
-  return std::make_shared<const policies::PolicySet>(std::move(loaded).value());
+  policies::PolicySet set = std::move(loaded).value();
+  if (!config.default_policy.empty()) {
+    if (set.find(config.default_policy) == nullptr) {
+      throw StartupError(fmt::format("proxy.default_policy names {:?}, which {} does not define", config.default_policy,
+                                     set.source));
+    }
+    set.default_policy = config.default_policy;
+  }
+  return std::make_shared<const policies::PolicySet>(std::move(set));
 }
 
 void log_policies(Logger& log, const policies::PolicySet& set, std::string_view what) {

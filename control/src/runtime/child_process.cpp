@@ -18,6 +18,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <string_view>
 #include <system_error>
@@ -133,16 +134,25 @@ void close_from(int first) noexcept {
   for (int fd = first; fd < last; ++fd) ::close(fd);
 }
 
+// The kernel's struct sigaction for rt_sigaction (not glibc's, whose sa_mask is 128 bytes).
+struct KernelSigaction {
+  void (*handler)(int) = SIG_DFL;
+  unsigned long flags = 0;
+  void (*restorer)() = nullptr;
+  std::uint64_t mask = 0;  // _NSIG (64) bits
+};
+
 // In the child, from fork to exec: async-signal-safe calls only. Signals are blocked on entry (the parent
 // blocked them around fork), so none of the daemon's handlers can run here.
 [[noreturn]] void become_child(const ChildPlan& plan) noexcept {
-  // Default dispositions: the daemon's own (an ignored SIGPIPE, say) must not change how a harness's shell
-  // pipelines behave. glibc refuses its internal signals: nothing to reset there.
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
-  sigemptyset(&default_action.sa_mask);
+  // Default dispositions: the daemon's own (an ignored SIGPIPE, say), and whatever the daemon inherited
+  // ignored (exec keeps SIG_IGN), must not change how a harness's programs behave. The system call, not
+  // glibc's sigaction, which refuses the real-time signals it reserves (32, 33) even to reset them.
+  KernelSigaction default_action{};  // SIG_DFL (0), no flags, empty mask
   for (int signal = 1; signal < NSIG; ++signal) {
-    if (signal != SIGKILL && signal != SIGSTOP) ::sigaction(signal, &default_action, nullptr);
+    if (signal != SIGKILL && signal != SIGSTOP) {
+      ::syscall(SYS_rt_sigaction, signal, &default_action, nullptr, sizeof(default_action.mask));
+    }
   }
 
   // Every descriptor moved above 9 first: a pipe end may itself be 0..3 (a daemon started with stdin closed).

@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -103,6 +105,19 @@ TEST_CASE("child process: signals are back to their defaults and unblocked in th
   ignore.sa_handler = SIG_IGN;
   struct sigaction previous {};
   ::sigaction(SIGPIPE, &ignore, &previous);  // as airlock serve does
+  // Inherited as ignored by the daemon itself (a launcher may leave real-time signals ignored), including
+  // one glibc reserves (33), which its sigaction cannot reset: the child still starts with defaults.
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask;
+  };
+  const KernelSigaction kernel_ignore{SIG_IGN, 0, nullptr, 0};
+  KernelSigaction kernel_previous{};
+  REQUIRE(::syscall(SYS_rt_sigaction, 33, &kernel_ignore, &kernel_previous, sizeof(std::uint64_t)) == 0);
+  struct sigaction previous_rtmin {};
+  ::sigaction(SIGRTMIN, &ignore, &previous_rtmin);
   sigset_t blocked;
   sigset_t mask_before;
   sigemptyset(&blocked);
@@ -111,6 +126,8 @@ TEST_CASE("child process: signals are back to their defaults and unblocked in th
   Outcome o = run({"/bin/sh", {"-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status"}, {}, std::nullopt, std::nullopt});
   ::pthread_sigmask(SIG_SETMASK, &mask_before, nullptr);
   ::sigaction(SIGPIPE, &previous, nullptr);
+  ::sigaction(SIGRTMIN, &previous_rtmin, nullptr);
+  ::syscall(SYS_rt_sigaction, 33, &kernel_previous, nullptr, sizeof(std::uint64_t));
   // (grep's own: nothing blocked, nothing ignored)
   CHECK(o.out == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }

@@ -82,6 +82,27 @@ Exchange Connection::begin(const http1::RequestHead& head) const {
   return exchange;
 }
 
+std::optional<Reason> Connection::admit(const std::string& session_id) {
+  if (!lease_.held() || lease_.session_id() != session_id) {
+    SessionLimits::Lease lease = shared_.limits.connect(session_id);
+    if (!lease.held()) return Reason::session_connection_limit;
+    lease_ = std::move(lease);
+  }
+  if (!shared_.limits.request(session_id)) return Reason::session_rate_limit;
+  return std::nullopt;
+}
+
+asio::awaitable<void> Connection::deny_limited(Exchange& exchange, Reason reason) {
+  const ProxyOptions& options = shared_.options;
+  const std::string limit = reason == Reason::session_connection_limit
+                                ? fmt::format("{}", options.max_connections_per_session)
+                                : fmt::format("{:g}", options.max_requests_per_second_per_session);
+  RefusalFacts facts = facts_of(exchange);
+  facts.session = exchange.record.session_id;
+  facts.detail = limit;
+  co_await deny(exchange, reason, facts);
+}
+
 asio::awaitable<void> Connection::deny(Exchange& exchange, Reason reason, RefusalFacts facts) {
   co_await refuse(shared_, client_, reason, facts, exchange);
   audit(shared_, exchange);
@@ -178,6 +199,10 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
     co_return;
   }
   exchange.record.session_id = caller.session->session_id;
+  if (auto limited = admit(caller.session->session_id)) {
+    co_await deny_limited(exchange, *limited);
+    co_return;
+  }
   if (!environment_allows(*caller.session, target->host)) {
     co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
     co_return;
@@ -272,6 +297,10 @@ asio::awaitable<void> Connection::tunnel_requests(std::string session_id, const 
       co_await deny(exchange, Reason::session_closed, RefusalFacts{.session = session_id});
       co_return;
     }
+    if (auto limited = admit(session_id)) {
+      co_await deny_limited(exchange, *limited);
+      co_return;
+    }
     // S2: the host substitution is decided for is the CONNECT target; SNI and Host must agree with it.
     std::string origin_form = head.target;
     bool mismatch = sni_mismatch || head.method == "CONNECT";
@@ -359,6 +388,10 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
     co_return false;
   }
   exchange.record.session_id = caller.session->session_id;
+  if (auto limited = admit(caller.session->session_id)) {
+    co_await deny_limited(exchange, *limited);
+    co_return false;
+  }
   if (!environment_allows(*caller.session, url->authority.host)) {
     co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
     co_return false;

@@ -23,6 +23,8 @@
 #pragma once
 
 #include <list>
+#include <optional>
+#include <string>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -64,6 +66,9 @@ class Connection {
   asio::awaitable<void> deny(Exchange& exchange, Reason reason, RefusalFacts facts);
   asio::awaitable<void> deny_head(HeadResult result, http1::RequestParser& parser);
   Exchange begin(const http1::RequestHead& head) const;
+  // Per-session limits for a request of `session_id`: the connection's lease for it, then one token.
+  std::optional<Reason> admit(const std::string& session_id);
+  asio::awaitable<void> deny_limited(Exchange& exchange, Reason reason);  // 429 naming the limit
 
   Shared& shared_;
   Worker& worker_;
@@ -71,6 +76,7 @@ class Connection {
   Watchdog watchdog_;
   InputBuffer client_in_;
   UpstreamSlot upstream_;
+  SessionLimits::Lease lease_;  // this connection counted against its session's max_connections_per_session
   std::list<Connection*>::iterator registration_;
   bool idle_ = false;      // waiting for the next request: drain() closes it at once
   bool draining_ = false;

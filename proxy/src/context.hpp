@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "limits.hpp"
 #include "airlock/certs/leaf_cache.hpp"
 #include "airlock/certs/upstream.hpp"
 #include "airlock/proxy/proxy.hpp"
@@ -40,6 +41,7 @@ struct Shared {
          certs::ClientContext upstream_tls_in, SnapshotSlot& snapshots_in, AuditSink& audit_in)
       : options(std::move(options_in)),
         address_rules(std::move(address_rules_in)),
+        limits(options.max_connections_per_session, options.max_requests_per_second_per_session),
         leaves(std::move(leaves_in)),
         upstream_tls(std::move(upstream_tls_in)),
         snapshots(snapshots_in),
@@ -47,6 +49,7 @@ struct Shared {
 
   const ProxyOptions options;
   const policies::AddressRules address_rules;  // N1: options.allow_private, and every listener of this process
+  SessionLimits limits;                        // per-session connections and request rate (internally locked)
   const std::unique_ptr<certs::LeafCache> leaves;
   const certs::ClientContext upstream_tls;
   SnapshotSlot& snapshots;

@@ -33,6 +33,14 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
     {Reason::policy_denied, "policy_denied", 403, "http_request_denied", "denied",
      "{detail}; change the policy file (proxy.policy_file) and reload to allow it"},
     {Reason::request_body_too_large, "request_body_too_large", 413, "http_request_denied", "denied", "{detail}"},
+    {Reason::session_connection_limit, "session_connection_limit", 429, "http_request_denied", "denied",
+     "session {session} already holds {detail} open connections to the proxy, its limit; close some or reuse them "
+     "(keep-alive), or raise proxy.max_connections_per_session"},
+    {Reason::session_rate_limit, "session_rate_limit", 429, "http_request_denied", "denied",
+     "session {session} is over its limit of {detail} requests per second; retry after Retry-After seconds, or "
+     "raise proxy.max_requests_per_second_per_session"},
+    {Reason::proxy_connection_limit, "proxy_connection_limit", 503, "connection_limit_reached", "error",
+     "Airlock's proxy already holds {detail} open connections, its limit; retry later, or raise proxy.max_connections"},
     {Reason::placeholder_violation, "placeholder_violation", 403, "http_request_denied", "denied",
      "the placeholder of {secret_name} may not be sent to {host}; add {host} to that credential's "
      "networking.allowed_hosts, or remove the placeholder from the request"},
@@ -119,6 +127,7 @@ std::string render_refusal(Reason reason, const RefusalFacts& facts) {
       "Proxy-Status: airlock; error={}; details=\"{}\"\r\nX-Airlock-Refusal: {}\r\n",
       row.status, status_text(row.status), body.size(), row.proxy_status, row.word, row.word);
   if (row.status == 407) out += "Proxy-Authenticate: Basic realm=\"airlock\"\r\n";
+  if (row.status == 429 || row.status == 503) out += "Retry-After: 1\r\n";
   out += "Connection: close\r\n\r\n";
   out += body;
   return out;

@@ -26,6 +26,9 @@ enum class Reason : std::uint8_t {
   policy_not_found,
   policy_denied,
   request_body_too_large,
+  session_connection_limit,
+  session_rate_limit,
+  proxy_connection_limit,
   placeholder_violation,
   plaintext_substitution,
   compressed_body,
@@ -73,7 +76,7 @@ std::string refusal_body(Reason reason, const RefusalFacts& facts);
 
 // A complete HTTP/1.1 response: status line, Content-Type text/plain, Content-Length, Proxy-Status
 // (`airlock; error=<token>; details="<word>"`), X-Airlock-Refusal (`<word>`, for clients that drop
-// Proxy-Status), Proxy-Authenticate for 407, Connection: close, body.
+// Proxy-Status), Proxy-Authenticate for 407, Retry-After for 429 and 503, Connection: close, body.
 // Precondition: refusal_row(reason).status != 0.
 std::string render_refusal(Reason reason, const RefusalFacts& facts);
 

@@ -1,0 +1,79 @@
+// limits (see limits.hpp).
+#include "limits.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace airlock::proxy {
+
+SessionLimits::SessionLimits(std::size_t max_connections, double requests_per_second)
+    : max_connections_(max_connections), rate_(requests_per_second) {}
+
+SessionLimits::Lease::Lease(Lease&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)), session_id_(std::move(other.session_id_)) {}
+
+SessionLimits::Lease& SessionLimits::Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    owner_ = std::exchange(other.owner_, nullptr);
+    session_id_ = std::move(other.session_id_);
+  }
+  return *this;
+}
+
+SessionLimits::Lease::~Lease() { release(); }
+
+void SessionLimits::Lease::release() noexcept {
+  if (owner_ == nullptr) return;
+  std::lock_guard lock(owner_->mutex_);
+  if (auto found = owner_->sessions_.find(session_id_); found != owner_->sessions_.end() && found->second.connections > 0) {
+    --found->second.connections;
+  }
+  owner_ = nullptr;
+}
+
+void SessionLimits::refill(Usage& usage, Clock::time_point now) const noexcept {
+  const double elapsed = std::chrono::duration<double>(now - usage.refilled).count();
+  usage.tokens = std::min(rate_, usage.tokens + std::max(0.0, elapsed) * rate_);
+  usage.refilled = now;
+}
+
+void SessionLimits::sweep(Clock::time_point now) {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    Usage& usage = it->second;
+    refill(usage, now);
+    const bool idle = usage.connections == 0 && (rate_ <= 0 || usage.tokens >= rate_);
+    it = idle ? sessions_.erase(it) : std::next(it);
+  }
+  sweep_at_ = std::max<std::size_t>(1024, sessions_.size() * 2);
+}
+
+SessionLimits::Lease SessionLimits::connect(std::string_view session_id) {
+  std::lock_guard lock(mutex_);
+  const auto now = Clock::now();
+  if (sessions_.size() >= sweep_at_) sweep(now);
+  auto [found, inserted] = sessions_.try_emplace(std::string(session_id));
+  Usage& usage = found->second;
+  if (inserted) {
+    usage.tokens = rate_;  // a new session starts with one second of burst
+    usage.refilled = now;
+  }
+  if (max_connections_ > 0 && usage.connections >= max_connections_) return Lease{};
+  ++usage.connections;
+  return Lease(this, found->first);
+}
+
+bool SessionLimits::request(std::string_view session_id, Clock::time_point now) {
+  if (rate_ <= 0) return true;
+  std::lock_guard lock(mutex_);
+  auto found = sessions_.find(session_id);
+  if (found == sessions_.end()) return true;  // no lease: connect() refused it, or limits are off
+  Usage& usage = found->second;
+  refill(usage, now);
+  if (usage.tokens < 1) return false;
+  usage.tokens -= 1;
+  return true;
+}
+
+}  // namespace airlock::proxy

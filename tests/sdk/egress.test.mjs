@@ -290,6 +290,33 @@ ctx.test('a policy named by the environment decides each request; SIGHUP reloads
     await waitForLog(/network policies reloaded from .*: read-only,uploads/);
     const allowed = await curl(missing.env, [`${originUrl}/policy-missing`]);
     assert.equal(allowed.status, 200, allowed.stderr + allowed.body);
+
+    // The same through the API: what is in force, and a reload that fails (400, nothing changes) or works.
+    const api = async (method, route) => {
+      const response = await fetch(`${daemon.baseURL}${route}`, { method, headers: { 'x-api-key': daemon.apiKey } });
+      return { status: response.status, json: await response.json() };
+    };
+    const shown = await api('GET', '/v1/airlock/policies');
+    assert.equal(shown.status, 200);
+    assert.equal(shown.json.type, 'network_policies');
+    assert.equal(shown.json.source, policyFile);
+    assert.deepEqual(shown.json.policies.map((p) => [p.name, p.default]), [['read-only', 'deny'], ['uploads', 'allow']]);
+    assert.deepEqual(shown.json.policies[0].rules, [{ action: 'allow', hosts: ['metrics.test'], cidrs: [], ports: [], methods: ['GET'],
+                                                      paths: [], max_request_body_bytes: null, internal: false,
+                                                      where: `${policyFile}:5` }]);
+    assert.deepEqual(shown.json.allow_private, [{ cidr: '127.0.0.1/32', source: '--allow-private' }]);
+    fs.writeFileSync(policyFile, 'policies:\n  x:\n    default: nope\n');
+    const failed = await api('POST', '/v1/airlock/policies/reload');
+    assert.equal(failed.status, 400, JSON.stringify(failed.json));
+    assert.match(failed.json.error.message, /^the policy file was not reloaded, the policies in force stay: .*policies\.yaml:\d+: /);
+    assert.equal((await curl(missing.env, [`${originUrl}/policy-missing`])).status, 200);
+    fs.writeFileSync(policyFile, readOnly);
+    const reloaded = await api('POST', '/v1/airlock/policies/reload');
+    assert.equal(reloaded.status, 200, JSON.stringify(reloaded.json));
+    assert.deepEqual(reloaded.json.policies.map((p) => p.name), ['read-only']);
+    const gone = await curl(missing.env, [`${originUrl}/policy-missing`]);
+    assert.notEqual(gone.code, 0);  // "uploads" is gone again: refused at CONNECT
+    assert.match(gone.stderr, /403/);
   } finally {
     assert.deepEqual(await daemon.stop(), { code: 0, signal: null });
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 // only here; write-only secret fields never enter `doc`.
 #pragma once
 
+#include <functional>
 #include <string_view>
 #include <system_error>
 
@@ -34,6 +35,9 @@ class SessionRuntime;
 void add_session_routes(Router& router, store::Store& store, const SandboxEnvSettings& sandbox_env, SessionRuntime& runtime);
 // Deployments and deployment runs (API.md §5); see deployments.cpp and deployment_runs.cpp.
 void add_deployment_routes(Router& router, store::Store& store, SessionRuntime& runtime, Logger& log);
+// The network policies in force and their reload (docs/policy.md); `apply` publishes a reloaded set.
+class NetworkPolicies;
+void add_network_policy_routes(Router& router, NetworkPolicies& policies, std::function<void()> apply);
 
 // Unwraps a store result: not_found becomes a 404 naming `what` and `id`; archived a 400; every other
 // failure is internal (500). Conflicts that deserve their own message are checked by the caller first.

@@ -226,7 +226,8 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   if (auto proxy = root["proxy"]) {
     yaml.check_keys(proxy, "proxy", {"listen", "advertise_url", "upstream_ca", "resolve", "placeholder_violation",
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
-                                     "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy"});
+                                     "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy", "max_connections",
+                                     "max_connections_per_session", "max_requests_per_second_per_session"});
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
     if (auto node = proxy["upstream_ca"]) config.upstream_ca = yaml.strings(node, "proxy.upstream_ca");
@@ -245,16 +246,26 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
       }
     }
     if (auto node = proxy["allow_private"]) {
-      config.allow_private.clear();
       const std::vector<std::string> ranges = yaml.strings(node, "proxy.allow_private");
       for (std::size_t i = 0; i < ranges.size(); ++i) {
         auto cidr = policies::Cidr::parse(ranges[i]);
         if (!cidr) yaml.fail(fmt::format("proxy.allow_private[{}]", i), cidr.error());
-        config.allow_private.push_back(cidr.value());
+        config.allow_private.push_back({cidr.value(), fmt::format("proxy.allow_private in {}", file.string())});
       }
     }
     if (auto node = proxy["policy_file"]) config.policy_file = std::filesystem::path(yaml.string(node, "proxy.policy_file"));
     if (auto node = proxy["default_policy"]) config.default_policy = yaml.string(node, "proxy.default_policy");
+    if (auto node = proxy["max_connections"]) {
+      config.max_connections = static_cast<std::size_t>(yaml.integer(node, "proxy.max_connections", 0, 1'000'000));
+    }
+    if (auto node = proxy["max_connections_per_session"]) {
+      config.max_connections_per_session =
+          static_cast<std::size_t>(yaml.integer(node, "proxy.max_connections_per_session", 0, 1'000'000));
+    }
+    if (auto node = proxy["max_requests_per_second_per_session"]) {
+      config.max_requests_per_second_per_session =
+          static_cast<std::size_t>(yaml.integer(node, "proxy.max_requests_per_second_per_session", 0, 1'000'000));
+    }
     if (auto node = proxy["passthrough_hosts"]) config.passthrough_hosts = yaml.strings(node, "proxy.passthrough_hosts");
     if (auto node = proxy["allow_plaintext_substitution"]) {
       config.allow_plaintext_substitution = yaml.boolean(node, "proxy.allow_plaintext_substitution");
@@ -344,8 +355,6 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
 
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;
-  std::vector<policies::Cidr> allow_private;
-  bool allow_private_given = false;
   bool upstream_ca_given = false;
   bool resolve_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -369,8 +378,9 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
       resolve_given = true;
       resolve.insert(parse_resolve(value(), "--resolve"));
     } else if (flag == "--allow-private") {
-      allow_private_given = true;
-      allow_private.push_back(parse_cidr(value(), "--allow-private"));
+      // Adds to proxy.allow_private (unlike other repeatable flags): an operator opening one more range for a
+      // run should not silently close the ones the file opens.
+      config.allow_private.push_back({parse_cidr(value(), "--allow-private"), "--allow-private"});
     } else if (flag == "--policy") {
       config.policy_file = std::filesystem::path(value());
     } else if (flag == "--log-level") {
@@ -383,7 +393,6 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
   }
   if (upstream_ca_given) config.upstream_ca = std::move(upstream_ca);
   if (resolve_given) config.resolve = std::move(resolve);
-  if (allow_private_given) config.allow_private = std::move(allow_private);
   check_runtime_paths(config);  // after --data-dir, which may move the data dir
   for (std::string& key : split_keys(api_key_env)) config.api_keys.push_back(std::move(key));
   return config;

@@ -57,9 +57,13 @@ struct Config {
   std::string proxy_advertise_url;  // default http:// + proxy.listen (the bound port when 0)
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;
-  std::vector<policies::Cidr> allow_private;  // proxy.allow_private, --allow-private (SECURITY.md N1)
+  // proxy.allow_private and --allow-private together (SECURITY.md N1), each with where it came from.
+  std::vector<policies::AllowedRange> allow_private;
   std::optional<std::filesystem::path> policy_file;  // proxy.policy_file, --policy: network policies (docs/policy.md)
   std::string default_policy;  // proxy.default_policy: overrides the file's default_policy
+  std::size_t max_connections = 10'000;           // proxy.max_connections (0: no limit)
+  std::size_t max_connections_per_session = 256;  // proxy.max_connections_per_session (0: no limit)
+  std::size_t max_requests_per_second_per_session = 1000;  // proxy.max_requests_per_second_per_session (0: no limit)
   std::string placeholder_violation = "block";
   std::vector<std::string> passthrough_hosts;
   bool allow_plaintext_substitution = false;

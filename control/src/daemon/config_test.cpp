@@ -275,7 +275,8 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   CHECK(config_error({"--config", nested}) ==
         nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
                  "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
-                 "max_decoded_body_bytes, allow_private, policy_file, default_policy");
+                 "max_decoded_body_bytes, allow_private, policy_file, default_policy, max_connections, "
+                 "max_connections_per_session, max_requests_per_second_per_session");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
@@ -429,8 +430,9 @@ TEST_CASE("config: address allow list and policy file, by flag and by YAML key, 
   CHECK_FALSE(load({}).policy_file);
   const Config flags = load({"--allow-private", "127.0.0.1/32", "--allow-private", "10.0.0.0/8", "--policy", "/p.yaml"});
   REQUIRE(flags.allow_private.size() == 2);
-  CHECK(flags.allow_private[0].text() == "127.0.0.1/32");
-  CHECK(flags.allow_private[1].text() == "10.0.0.0/8");
+  CHECK(flags.allow_private[0].cidr.text() == "127.0.0.1/32");
+  CHECK(flags.allow_private[0].source == "--allow-private");
+  CHECK(flags.allow_private[1].cidr.text() == "10.0.0.0/8");
   CHECK(*flags.policy_file == "/p.yaml");
 
   TempDir dir;
@@ -439,12 +441,25 @@ TEST_CASE("config: address allow list and policy file, by flag and by YAML key, 
           .string();
   const Config yaml = load({"--config", file});
   REQUIRE(yaml.allow_private.size() == 2);
-  CHECK(yaml.allow_private[0].text() == "fd00::/8");
-  CHECK(yaml.allow_private[1].text() == "169.254.169.254/32");
+  CHECK(yaml.allow_private[0].cidr.text() == "fd00::/8");
+  CHECK(yaml.allow_private[0].source == "proxy.allow_private in " + file);
+  CHECK(yaml.allow_private[1].cidr.text() == "169.254.169.254/32");
   CHECK(*yaml.policy_file == "/etc/airlock/policies.yaml");
   CHECK(yaml.default_policy == "read-only");
-  // The flag replaces the YAML list.
-  CHECK(load({"--config", file, "--allow-private", "10.0.0.0/8"}).allow_private.size() == 1);
+  CHECK(yaml.max_connections == 10'000);
+  CHECK(yaml.max_connections_per_session == 256);
+  CHECK(yaml.max_requests_per_second_per_session == 1000);
+  const std::string limits = dir.write("l.yaml", "proxy:\n  max_connections: 50\n  max_connections_per_session: 5\n"
+                                                 "  max_requests_per_second_per_session: 0\n").string();
+  const Config limited = load({"--config", limits});
+  CHECK(limited.max_connections == 50);
+  CHECK(limited.max_connections_per_session == 5);
+  CHECK(limited.max_requests_per_second_per_session == 0);
+  // The flag adds to the YAML list (unlike other repeatable flags), wherever --config stands.
+  const Config both = load({"--allow-private", "10.0.0.0/8", "--config", file});
+  REQUIRE(both.allow_private.size() == 3);
+  CHECK(both.allow_private[2].cidr.text() == "10.0.0.0/8");
+  CHECK(both.allow_private[2].source == "--allow-private");
 
   CHECK(config_error({"--allow-private", "10.1.2.3/8"}) ==
         "--allow-private: \"10.1.2.3/8\" has bits set after the first 8; did you mean 10.0.0.0/8?");

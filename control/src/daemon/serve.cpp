@@ -2,9 +2,11 @@
 // key, store, API keys, listeners, API), runs the control io_context, and shuts down in three steps on
 // SIGINT/SIGTERM: stop accepting, let in-flight exchanges finish (at most 5 s), stop.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -34,6 +36,8 @@
 #include "deployments/scheduler.hpp"
 #include "runtime/session_runtime.hpp"
 #include "dataplane/snapshot_publisher.hpp"
+#include "dataplane/network_policies.hpp"
+#include "api/resources.hpp"
 #include "runtime/workspace_mount.hpp"
 
 namespace airlock::control {
@@ -155,26 +159,34 @@ asio::awaitable<void> purge_idempotency_records(store::Store& store, Logger& log
   }
 }
 
-// The network policy file (--policy), or none. A file that does not load is an error naming its line.
-// proxy.default_policy, when set, replaces the file's default_policy and must name one of its policies.
-std::shared_ptr<const policies::PolicySet> load_policies(const Config& config) {
-  if (!config.policy_file) {
-    if (!config.default_policy.empty()) {
-      throw StartupError("proxy.default_policy is set but no policy file is: give one with --policy FILE or proxy.policy_file");
-    }
-    return nullptr;
+// Each proxy connection may hold a client socket, an upstream socket and a pooled one; raise the soft limit
+// on open files to what proxy.max_connections needs, and say so when the hard limit does not allow it.
+void raise_open_file_limit(const Config& config, Logger& log) {
+  if (config.max_connections == 0) return;
+  const rlim_t needed = static_cast<rlim_t>(config.max_connections) * 2 + 1024;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) return;
+  const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+  if (wanted > limit.rlim_cur) {
+    rlimit raised{wanted, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit.rlim_cur = wanted;
   }
-  auto loaded = policies::load_policy_file(*config.policy_file);
-  if (!loaded) throw StartupError(loaded.error());
-  policies::PolicySet set = std::move(loaded).value();
-  if (!config.default_policy.empty()) {
-    if (set.find(config.default_policy) == nullptr) {
-      throw StartupError(fmt::format("proxy.default_policy names {:?}, which {} does not define", config.default_policy,
-                                     set.source));
-    }
-    set.default_policy = config.default_policy;
+  if (limit.rlim_cur < needed) {
+    log.warn("open file limit {} is below the {} that proxy.max_connections={} needs; raise the hard limit (ulimit -Hn, "
+             "systemd LimitNOFILE=) or lower proxy.max_connections, or connections will fail when descriptors run out",
+             limit.rlim_cur, needed, config.max_connections);
   }
-  return std::make_shared<const policies::PolicySet>(std::move(set));
+}
+
+// The network policies, loaded now: a file that does not load stops the daemon, naming its line.
+NetworkPolicies load_network_policies(const Config& config) {
+  try {
+    return NetworkPolicies({.file = config.policy_file,
+                            .default_policy = config.default_policy,
+                            .allow_private = config.allow_private});
+  } catch (const std::runtime_error& e) {
+    throw StartupError(e.what());
+  }
 }
 
 void log_policies(Logger& log, const policies::PolicySet& set, std::string_view what) {
@@ -194,7 +206,10 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
   options.listen_port = config.proxy_listen.port;
   for (const std::string& file : config.upstream_ca) options.upstream_ca.emplace_back(file);
   options.resolve = config.resolve;
-  options.allow_private = config.allow_private;
+  for (const policies::AllowedRange& range : config.allow_private) options.allow_private.push_back(range.cidr);
+  options.max_connections = config.max_connections;
+  options.max_connections_per_session = config.max_connections_per_session;
+  options.max_requests_per_second_per_session = static_cast<double>(config.max_requests_per_second_per_session);
   options.placeholder_violation_passthrough = config.placeholder_violation == "passthrough";
   options.passthrough_hosts = config.passthrough_hosts;
   options.allow_plaintext_substitution = config.allow_plaintext_substitution;
@@ -234,6 +249,7 @@ int run(const Config& config, Logger& log) {
       log.info("unmounted {} workspace mount(s) a previous run left behind", left);
     }
   }
+  raise_open_file_limit(config, log);
   const char* master_env = std::getenv("AIRLOCK_MASTER_KEY");
   store::MasterKey master = store::load_master_key(config.data_dir, master_env ? master_env : "");
   if (master.created) log.info("generated a master key in {} (keep a copy: without it no secret can be unsealed)", master.source);
@@ -275,10 +291,18 @@ int run(const Config& config, Logger& log) {
   // The data plane: its snapshot (rebuilt from the store on every change), its audit sink, its threads.
   proxy::SnapshotSlot snapshots;
   SnapshotPublisher publisher(io, *store, snapshots, log);
-  if (auto policies = load_policies(config)) {
-    log_policies(log, *policies, "loaded");
-    publisher.set_policies(std::move(policies));
+  NetworkPolicies network_policies = load_network_policies(config);
+  if (auto set = network_policies.current()) {
+    log_policies(log, *set, "loaded");
+    publisher.set_policies(std::move(set));
   }
+  // SIGHUP and POST /v1/airlock/policies/reload: a set that loaded goes into the snapshot at once.
+  const auto apply_policies = [&publisher, &network_policies, &log] {
+    if (auto set = network_policies.current()) {
+      log_policies(log, *set, "reloaded");
+      publisher.set_policies(std::move(set));
+    }
+  };
   store->on_credentials_changed([&publisher] { publisher.request_rebuild(); });
   store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
   publisher.flush();
@@ -306,6 +330,7 @@ int run(const Config& config, Logger& log) {
     events.notify_all();
     runtime.after_commit();
   });
+  add_network_policy_routes(api.router(), network_policies, apply_policies);
   ApiServer server(std::move(api_acceptor), api, events, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
 
   auto on_exit = [&log](std::string_view what) {
@@ -328,15 +353,10 @@ int run(const Config& config, Logger& log) {
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](error_code ec, int) {
       if (ec) return;
-      try {
-        if (auto policies = load_policies(config)) {
-          publisher.set_policies(policies);
-          log_policies(log, *policies, "reloaded");
-        } else {
-          log.info("received SIGHUP: no policy file is configured (--policy), nothing to reload");
-        }
-      } catch (const StartupError& e) {
-        log.error("network policies not reloaded, the previous ones stay in force: {}", e.what());
+      if (auto problem = network_policies.reload()) {
+        log.error("network policies not reloaded, the previous ones stay in force: {}", *problem);
+      } else {
+        apply_policies();
       }
       wait_for_reload();
     });

@@ -6,6 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
+#include "airlock/policies/host_pattern.hpp"
+#include "airlock/policies/package_managers.hpp"
+
 namespace airlock::control {
 namespace {
 
@@ -43,9 +46,35 @@ std::shared_ptr<const CredentialRule> make_rule(const store::ActiveCredential& c
   return rule;
 }
 
+// The host of an MCP server URL ("https://mcp.example.com:8443/sse" -> "mcp.example.com"), normalised as
+// allowed_hosts entries are; empty when the URL has none.
+std::string host_of_url(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (!rest.empty() && rest.front() == '[') return {};  // IPv6 literals are not allowed_hosts entries
+  rest = rest.substr(0, rest.find(':'));
+  if (rest.empty() || policies::validate_host_pattern(rest)) return {};
+  return policies::normalize_host_pattern(rest);
+}
+
+// allow_mcp_servers: the hosts of the session's agent's MCP servers (at the version the session runs).
+void add_mcp_server_hosts(store::Store& store, const store::Session& session, std::vector<std::string>& hosts) {
+  auto agent = store.get_agent(session.agent_id, session.agent_version);
+  if (!agent) return;
+  const json doc = json::parse(agent.value().doc);
+  for (const json& server : doc.value("mcp_servers", json::array())) {
+    if (!server.is_object()) continue;
+    if (std::string host = host_of_url(server.value("url", "")); !host.empty()) hosts.push_back(std::move(host));
+  }
+}
+
 // The environment's network policy. An environment that no longer exists allows nothing (fail closed).
-void apply_environment(store::Store& store, const std::string& environment_id,
+void apply_environment(store::Store& store, const store::Session& session,
                        const std::shared_ptr<const policies::PolicySet>& policies, proxy::SessionEntry& entry) {
+  const std::string& environment_id = session.environment_id;
   auto environment = store.get_environment(environment_id);
   if (!environment) {
     entry.network_limited = true;
@@ -72,6 +101,10 @@ void apply_environment(store::Store& store, const std::string& environment_id,
   if (networking.value("type", "") == "limited") {
     entry.network_limited = true;
     for (const json& host : networking.value("allowed_hosts", json::array())) entry.allowed_hosts.push_back(host.get<std::string>());
+    if (networking.value("allow_package_managers", false)) {
+      for (std::string_view host : policies::kPackageManagerHosts) entry.allowed_hosts.emplace_back(host);
+    }
+    if (networking.value("allow_mcp_servers", false)) add_mcp_server_hosts(store, session, entry.allowed_hosts);
   }
 }
 
@@ -88,7 +121,7 @@ std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& st
     proxy::SessionEntry entry;
     entry.session_id = session.id;
     entry.proxy_token = store.session_proxy_token(session.id);
-    apply_environment(store, session.environment_id, policies, entry);
+    apply_environment(store, session, policies, entry);
     for (const std::string& vault_id : session.vault_ids) {
       auto found = by_vault.find(vault_id);
       if (found != by_vault.end()) entry.credentials.insert(entry.credentials.end(), found->second.begin(), found->second.end());

@@ -61,6 +61,13 @@ class Cidr {
   unsigned prefix_ = 0;
 };
 
+// An allow-list entry and where it was given ("--allow-private", "proxy.allow_private in FILE"), so an
+// operator can tell which configuration opened a range.
+struct AllowedRange {
+  Cidr cidr;
+  std::string source;
+};
+
 // An address Airlock listens on (the API, the proxy, a transparent listener), for the always-refused
 // rule. An unspecified address (0.0.0.0, ::) covers the loopback addresses here; the caller lists the
 // machine's other addresses (getifaddrs) as listeners of their own.

@@ -1,0 +1,98 @@
+// build_snapshot: what a session's entry holds for the proxy, from environments made through the API —
+// the switches of limited networking (allow_package_managers, allow_mcp_servers: API.md §4) and the
+// network policy an environment names (docs/policy.md).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "dataplane/snapshot_publisher.hpp"
+#include "test_support.hpp"
+
+namespace airlock::control {
+namespace {
+
+using testing::ApiFixture;
+
+struct SnapshotFixture : ApiFixture {
+  std::string agent = ok_post("/v1/agents", {{"name", "bot"},
+                                             {"model", "claude-opus-5-5"},
+                                             {"mcp_servers", json::array({{{"type", "url"}, {"name", "docs"},
+                                                                           {"url", "https://MCP.Example.com:8443/sse"}}})},
+                                             {"tools", json::array({{{"type", "mcp_toolset"}, {"mcp_server_name", "docs"}}})}})["id"];
+
+  std::string session_in(const json& environment_body) {
+    const std::string environment = ok_post("/v1/environments", environment_body)["id"];
+    return ok_post("/v1/sessions", {{"agent", agent}, {"environment_id", environment}})["id"];
+  }
+  proxy::SessionEntry entry(const std::string& session,
+                            const std::shared_ptr<const policies::PolicySet>& policies = {}) {
+    auto snapshot = build_snapshot(store(), policies);
+    const auto found = snapshot->sessions.find(session);
+    REQUIRE(found != snapshot->sessions.end());
+    return found->second;
+  }
+};
+
+bool has(const std::vector<std::string>& hosts, std::string_view host) {
+  return std::find(hosts.begin(), hosts.end(), host) != hosts.end();
+}
+
+json limited(bool package_managers, bool mcp_servers) {
+  return {{"type", "limited"},
+          {"allowed_hosts", json::array({"api.example.com"})},
+          {"allow_package_managers", package_managers},
+          {"allow_mcp_servers", mcp_servers}};
+}
+
+TEST_CASE("snapshot: allow_package_managers and allow_mcp_servers add their hosts to a limited environment") {
+  SnapshotFixture f;
+  const auto neither = f.entry(f.session_in({{"name", "a"}, {"config", {{"type", "cloud"}, {"networking", limited(false, false)}}}}));
+  CHECK(neither.network_limited);
+  CHECK(neither.allowed_hosts == std::vector<std::string>{"api.example.com"});
+
+  const auto managers = f.entry(f.session_in({{"name", "b"}, {"config", {{"type", "cloud"}, {"networking", limited(true, false)}}}}));
+  CHECK(has(managers.allowed_hosts, "api.example.com"));
+  CHECK(has(managers.allowed_hosts, "registry.npmjs.org"));
+  CHECK(has(managers.allowed_hosts, "pypi.org"));
+  CHECK(has(managers.allowed_hosts, "files.pythonhosted.org"));
+  CHECK(has(managers.allowed_hosts, "proxy.golang.org"));
+  CHECK(has(managers.allowed_hosts, "deb.debian.org"));
+  CHECK(has(managers.allowed_hosts, "repo.maven.apache.org"));
+  CHECK_FALSE(has(managers.allowed_hosts, "mcp.example.com"));
+
+  const auto mcp = f.entry(f.session_in({{"name", "c"}, {"config", {{"type", "cloud"}, {"networking", limited(false, true)}}}}));
+  CHECK(mcp.allowed_hosts == std::vector<std::string>{"api.example.com", "mcp.example.com"});
+
+  const auto open = f.entry(f.session_in({{"name", "d"}}));
+  CHECK_FALSE(open.network_limited);
+}
+
+TEST_CASE("snapshot: an environment's airlock.policy picks the policy; the file's default otherwise; unknown fails closed") {
+  SnapshotFixture f;
+  const auto set = std::make_shared<const policies::PolicySet>(
+      policies::parse_policies("policies:\n  strict:\n    default: deny\n  open:\n    default: allow\ndefault_policy: open\n",
+                               "p.yaml")
+          .value());
+  const std::string named = f.session_in({{"name", "a"}, {"metadata", {{"airlock.policy", "strict"}}}});
+  const std::string plain = f.session_in({{"name", "b"}});
+  const std::string unknown = f.session_in({{"name", "c"}, {"metadata", {{"airlock.policy", "typo"}}}});
+
+  const auto strict = f.entry(named, set);
+  REQUIRE(strict.policy);
+  CHECK(strict.policy->name == "strict");
+  CHECK(strict.unknown_policy.empty());
+  const auto fallback = f.entry(plain, set);
+  REQUIRE(fallback.policy);
+  CHECK(fallback.policy->name == "open");
+  const auto missing = f.entry(unknown, set);
+  CHECK_FALSE(missing.policy);
+  CHECK(missing.unknown_policy == "typo");
+  // Without a policy file: no policy, except that a named one is missing (refused, not let through).
+  CHECK_FALSE(f.entry(plain).policy);
+  CHECK(f.entry(plain).unknown_policy.empty());
+  CHECK(f.entry(named).unknown_policy == "strict");
+}
+
+}  // namespace
+}  // namespace airlock::control

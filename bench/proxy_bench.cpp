@@ -98,7 +98,10 @@ void pin_to(std::vector<int> cpus) {
   options.upstream_ca = {origin_ca_file};
   options.resolve = {{"localhost", "127.0.0.1"}};
   options.allow_private = {airlock::policies::Cidr::parse("127.0.0.0/8").value()};  // the origin is on loopback (N1)
-  options.pool_per_host = 64;
+  // One session drives every connection here: its admission limits (256 connections, 1,000 requests per
+  // second by default) would measure the limits, not the proxy.
+  options.max_connections_per_session = 0;
+  options.max_requests_per_second_per_session = 0;
   {
     Proxy proxy(options, std::move(ca), slot, sink);
     proxy.start();

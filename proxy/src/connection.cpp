@@ -124,7 +124,7 @@ asio::awaitable<void> Connection::serve() {
     }
     if (!co_await absolute_request(parser)) break;
   }
-  release_upstream(worker_, watchdog_, upstream_, false);
+  end_upstream(worker_, watchdog_, upstream_);
   if (linger_) {
     co_await lingering_close(client_, shared_.options.timeouts);
   } else {

@@ -618,7 +618,11 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
   // 6. What can be reused.
   const bool upstream_keep = pumped.end == PumpEnd::done && upstream_head.keep_alive && !close_delimited &&
                              upstream_in.empty() && request_complete;
-  release_upstream(scope.worker, scope.watchdog, scope.upstream, upstream_keep);
+  if (upstream_keep) {
+    keep_upstream(scope.upstream);
+  } else {
+    release_upstream(scope.worker, scope.watchdog, scope.upstream, false);
+  }
   if (pumped.end == PumpEnd::read_failed || pumped.end == PumpEnd::bad_message) {
     // The client has the head already; all that is left is to end its connection.
     exchange.refuse(pumped.end == PumpEnd::bad_message ? Reason::upstream_bad_response : Reason::upstream_closed);

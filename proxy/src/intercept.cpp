@@ -119,8 +119,12 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
                                                                const Authority& destination, bool tls, bool fresh,
                                                                Reach reach) {
   const std::string key = UpstreamPool::key(session_id, destination.host, destination.port, tls);
-  if (slot.leg && slot.key == key && !fresh) co_return std::nullopt;
-  if (slot.leg) release_upstream(worker, watchdog, slot, false);
+  if (slot.leg && slot.key == key && !fresh) {
+    if (slot.idle) shared.counters.upstream_connections_reused.fetch_add(1, std::memory_order_relaxed);
+    slot.idle = false;
+    co_return std::nullopt;
+  }
+  if (slot.leg) release_upstream(worker, watchdog, slot, slot.idle && !fresh);
 
   if (!fresh) {
     if (auto pooled = worker.pool.take(key)) {
@@ -208,6 +212,14 @@ void release_upstream(Worker& worker, Watchdog& watchdog, UpstreamSlot& slot, bo
   slot.verified.reset();
   slot.key.clear();
   slot.reused = false;
+  slot.idle = false;
+}
+
+void keep_upstream(UpstreamSlot& slot) noexcept {
+  if (!slot.leg) return;
+  slot.leg->expires_never();
+  slot.reused = true;
+  slot.idle = true;
 }
 
 asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const certs::ValidatedHost& host) {

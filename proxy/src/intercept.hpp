@@ -27,12 +27,16 @@
 
 namespace airlock::proxy {
 
-// A connection's current upstream; empty until the first request needs it.
+// A connection's current upstream; empty until the first request needs it. After a complete exchange the
+// connection keeps it (`idle`) for its next request to the same destination, instead of handing it to the
+// pool and taking one back: under concurrency the pool's per-host cap would otherwise close the surplus
+// and every client connection would soon need a new TLS connection upstream.
 struct UpstreamSlot {
   std::unique_ptr<Leg> leg;
   std::optional<VerifiedUpstream> verified;
   std::string key;      // pool key
-  bool reused = false;  // taken from the pool (a failure before any response byte may be retried)
+  bool reused = false;  // used before, from the pool or this connection (a failure before any response byte may be retried)
+  bool idle = false;    // kept after a complete exchange: reusable, nothing in flight
 };
 
 struct ConnectFailure {
@@ -54,6 +58,13 @@ std::optional<ConnectFailure> refused_ip_target(const Shared& shared, const Auth
 
 // Hands the slot's connection to the pool when `reusable`, else closes it. The slot is empty afterwards.
 void release_upstream(Worker& worker, Watchdog& watchdog, UpstreamSlot& slot, bool reusable);
+// After a complete exchange: the slot keeps its connection for the connection's next request (no deadline
+// while it waits; the upstream may close it meanwhile, which the next request detects and retries).
+void keep_upstream(UpstreamSlot& slot) noexcept;
+// When the client connection ends: an idle kept connection goes to the pool, anything else is closed.
+inline void end_upstream(Worker& worker, Watchdog& watchdog, UpstreamSlot& slot) {
+  release_upstream(worker, watchdog, slot, slot.idle);
+}
 
 struct ClientTls {
   std::optional<Reason> failure;  // certificate_unavailable or client_tls_failed: nothing can be answered

@@ -106,7 +106,7 @@ struct ProxyStats {
   std::uint64_t responses_redacted = 0;        // responses in which at least one secret was replaced
   std::uint64_t tunnels_passthrough = 0;       // CONNECTs to passthrough_hosts
   std::uint64_t upstream_connections_opened = 0;
-  std::uint64_t upstream_connections_reused = 0;   // taken from the pool
+  std::uint64_t upstream_connections_reused = 0;   // used again: kept by the client connection, or from the pool
   std::map<std::string, std::uint64_t> refused;    // by reason word; every refusal and failure
 };
 

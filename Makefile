@@ -1,13 +1,14 @@
 # The two set-up commands of the README. Both install what is missing (scripts/setup), then build.
 #   make run    the daemon on embedded defaults (extra flags: make run ARGS="--log-level debug")
 #   make test   every test: unit, end-to-end, SDK conformance
+#   make bench  the proxy and cron benchmarks (figures only; see bench/README.md)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: all setup configure build run test clean
+.PHONY: all setup configure build run test bench clean
 
 all: build
 
@@ -26,6 +27,10 @@ run: build
 test: build
 	@cd tests/sdk && [ -d node_modules/@anthropic-ai/sdk ] || npm ci --no-audit --no-fund --loglevel=error
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+bench: build
+	./$(BUILD_DIR)/bench/airlock_proxy_bench $(ARGS)
+	./$(BUILD_DIR)/bench/airlock_cron_bench
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -29,13 +29,16 @@ void audit(Shared& shared, Exchange& exchange) noexcept {
     if (exchange.substituted) counters.requests_substituted.fetch_add(1, std::memory_order_relaxed);
     if (exchange.redacted) counters.responses_redacted.fetch_add(1, std::memory_order_relaxed);
 
-    if (shared.options.log) {
+    // Allowed exchanges are the bulk and each has its audit row: debug, so the hot path writes no log line.
+    const LogLevel level = record.decision == "error"    ? LogLevel::warn
+                           : record.decision == "denied" ? LogLevel::info
+                                                         : LogLevel::debug;
+    if (shared.options.log && level >= shared.options.log_level) {
       std::string uses;
       for (const auto& use : record.credentials) {
         if (!uses.empty()) uses += ',';
         uses += fmt::format("{}:{}", use.credential_id, use.location);
       }
-      const LogLevel level = record.decision == "error" ? LogLevel::warn : LogLevel::info;
       shared.options.log(level, fmt::format("egress session={} method={} host={} port={} path={} status={} decision={} "
                                             "reason={} up={} down={} credentials={}",
                                             record.session_id.empty() ? "-" : record.session_id,

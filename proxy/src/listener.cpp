@@ -14,6 +14,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -105,6 +106,15 @@ asio::awaitable<void> turn_away(Socket socket, std::size_t limit, std::chrono::m
   co_await (write_then_drain(socket, response) || timer.async_wait(kNoThrow));
   error_code ignored;
   socket.close(ignored);
+}
+
+// The CPUs this process may run on (its affinity mask: a container or `taskset` gives fewer than the
+// machine has). More workers than that only add hand-offs and context switches.
+std::size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
 }
 
 // This machine's interface addresses (getifaddrs), for listeners on 0.0.0.0 or ::.
@@ -328,7 +338,7 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
   if (!upstream_tls) fail(upstream_tls.error(), "proxy: upstream TLS");
 
   std::size_t threads = options.threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = usable_cpus();
   for (std::size_t i = 0; i < threads; ++i) impl_->workers.push_back(std::make_unique<Worker>(options));
 
   const std::string host = options.listen_host;

@@ -82,7 +82,7 @@ struct ProxyOptions {
                                                       // its length; a longer one is re-framed as chunked
   std::size_t max_decoded_body_bytes = 8 << 20;       // a compressed response from a host that receives credentials
                                                       // is decoded whole to be scanned (S11); larger: refused (502)
-  std::size_t threads = 0;                            // worker threads; 0: std::thread::hardware_concurrency()
+  std::size_t threads = 0;                            // worker threads; 0: the CPUs this process may run on (affinity)
   std::size_t pool_per_host = 8;                      // idle upstream connections kept per (session, host, port)
   std::size_t pool_per_worker = 256;                  // idle upstream connections kept per worker thread
   std::size_t leaf_cache_capacity = 1024;
@@ -93,8 +93,11 @@ struct ProxyOptions {
   double max_requests_per_second_per_session = 1000;  // a token bucket holding one second of burst
   ProxyTimeouts timeouts;
   // One line per exchange and per failure, "key=value ..." (never a header value, body byte, query string
-  // or secret). Called from worker threads, concurrently; unset: no logging.
+  // or secret): allowed exchanges at debug (the audit has a row for each), refusals at info, failures at
+  // warn. Called from worker threads, concurrently; unset: no logging. Lines below `log_level` are not
+  // even formatted.
   std::function<void(LogLevel, std::string_view)> log;
+  LogLevel log_level = LogLevel::info;
 };
 
 // Counters per decision outcome (STYLE.md §8.10), read while the proxy runs.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <list>
@@ -14,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
@@ -117,6 +119,28 @@ Status load_extra_ca(SSL_CTX* ctx, const std::filesystem::path& file) {
   return {};
 }
 
+// The system trust store, read into memory once: the bundle file (SSL_CERT_FILE when set, else OpenSSL's
+// default, on Debian /etc/ssl/certs/ca-certificates.crt). Not the hashed directory OpenSSL would search
+// on every verification (file lookups per new upstream connection); a directory named in SSL_CERT_DIR is
+// still searched, because the operator asked for it. Without a bundle file, OpenSSL's defaults.
+Status load_system_trust(SSL_CTX* ctx) {
+  const char* file_env = std::getenv(X509_get_default_cert_file_env());
+  const std::string file = file_env != nullptr && *file_env != '\0' ? file_env : X509_get_default_cert_file();
+  bool loaded = false;
+  if (std::ifstream probe(file, std::ios::binary); probe) {
+    if (SSL_CTX_load_verify_file(ctx, file.c_str()) != 1) {
+      return openssl_error(fmt::format("load the system trust bundle {}", file));
+    }
+    loaded = true;
+  }
+  if (const char* dir = std::getenv(X509_get_default_cert_dir_env()); dir != nullptr && *dir != '\0') {
+    if (SSL_CTX_load_verify_dir(ctx, dir) != 1) return openssl_error(fmt::format("use the trust directory {}", dir));
+    loaded = true;
+  }
+  if (!loaded && SSL_CTX_set_default_verify_paths(ctx) != 1) return openssl_error("load the system trust store");
+  return {};
+}
+
 }  // namespace
 
 Result<ClientContext> make_upstream_context(const UpstreamTlsOptions& options) {
@@ -130,7 +154,7 @@ Result<ClientContext> make_upstream_context(const UpstreamTlsOptions& options) {
       SSL_CTX_set_alpn_protos(ctx, kAlpnHttp11, sizeof kAlpnHttp11) != 0) {  // 0 is success here
     return openssl_error("configure the upstream TLS context");
   }
-  if (SSL_CTX_set_default_verify_paths(ctx) != 1) return openssl_error("load the system trust store");
+  if (auto trusted = load_system_trust(ctx); !trusted) return std::move(trusted).error();
   for (const auto& file : options.extra_ca_files) {
     if (auto loaded = load_extra_ca(ctx, file); !loaded) return std::move(loaded).error();
   }

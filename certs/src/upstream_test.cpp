@@ -1,6 +1,8 @@
 // Real TLS handshakes over 127.0.0.1: the cached server context against the upstream client context,
 // verification failures and their reasons, ALPN, SNI and session resumption.
+#include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,25 @@ TEST_CASE("a client trusting only the system store refuses Airlock's leaf, with 
   CHECK_FALSE(result.client.ok);
   CHECK_FALSE(result.server.ok);
   CHECK(result.client.verify_reason == "self-signed certificate in certificate chain (X509 error 19)");
+}
+
+TEST_CASE("the system trust bundle (SSL_CERT_FILE here) is read into memory once, not looked up per connection") {
+  Fixture f;
+  const std::filesystem::path bundle = f.dir.path() / "bundle.pem";
+  test::write_file(bundle, f.ca->certificate_pem());
+  const char* before = std::getenv("SSL_CERT_FILE");
+  const std::optional<std::string> saved = before != nullptr ? std::optional<std::string>(before) : std::nullopt;
+  ::setenv("SSL_CERT_FILE", bundle.c_str(), 1);
+  const ClientContext client = f.client({});
+  if (saved) {
+    ::setenv("SSL_CERT_FILE", saved->c_str(), 1);
+  } else {
+    ::unsetenv("SSL_CERT_FILE");
+  }
+  std::filesystem::remove(bundle);  // gone: only what was read at start can verify now
+  const test::Handshake result = test::handshake(f.server("localhost").get(), client.get(), host("localhost"));
+  CHECK(result.client.ok);
+  CHECK(result.client.verify_reason == std::nullopt);
 }
 
 TEST_CASE("a certificate for another name is refused: hostname mismatch") {

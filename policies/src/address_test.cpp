@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "airlock/testing/source_path.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,12 +15,7 @@
 namespace airlock::policies {
 namespace {
 
-std::filesystem::path testdata(const std::string& name) {
-  if (const char* root = std::getenv("AIRLOCK_SOURCE_DIR"); root != nullptr && *root != '\0') {
-    return std::filesystem::path(root) / "policies" / "testdata" / name;
-  }
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "testdata" / name;
-}
+std::filesystem::path testdata(const std::string& name) { return testing::source_path("policies/testdata/" + name); }
 
 Address address(std::string_view text) {
   const auto parsed = parse_address(text);

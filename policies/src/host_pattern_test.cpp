@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "airlock/testing/source_path.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,13 +18,7 @@
 namespace airlock::policies {
 namespace {
 
-std::filesystem::path testdata(const std::string& name) {
-  // ctest sets AIRLOCK_SOURCE_DIR; running the binary by hand falls back to this file's location.
-  if (const char* root = std::getenv("AIRLOCK_SOURCE_DIR"); root != nullptr && *root != '\0') {
-    return std::filesystem::path(root) / "policies" / "testdata" / name;
-  }
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "testdata" / name;
-}
+std::filesystem::path testdata(const std::string& name) { return testing::source_path("policies/testdata/" + name); }
 
 // "<empty>" is the empty string; "\xHH" is one byte.
 std::string decode(std::string_view field) {

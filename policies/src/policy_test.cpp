@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include "airlock/testing/source_path.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -221,10 +223,7 @@ TEST_CASE("load_policy_file names the file it could not read") {
 namespace airlock::policies {
 
 TEST_CASE("the example policy files load") {
-  const char* root = std::getenv("AIRLOCK_SOURCE_DIR");
-  const std::filesystem::path dir = root != nullptr && *root != '\0'
-                                        ? std::filesystem::path(root) / "policies" / "examples"
-                                        : std::filesystem::path(__FILE__).parent_path().parent_path() / "examples";
+  const std::filesystem::path dir = testing::source_path("policies/examples");
   int loaded = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     CAPTURE(entry.path().string());

@@ -4,8 +4,7 @@
 // row of columns separated by " | ". A column written in double quotes keeps its blanks exactly and
 // understands \t, \" and \\ (so an expression with leading blanks or tabs can be written down).
 //
-// The folder is found through AIRLOCK_SOURCE_DIR (set by ctest for every test) and otherwise relative
-// to this file, so the test binary also runs by hand.
+// The folder is found by testing::source_path (tests/support), so the test binary also runs by hand.
 #pragma once
 
 #include <cstdlib>
@@ -16,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "airlock/testing/source_path.hpp"
+
 namespace airlock::cron::testing {
 
 struct Row {
@@ -23,12 +24,7 @@ struct Row {
   std::vector<std::string> columns;  // unquoted, trimmed
 };
 
-inline std::filesystem::path testdata_dir() {
-  if (const char* source = std::getenv("AIRLOCK_SOURCE_DIR"); source && *source) {
-    return std::filesystem::path(source) / "control" / "cron" / "testdata";
-  }
-  return std::filesystem::path(__FILE__).parent_path().parent_path() / "testdata";
-}
+inline std::filesystem::path testdata_dir() { return airlock::testing::source_path("control/cron/testdata"); }
 
 inline std::string unquote(std::string_view text) {
   std::size_t begin = text.find_first_not_of(" \t");

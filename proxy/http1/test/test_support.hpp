@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "airlock/testing/source_path.hpp"
 #include "airlock/http1/parser.hpp"
 
 namespace airlock::http1::test {
@@ -240,13 +241,7 @@ struct TableCase {
 
 // Reads proxy/http1/testdata/<file>: "name | expected error text | escaped input" per line, '#' comments.
 inline std::vector<TableCase> load_table(const std::string& file) {
-  std::filesystem::path dir;
-  if (const char* root = std::getenv("AIRLOCK_SOURCE_DIR"); root != nullptr && *root != '\0') {
-    dir = std::filesystem::path(root) / "proxy" / "http1" / "testdata";
-  } else {
-    dir = std::filesystem::path(__FILE__).parent_path().parent_path() / "testdata";
-  }
-  const auto path = dir / file;
+  const auto path = airlock::testing::source_path("proxy/http1/testdata/" + file);
   std::ifstream in(path);
   REQUIRE_MESSAGE(in.good(), "cannot open " << path.string());
   std::vector<TableCase> cases;

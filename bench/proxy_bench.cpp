@@ -8,8 +8,10 @@
 // pinned to the other CPUs. The session has one credential, so redaction is active on every response.
 //
 // Scenarios:
-//   keep-alive   N connections each sending 1 KiB GETs for a fixed time: req/s, p50/p99 latency, and
-//                the proxy's CPU per request
+//   keep-alive   16, 64 and 1,000 connections each sending 1 KiB GETs for a fixed time: req/s, p50/p99
+//                latency, and the proxy's CPU per request; then 16 connections against a second proxy
+//                whose snapshot holds 1,000 sessions and 200 credentials (CPU per request against the
+//                one-session figure)
 //   connect      16 connections, each request on a new connection: TCP + CONNECT + TLS handshake
 //                (no client-side resumption) + one GET: conn/s
 //   bulk         64 MiB chunked download over one connection: MiB/s
@@ -82,12 +84,33 @@ void pin_to(std::vector<int> cpus) {
 
 // ---- the child: a Proxy and nothing else ----
 
-[[noreturn]] void run_proxy(std::shared_ptr<const certs::RootCa> ca, const std::string& origin_ca_file, int port_pipe,
-                            int stop_pipe) {
+constexpr int kLargeSessions = 1000;     // live sessions in the large snapshot
+constexpr int kLargeCredentials = 200;   // credentials of the benchmark's session in the large snapshot
+
+// The benchmark's session with its one credential for localhost; `large`: also 199 more credentials (for
+// other hosts, so they are checked on every request but never substituted) and 999 more sessions.
+std::shared_ptr<const CredentialSnapshot> bench_snapshot(bool large) {
+  std::vector<std::shared_ptr<const CredentialRule>> credentials = {
+      env_credential("vcrd_1", "METRICS_API_TOKEN", std::string(kPlaceholder), kSecret, {"localhost"})};
+  std::vector<SessionEntry> sessions;
+  if (large) {
+    for (int i = 1; i < kLargeCredentials; ++i) {
+      credentials.push_back(env_credential(fmt::format("vcrd_bench{}", i), fmt::format("BENCH_TOKEN_{}", i),
+                                           fmt::format("airlock_ph_{:040d}", i), fmt::format("sk-bench-secret-{:032d}", i),
+                                           {fmt::format("api{}.example.com", i)}));
+    }
+    for (int i = 1; i < kLargeSessions; ++i) {
+      sessions.push_back(session_entry(fmt::format("sesn_bench{:06d}", i), fmt::format("{:064x}", i), {}));
+    }
+  }
+  sessions.push_back(session_entry(std::string(kSession), std::string(kToken), std::move(credentials)));
+  return snapshot_of(std::move(sessions));
+}
+
+[[noreturn]] void run_proxy(std::shared_ptr<const certs::RootCa> ca, const std::string& origin_ca_file, bool large,
+                            int port_pipe, int stop_pipe) {
   pin_to({0});
-  SnapshotSlot slot(snapshot_of({session_entry(std::string(kSession), std::string(kToken),
-                                               {env_credential("vcrd_1", "METRICS_API_TOKEN", std::string(kPlaceholder),
-                                                               kSecret, {"localhost"})})}));
+  SnapshotSlot slot(bench_snapshot(large));
   struct NullSink final : AuditSink {
     void record(EgressRecord) noexcept override {}
   } sink;
@@ -295,16 +318,32 @@ int main(int argc, char** argv) {
   const auto origin_ca_file = dir.path() / "origin-ca.pem";
   write_file(origin_ca_file, origin_ca.certificate_pem());
 
-  int port_pipe[2], stop_pipe[2];
-  if (pipe(port_pipe) != 0 || pipe(stop_pipe) != 0) return 1;
-  const pid_t child = fork();
-  if (child == 0) {
-    close(port_pipe[0]);
-    close(stop_pipe[1]);
-    run_proxy(airlock_ca, origin_ca_file.string(), port_pipe[1], stop_pipe[0]);
-  }
-  close(port_pipe[1]);
-  close(stop_pipe[0]);
+  // Both proxies are forked now, before this process starts any thread: the usual one, and one whose
+  // snapshot holds 1,000 sessions and 200 credentials (for the scaling figures).
+  struct Child {
+    pid_t pid = 0;
+    int port_fd = -1;
+    int stop_fd = -1;
+  };
+  std::vector<int> parent_ends;  // a later child must not hold an earlier child's stop pipe open
+  const auto fork_proxy = [&](bool large) -> Child {
+    int port_pipe[2], stop_pipe[2];
+    if (pipe(port_pipe) != 0 || pipe(stop_pipe) != 0) std::exit(1);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      for (int fd : parent_ends) close(fd);
+      close(port_pipe[0]);
+      close(stop_pipe[1]);
+      run_proxy(airlock_ca, origin_ca_file.string(), large, port_pipe[1], stop_pipe[0]);
+    }
+    close(port_pipe[1]);
+    close(stop_pipe[0]);
+    parent_ends.insert(parent_ends.end(), {port_pipe[0], stop_pipe[1]});
+    return Child{pid, port_pipe[0], stop_pipe[1]};
+  };
+  const Child small_child = fork_proxy(false);
+  const Child large_child = fork_proxy(true);
+  const pid_t child = small_child.pid;
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   if (cpus > 1) {
     std::vector<int> others;
@@ -312,12 +351,16 @@ int main(int argc, char** argv) {
     pin_to(others);
   }
   std::uint16_t proxy_port = 0;
-  if (read(port_pipe[0], &proxy_port, sizeof proxy_port) != sizeof proxy_port) return 1;
+  std::uint16_t large_proxy_port = 0;
+  if (read(small_child.port_fd, &proxy_port, sizeof proxy_port) != sizeof proxy_port) return 1;
+  if (read(large_child.port_fd, &large_proxy_port, sizeof large_proxy_port) != sizeof large_proxy_port) return 1;
 
   Origin origin(origin_ca, Origin::Options{.tls = true, .fixed_name = {}, .record = false, .handler = {}});
   Target direct{false, proxy_port, origin.port(), airlock_ca->certificate_pem(), origin_ca.certificate_pem()};
   Target airlock = direct;
   airlock.through_proxy = true;
+  Target airlock_large = airlock;
+  airlock_large.proxy_port = large_proxy_port;
 
   if (std::getenv("AIRLOCK_BENCH_NO_PIN") != nullptr) {
     std::printf("Airlock proxy benchmark: %ld CPUs, no pinning; proxy with 1 worker; %.1f s per run\n\n", cpus, seconds);
@@ -327,7 +370,8 @@ int main(int argc, char** argv) {
                 cpus, seconds);
   }
 
-  for (int connections : {16, 64}) {
+  double small_cpu_per_request = 0;  // the 16-connection figure, the baseline of the scaling case
+  for (int connections : {16, 64, 1000}) {
     if (!wanted("keep-alive")) break;
     const LoadResult d = keep_alive(direct, connections, seconds);
     const ProcStat before = proc_stat(child);
@@ -342,8 +386,27 @@ int main(int argc, char** argv) {
     std::printf("  airlock  %9.0f req/s  p50 %7.0f us  p99 %7.0f us  (failures %llu)  = %.2fx direct\n", a_rate,
                 percentile(a.latencies_us, 0.50), percentile(a.latencies_us, 0.99),
                 static_cast<unsigned long long>(a.failures), a_rate / d_rate);
-    std::printf("  proxy CPU per request: %.1f us\n\n",
-                a.requests > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / static_cast<double>(a.requests) : 0.0);
+    const double cpu_per_request =
+        a.requests > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / static_cast<double>(a.requests) : 0.0;
+    if (connections == 16) small_cpu_per_request = cpu_per_request;
+    std::printf("  proxy CPU per request: %.1f us\n\n", cpu_per_request);
+  }
+
+  if (wanted("keep-alive")) {
+    // The same 16-connection load against the proxy whose snapshot is large: the cost per request must not
+    // grow with the sessions and credentials it knows.
+    const ProcStat before = proc_stat(large_child.pid);
+    const LoadResult a = keep_alive(airlock_large, 16, seconds);
+    const ProcStat after = proc_stat(large_child.pid);
+    const double cpu_per_request =
+        a.requests > 0 ? (after.cpu_seconds - before.cpu_seconds) * 1e6 / static_cast<double>(a.requests) : 0.0;
+    std::printf("keep-alive 1 KiB GETs, 16 conns, %d sessions and %d credentials in the snapshot\n", kLargeSessions,
+                kLargeCredentials);
+    std::printf("  airlock  %9.0f req/s  p50 %7.0f us  p99 %7.0f us  (failures %llu)\n",
+                static_cast<double>(a.requests) / a.seconds, percentile(a.latencies_us, 0.50),
+                percentile(a.latencies_us, 0.99), static_cast<unsigned long long>(a.failures));
+    std::printf("  proxy CPU per request: %.1f us  = %.2fx the one-session snapshot\n\n", cpu_per_request,
+                small_cpu_per_request > 0 ? cpu_per_request / small_cpu_per_request : 0.0);
   }
 
   if (wanted("connect")) {
@@ -391,8 +454,10 @@ int main(int argc, char** argv) {
                 static_cast<double>(after.rss_kib - before.rss_kib) / static_cast<double>(idle.size()));
   }
 
-  close(stop_pipe[1]);
-  int status = 0;
-  waitpid(child, &status, 0);
+  for (const Child& one : {small_child, large_child}) {
+    close(one.stop_fd);
+    int status = 0;
+    waitpid(one.pid, &status, 0);
+  }
   return 0;
 }

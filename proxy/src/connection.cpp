@@ -28,6 +28,10 @@ std::string authority_text(const Authority& authority, std::uint16_t default_por
   return text;
 }
 
+// How long a keep-alive client may sit between requests before its kept upstream connection goes back to
+// the pool (UpstreamSlot).
+constexpr auto kKeptUpstreamIdle = std::chrono::milliseconds(250);
+
 RefusalFacts facts_of(const Exchange& exchange) {
   return RefusalFacts{.host = exchange.record.host, .port = exchange.record.port};
 }
@@ -140,8 +144,22 @@ asio::awaitable<Connection::HeadResult> Connection::read_head(http1::RequestPars
     client_in_.release_if_empty();
     if (draining_) co_return HeadResult::closed;
     idle_ = true;
-    client_.expires_after(first ? timeouts.request_head : timeouts.keep_alive_idle);
-    const error_code ec = co_await client_.wait_readable();
+    error_code ec;
+    if (!first && upstream_.idle) {
+      // A busy client's next request comes well within this and finds its upstream connection warm; an
+      // idle client hands it to the pool (capped per host), so idle connections do not each hold one.
+      client_.expires_after(kKeptUpstreamIdle);
+      ec = co_await client_.wait_readable();
+      if (ec == asio::error::timed_out && !draining_) {
+        client_.reopen_after_read_timeout();
+        end_upstream(worker_, watchdog_, upstream_);
+        client_.expires_after(timeouts.keep_alive_idle - kKeptUpstreamIdle);
+        ec = co_await client_.wait_readable();
+      }
+    } else {
+      client_.expires_after(first ? timeouts.request_head : timeouts.keep_alive_idle);
+      ec = co_await client_.wait_readable();
+    }
     idle_ = false;
     if (ec || draining_) co_return HeadResult::closed;
   }

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <iterator>
@@ -37,7 +36,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -47,6 +45,7 @@
 #include "airlock/proxy/proxy.hpp"
 #include "connection.hpp"
 #include "context.hpp"
+#include "forward.hpp"
 
 namespace airlock::proxy {
 
@@ -82,30 +81,22 @@ std::system_error errno_error(std::string_view what) {
   return std::system_error(errno, std::generic_category(), std::string(what));
 }
 
-// Writes `response`, then reads (and drops) what the client sent until it closes, so that closing does
-// not reset the connection before the client has read the response.
-asio::awaitable<void> write_then_drain(Socket& socket, const std::string& response) {
-  auto [written, size] = co_await asio::async_write(socket, asio::buffer(response), kNoThrow);
-  if (written) co_return;
-  error_code ignored;
-  socket.shutdown(Socket::shutdown_send, ignored);
-  std::array<char, 4096> sink{};
-  for (;;) {
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), kNoThrow);
-    if (ec) co_return;
-  }
-}
-
-// Past proxy.max_connections: a 503 instead of a connection (and instead of running out of descriptors);
-// `deadline` bounds the whole.
-asio::awaitable<void> turn_away(Socket socket, std::size_t limit, std::chrono::milliseconds deadline) {
+// Past proxy.max_connections: a 503 instead of a connection (and instead of running out of descriptors),
+// then the same lingering close as any refusal, under a watchdog of its own.
+asio::awaitable<void> turn_away(const Shared& shared, Worker& worker, Socket socket) {
   using namespace asio::experimental::awaitable_operators;
-  const std::string detail = std::to_string(limit);
+  const std::string detail = std::to_string(shared.options.max_connections);
   const std::string response = render_refusal(Reason::proxy_connection_limit, RefusalFacts{.detail = detail});
-  asio::steady_timer timer(socket.get_executor(), deadline);
-  co_await (write_then_drain(socket, response) || timer.async_wait(kNoThrow));
-  error_code ignored;
-  socket.close(ignored);
+  Leg client(std::move(socket), worker.buffers);
+  Watchdog watchdog(client.socket().get_executor());
+  watchdog.watch(client);
+  const auto refuse_and_close = [&]() -> asio::awaitable<void> {
+    client.expires_after(shared.options.timeouts.tls_shutdown);
+    if (!co_await client.write_all(response)) co_await lingering_close(client, shared.options.timeouts);
+    client.close_now();
+  };
+  co_await (refuse_and_close() || watchdog.run());
+  watchdog.unwatch(client);
 }
 
 // The CPUs this process may run on (its affinity mask: a container or `taskset` gives fewer than the
@@ -280,7 +271,7 @@ struct Proxy::Impl {
       const std::size_t limit = state->options.max_connections;
       if (limit > 0 && state->counters.connections_open.load(std::memory_order_relaxed) >= limit) {
         state->counters.refused[static_cast<std::size_t>(Reason::proxy_connection_limit)].fetch_add(1, std::memory_order_relaxed);
-        asio::co_spawn(worker.io, turn_away(std::move(socket), limit, state->options.timeouts.tls_shutdown), asio::detached);
+        asio::co_spawn(worker.io, turn_away(*state, worker, std::move(socket)), asio::detached);
         continue;
       }
       asio::co_spawn(worker.io, serve_connection(*state, worker, std::move(socket)), [state](std::exception_ptr error) {

@@ -2,6 +2,7 @@
 #include "connection.hpp"
 
 #include <chrono>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -73,9 +74,9 @@ void Connection::abort() noexcept {
   if (upstream_.leg) upstream_.leg->abort();
 }
 
-asio::awaitable<void> Connection::run() {
+asio::awaitable<void> Connection::run(bool transparent) {
   using namespace asio::experimental::awaitable_operators;
-  co_await (serve() || watchdog_.run());
+  co_await (serve(transparent) || watchdog_.run());
 }
 
 Exchange Connection::begin(const http1::RequestHead& head) const {
@@ -83,6 +84,7 @@ Exchange Connection::begin(const http1::RequestHead& head) const {
   exchange.record.time = std::chrono::system_clock::now();
   exchange.record.method = head.method;
   exchange.record.path = head.method == "CONNECT" ? std::string() : std::string(path_of(head.target));
+  exchange.record.original_destination = original_destination_;
   return exchange;
 }
 
@@ -108,25 +110,43 @@ asio::awaitable<void> Connection::deny_limited(Exchange& exchange, Reason reason
 }
 
 asio::awaitable<void> Connection::deny(Exchange& exchange, Reason reason, RefusalFacts facts) {
+  if (alert_refusals_) {
+    // Before the handshake of a transparent TLS connection nothing but TLS can be answered: a fatal
+    // alert, access_denied for a refusal (RFC 8446 §6.2), decode_error for an unreadable ClientHello.
+    exchange.refuse(reason);
+    const char description = reason == Reason::bad_client_hello              ? 50
+                             : refusal_row(reason).decision == "denied" ? 49
+                                                                         : 80;
+    const char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description};
+    client_.expires_after(shared_.options.timeouts.tls_shutdown);
+    co_await client_.write_all(std::string_view(alert, sizeof alert));
+    audit(shared_, exchange);
+    linger_ = true;
+    co_return;
+  }
   co_await refuse(shared_, client_, reason, facts, exchange);
   audit(shared_, exchange);
   linger_ = true;
 }
 
-asio::awaitable<void> Connection::serve() {
-  http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
-  for (bool first = true;; first = false) {
-    const HeadResult result = co_await read_head(parser, first);
-    if (result == HeadResult::closed) break;
-    if (result != HeadResult::ok) {
-      co_await deny_head(result, parser);
-      break;
+asio::awaitable<void> Connection::serve(bool transparent) {
+  if (transparent) {
+    co_await this->transparent();
+  } else {
+    http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
+    for (bool first = true;; first = false) {
+      const HeadResult result = co_await read_head(parser, first);
+      if (result == HeadResult::closed) break;
+      if (result != HeadResult::ok) {
+        co_await deny_head(result, parser);
+        break;
+      }
+      if (parser.head().method == "CONNECT") {
+        co_await connect_tunnel(parser);
+        break;
+      }
+      if (!co_await absolute_request(parser)) break;
     }
-    if (parser.head().method == "CONNECT") {
-      co_await connect_tunnel(parser);
-      break;
-    }
-    if (!co_await absolute_request(parser)) break;
   }
   end_upstream(worker_, watchdog_, upstream_);
   if (linger_) {
@@ -221,21 +241,9 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
     co_await deny_limited(exchange, *limited);
     co_return;
   }
-  if (!environment_allows(*caller.session, target->host)) {
-    co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
-    co_return;
-  }
   const bool passthrough_host = policies::host_matches_any(shared_.options.passthrough_hosts, target->host.text());
-  const PolicyCheck policy = policy_for_connection(*caller.session, *target, !passthrough_host);
-  if (policy.refused) {
-    co_await deny(exchange, *policy.refused, policy_facts(exchange, policy));
-    co_return;
-  }
-  if (auto refused = refused_ip_target(shared_, *target, policy.reach)) {
-    co_await deny(exchange, refused->reason, RefusalFacts{.host = target->host.text(), .port = target->port,
-                                                          .detail = refused->detail});
-    co_return;
-  }
+  Reach reach = Reach::public_only;
+  if (co_await refuse_tunnel(*caller.session, *target, !passthrough_host, exchange, reach)) co_return;
 
   // The CONNECT message ends at its head; anything after it is tunnel data (a client that did not wait
   // for the 200 before its ClientHello): it goes to the handshake first.
@@ -246,7 +254,7 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
   client_in_.clear();
 
   if (passthrough_host) {
-    co_await passthrough(caller, *target, policy.reach, exchange);
+    co_await passthrough(caller, *target, reach, exchange, kEstablished);
     co_return;
   }
 
@@ -269,11 +277,32 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
     sni_mismatch = handshake.sni_mismatch;
   }
   // The CONNECT itself is not an exchange: each request inside the tunnel is audited on its own.
-  co_await tunnel_requests(caller.session->session_id, *target, tls, sni_mismatch);
+  http1::RequestParser inner(http1::Limits{shared_.options.max_header_bytes});
+  co_await tunnel_requests(inner, false, caller.session->session_id, *target, tls, sni_mismatch);
+}
+
+asio::awaitable<bool> Connection::refuse_tunnel(const SessionEntry& session, const Authority& target, bool intercepted,
+                                                Exchange& exchange, Reach& reach) {
+  if (!environment_allows(session, target.host)) {
+    co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
+    co_return true;
+  }
+  const PolicyCheck policy = policy_for_connection(session, target, intercepted);
+  if (policy.refused) {
+    co_await deny(exchange, *policy.refused, policy_facts(exchange, policy));
+    co_return true;
+  }
+  if (auto refused = refused_ip_target(shared_, target, policy.reach)) {
+    co_await deny(exchange, refused->reason,
+                  RefusalFacts{.host = target.host.text(), .port = target.port, .detail = refused->detail});
+    co_return true;
+  }
+  reach = policy.reach;
+  co_return false;
 }
 
 asio::awaitable<void> Connection::passthrough(const Caller& caller, const Authority& target, Reach reach,
-                                              Exchange& exchange) {
+                                              Exchange& exchange, std::string_view established) {
   if (auto failure = co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, caller.session->session_id, target,
                                               false, true, reach)) {
     co_await deny(exchange, failure->reason,
@@ -281,10 +310,11 @@ asio::awaitable<void> Connection::passthrough(const Caller& caller, const Author
     co_return;
   }
   exchange.passthrough = true;
+  alert_refusals_ = false;  // from here on the bytes are the upstream's
   client_.expires_after(shared_.options.timeouts.request_head);
-  if (!co_await client_.write_all(kEstablished)) {
+  if (!co_await client_.write_all(established)) {
     exchange.record.status = 200;
-    exchange.record.bytes_down += kEstablished.size();
+    exchange.record.bytes_down += established.size();
     co_await splice(client_, {}, *upstream_.leg, {}, shared_.options.timeouts.tunnel_idle, exchange.record.bytes_up,
                     exchange.record.bytes_down);
   }
@@ -292,12 +322,11 @@ asio::awaitable<void> Connection::passthrough(const Caller& caller, const Author
   audit(shared_, exchange);
 }
 
-asio::awaitable<void> Connection::tunnel_requests(std::string session_id, const Authority& target, bool tls,
-                                                  bool sni_mismatch) {
-  http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
+asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, bool head_ready, std::string session_id,
+                                                  const Authority& target, bool tls, bool sni_mismatch) {
   const std::uint16_t default_port = tls ? 443 : 80;
   for (bool first = true;; first = false) {
-    const HeadResult result = co_await read_head(parser, first);
+    const HeadResult result = std::exchange(head_ready, false) ? HeadResult::ok : co_await read_head(parser, first);
     if (result == HeadResult::closed) co_return;
     if (result != HeadResult::ok) {
       co_await deny_head(result, parser);
@@ -461,6 +490,11 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
 asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, Socket socket) {
   Connection connection(shared, worker, std::move(socket));
   co_await connection.run();
+}
+
+asio::awaitable<void> serve_transparent(Shared& shared, Worker& worker, Socket socket) {
+  Connection connection(shared, worker, std::move(socket));
+  co_await connection.run(true);
 }
 
 }  // namespace airlock::proxy

@@ -14,6 +14,10 @@
 //        └──absolute-form http://──> identify → environment → upstream → decide → forward → audit,
 //                                    keep-alive loop (every request carries Proxy-Authorization)
 //
+//   transparent listener (transparent.cpp): original destination → peek: TLS ClientHello (SNI) or HTTP
+//   head (Host) → session by source → passthrough host? splice : the tunnel's path above, from the
+//   handshake (TLS) or the inner requests (HTTP) on; refusals before a handshake are TLS alerts
+//
 // Invariants: the frame owns the client Leg, its input buffer and the current upstream slot; stages
 // borrow them only while awaited. An upstream connection is held only during an exchange (then pooled
 // or closed), so an idle connection holds no upstream and no buffers. Every exchange ends in exactly one
@@ -35,6 +39,8 @@
 #include "identify.hpp"
 #include "intercept.hpp"
 #include "io.hpp"
+#include "network_policy.hpp"
+#include "original_destination.hpp"
 
 namespace airlock::proxy {
 
@@ -45,8 +51,9 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // The whole life of the connection, its watchdog alongside.
-  asio::awaitable<void> run();
+  // The whole life of the connection, its watchdog alongside. `transparent`: accepted on a transparent
+  // listener (no proxy request: the destination comes from the connection itself).
+  asio::awaitable<void> run(bool transparent = false);
 
   // Shutdown (STYLE.md §2): drain() lets the current exchange finish with Connection: close and closes
   // an idle connection at once; abort() ends whatever is left.
@@ -56,11 +63,25 @@ class Connection {
  private:
   enum class HeadResult { ok, closed, timed_out, malformed };
 
-  asio::awaitable<void> serve();
+  asio::awaitable<void> serve(bool transparent);
+  asio::awaitable<void> transparent();
+  asio::awaitable<void> transparent_tls(const TransparentAddresses& addresses, Exchange& exchange);
+  asio::awaitable<void> transparent_http(const TransparentAddresses& addresses, Exchange& exchange);
+  // A transparent connection's session, or a refusal (not_redirected, unknown_source) sent and audited.
+  asio::awaitable<Caller> transparent_caller(const TransparentAddresses& addresses, Exchange& exchange);
   asio::awaitable<HeadResult> read_head(http1::RequestParser& parser, bool first);
   asio::awaitable<void> connect_tunnel(http1::RequestParser& parser);
-  asio::awaitable<void> passthrough(const Caller& caller, const Authority& target, Reach reach, Exchange& exchange);
-  asio::awaitable<void> tunnel_requests(std::string session_id, const Authority& target, bool tls, bool sni_mismatch);
+  // The tunnel's checks before it opens (environment, policy for the connection, an IP target's address):
+  // true when refused (sent and audited). `reach` receives what the policy allows.
+  asio::awaitable<bool> refuse_tunnel(const SessionEntry& session, const Authority& target, bool intercepted,
+                                      Exchange& exchange, Reach& reach);
+  // `established`: what the client is told once the upstream is connected ("200 Connection Established"
+  // after a CONNECT; nothing on a transparent connection).
+  asio::awaitable<void> passthrough(const Caller& caller, const Authority& target, Reach reach, Exchange& exchange,
+                                    std::string_view established);
+  // The requests inside a tunnel. `head_ready`: `parser` already holds the first request's head.
+  asio::awaitable<void> tunnel_requests(http1::RequestParser& parser, bool head_ready, std::string session_id,
+                                        const Authority& target, bool tls, bool sni_mismatch);
   asio::awaitable<bool> absolute_request(http1::RequestParser& parser);
   // Refuses, audits, and marks the connection for a lingering close.
   asio::awaitable<void> deny(Exchange& exchange, Reason reason, RefusalFacts facts);
@@ -81,10 +102,14 @@ class Connection {
   bool idle_ = false;      // waiting for the next request: drain() closes it at once
   bool draining_ = false;
   bool linger_ = false;    // a refusal was sent: close with lingering_close
+  bool alert_refusals_ = false;        // transparent TLS before the handshake: a refusal is a TLS alert
+  std::string original_destination_;   // transparent connections: for every audit record
 };
 
 // The coroutine co_spawned per accepted socket (TCP or Unix, already through prepare_socket). Nothing in a
 // connection's life depends on the peer's address: the caller is identified by Proxy-Authorization.
 asio::awaitable<void> serve_connection(Shared& shared, Worker& worker, Socket socket);
+// The same for a socket from a transparent listener: identified by its source address (or the bound session).
+asio::awaitable<void> serve_transparent(Shared& shared, Worker& worker, Socket socket);
 
 }  // namespace airlock::proxy

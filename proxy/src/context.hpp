@@ -31,6 +31,7 @@ struct Counters {
   std::atomic<std::uint64_t> requests_substituted{0};
   std::atomic<std::uint64_t> responses_redacted{0};
   std::atomic<std::uint64_t> tunnels_passthrough{0};
+  std::atomic<std::uint64_t> transparent_connections{0};
   std::atomic<std::uint64_t> upstream_connections_opened{0};
   std::atomic<std::uint64_t> upstream_connections_reused{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> refused{};
@@ -38,14 +39,15 @@ struct Counters {
 
 struct Shared {
   Shared(ProxyOptions options_in, policies::AddressRules address_rules_in, std::unique_ptr<certs::LeafCache> leaves_in,
-         certs::ClientContext upstream_tls_in, SnapshotSlot& snapshots_in, AuditSink& audit_in)
+         certs::ClientContext upstream_tls_in, SnapshotSlot& snapshots_in, AuditSink& audit_in, std::uint32_t upstream_mark_in)
       : options(std::move(options_in)),
         address_rules(std::move(address_rules_in)),
         limits(options.max_connections_per_session, options.max_requests_per_second_per_session),
         leaves(std::move(leaves_in)),
         upstream_tls(std::move(upstream_tls_in)),
         snapshots(snapshots_in),
-        audit(audit_in) {}
+        audit(audit_in),
+        upstream_mark(upstream_mark_in) {}
 
   const ProxyOptions options;
   const policies::AddressRules address_rules;  // N1: options.allow_private, and every listener of this process
@@ -54,6 +56,7 @@ struct Shared {
   const certs::ClientContext upstream_tls;
   SnapshotSlot& snapshots;
   AuditSink& audit;
+  const std::uint32_t upstream_mark;           // SO_MARK for upstream sockets: options.upstream_mark when permitted, else 0
   Counters counters;
   std::atomic<bool> draining{false};
 };

@@ -43,6 +43,25 @@ Caller identify(const http1::Headers& headers, std::shared_ptr<const CredentialS
   return caller;
 }
 
+Caller identify_source(std::string_view bound_session, const boost::asio::ip::address& source,
+                       std::shared_ptr<const CredentialSnapshot> snapshot) {
+  if (!bound_session.empty()) return find_session(bound_session, std::move(snapshot));
+  if (!snapshot) return {};
+  // An IPv4 client on a dual-stack listener arrives as ::ffff:a.b.c.d; the map speaks of a.b.c.d.
+  boost::asio::ip::address address = source;
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+  }
+  const SourceRoute* best = nullptr;
+  for (const SourceRoute& route : snapshot->transparent_sources) {
+    if (route.source.contains(address) && (best == nullptr || route.source.prefix() > best->source.prefix())) {
+      best = &route;
+    }
+  }
+  if (best == nullptr) return {};
+  return find_session(best->session_id, std::move(snapshot));
+}
+
 Caller find_session(std::string_view session_id, std::shared_ptr<const CredentialSnapshot> snapshot) {
   if (!snapshot) return {};
   const auto found = snapshot->sessions.find(std::string(session_id));

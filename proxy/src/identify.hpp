@@ -6,6 +6,8 @@
 #include <memory>
 #include <string_view>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "airlock/http1/parser.hpp"
 #include "airlock/proxy/snapshot.hpp"
 
@@ -21,6 +23,12 @@ struct Caller {
 // token does not match (all answered 407; the body does not say which, so it cannot be used to probe for
 // session ids). The token is compared in constant time.
 Caller identify(const http1::Headers& headers, std::shared_ptr<const CredentialSnapshot> snapshot);
+
+// A transparent connection's session (no Proxy-Authorization there): `bound_session` when set (the
+// `airlock proxy --session` sidecar), else the one the most specific of the snapshot's transparent_sources
+// containing `source` names. nullptr session when none, or when that session is not active.
+Caller identify_source(std::string_view bound_session, const boost::asio::ip::address& source,
+                       std::shared_ptr<const CredentialSnapshot> snapshot);
 
 // Finds the session by id in a freshly loaded snapshot (requests inside a tunnel re-check that their
 // session is still active); nullptr session when it is gone.

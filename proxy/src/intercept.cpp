@@ -155,7 +155,7 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
   error_code last;
   bool connected = false;
   for (const auto& endpoint : resolved.endpoints) {
-    last = co_await leg->connect(endpoint);
+    last = co_await leg->connect(endpoint, shared.upstream_mark);
     if (!last) {
       connected = true;
       break;

@@ -263,11 +263,19 @@ asio::awaitable<std::pair<error_code, std::size_t>> Leg::tls_op(Op op) {
   }
 }
 
-asio::awaitable<error_code> Leg::connect(const tcp::endpoint& endpoint) {
+asio::awaitable<error_code> Leg::connect(const tcp::endpoint& endpoint, std::uint32_t mark) {
   if (state_ != State::open) co_return cancelled_error();
   error_code ignored;
   socket_.close(ignored);
-  auto [ec] = co_await socket_.async_connect(asio::generic::stream_protocol::endpoint(endpoint), kNoThrow);
+  const asio::generic::stream_protocol::endpoint target(endpoint);
+  if (mark != 0) {
+    error_code ec;
+    socket_.open(target.protocol(), ec);
+    if (ec) co_return ec;
+    // Best effort: the Proxy checked at start that this process may set marks (CAP_NET_ADMIN).
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+  }
+  auto [ec] = co_await socket_.async_connect(target, kNoThrow);
   if (ec || state_ != State::open) {
     socket_.close(ignored);
     co_return map(ec);
@@ -370,6 +378,14 @@ asio::awaitable<std::pair<error_code, unsigned char>> Leg::peek_byte() {
   }
   expires_never();
   co_return std::pair{error_code{}, static_cast<unsigned char>(in_[in_begin_])};
+}
+
+asio::awaitable<error_code> Leg::peek_more() {
+  if (in_eof_) co_return error_code(asio::error::eof);
+  const std::size_t before = in_end_ - in_begin_;
+  if (error_code ec = co_await fill()) co_return ec;
+  if (in_end_ - in_begin_ == before) co_return error_code(asio::error::eof);
+  co_return error_code{};
 }
 
 void Leg::preload(std::string_view bytes) {

@@ -29,6 +29,7 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -81,8 +82,9 @@ class Leg {
   Clock::time_point deadline() const noexcept { return deadline_; }
 
   // Opens the socket and connects it to `endpoint` (the socket is closed again on failure, so the next
-  // address can be tried).
-  asio::awaitable<error_code> connect(const tcp::endpoint& endpoint);
+  // address can be tried). A non-zero `mark` is set as SO_MARK first, so redirect rules can tell the
+  // proxy's own connections apart (docs/sidecar.md).
+  asio::awaitable<error_code> connect(const tcp::endpoint& endpoint, std::uint32_t mark = 0);
 
   // TLS handshakes. Server side: an SSL from `context` (a leaf's context); client side: `ssl` was made
   // from the upstream context and configured (SNI, host pinning) by the caller.
@@ -100,6 +102,14 @@ class Leg {
   // The bytes stay in the leg: a TLS handshake consumes them; for plain HTTP take them with
   // take_pending().
   asio::awaitable<std::pair<error_code, unsigned char>> peek_byte();
+  // The bytes peek_byte() and peek_more() have read, not yet consumed (a transparent connection's
+  // ClientHello, scanned before the handshake that consumes them).
+  std::string_view peeked() const noexcept {
+    return in_ ? std::string_view(in_.get() + in_begin_, in_end_ - in_begin_) : std::string_view();
+  }
+  // Reads more onto peeked(): at least one byte, or eof. Keeps the deadline (one bound may cover several
+  // calls); fails when the input buffer (kBufferSize) is full.
+  asio::awaitable<error_code> peek_more();
   // Bytes read from the socket before TLS starts (sent by the client right after CONNECT): handed to the
   // TLS handshake first.
   void preload(std::string_view bytes);

@@ -41,11 +41,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "airlock/proxy/proxy.hpp"
 #include "connection.hpp"
 #include "context.hpp"
 #include "forward.hpp"
+#include "original_destination.hpp"
 
 namespace airlock::proxy {
 
@@ -106,6 +108,39 @@ std::size_t usable_cpus() {
   CPU_ZERO(&set);
   if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// A listening TCP socket on `wanted` (SO_REUSEADDR, close-on-exec). `tproxy`: also IP_TRANSPARENT, when
+// permitted; `tproxy_enabled` says whether it was.
+tcp::acceptor open_tcp_listener(asio::io_context& io, const tcp::endpoint& wanted, std::string_view what, bool tproxy,
+                                bool* tproxy_enabled = nullptr) {
+  tcp::acceptor acceptor(io);
+  error_code ec;
+  if (!acceptor.open(wanted.protocol(), ec)) {
+    ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);  // never inherited by a process we start
+    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (tproxy) {
+      const bool enabled = enable_tproxy(acceptor.native_handle(), wanted.address().is_v6());
+      if (tproxy_enabled != nullptr) *tproxy_enabled = enabled;
+    }
+  }
+  if (!ec) acceptor.bind(wanted, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::system_error(ec, fmt::format("proxy: cannot listen on {}{}", what.empty() ? "" : fmt::format("{} ", what),
+                                            endpoint_text(wanted)));
+  }
+  return acceptor;
+}
+
+// The mark upstream sockets can carry: `wanted`, when this process may set SO_MARK (CAP_NET_ADMIN), else 0.
+std::uint32_t usable_mark(std::uint32_t wanted) {
+  if (wanted == 0) return 0;
+  const int probe = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return 0;
+  const bool permitted = ::setsockopt(probe, SOL_SOCKET, SO_MARK, &wanted, sizeof wanted) == 0;
+  ::close(probe);
+  return permitted ? wanted : 0;
 }
 
 // This machine's interface addresses (getifaddrs), for listeners on 0.0.0.0 or ::.
@@ -241,6 +276,8 @@ struct Proxy::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   std::optional<tcp::acceptor> acceptor;
   std::optional<UnixListener> unix_listener;  // when options.unix_socket is set
+  std::vector<tcp::acceptor> transparent_acceptors;  // options.transparent_listen, in order
+  std::vector<tcp::endpoint> transparent_endpoints;
   std::size_t next_worker = 0;                // round robin over both accept loops (worker 0's thread)
   tcp::endpoint endpoint;
   std::vector<std::thread> threads;
@@ -249,9 +286,9 @@ struct Proxy::Impl {
   bool stopped = false;
 
   // Accepts onto the workers in turn until the acceptor closes. `family`: the sockets' address family
-  // (TCP_NODELAY or not).
+  // (TCP_NODELAY or not). `transparent`: a transparent listener's connections (serve_transparent).
   template <class Acceptor>
-  asio::awaitable<void> accept_loop(Acceptor& listening, int family) {
+  asio::awaitable<void> accept_loop(Acceptor& listening, int family, bool transparent = false) {
     asio::steady_timer backoff(workers.front()->io);
     for (;;) {
       Worker& worker = *workers[next_worker++ % workers.size()];
@@ -274,7 +311,9 @@ struct Proxy::Impl {
         asio::co_spawn(worker.io, turn_away(*state, worker, std::move(socket)), asio::detached);
         continue;
       }
-      asio::co_spawn(worker.io, serve_connection(*state, worker, std::move(socket)), [state](std::exception_ptr error) {
+      auto serve = transparent ? serve_transparent(*state, worker, std::move(socket))
+                               : serve_connection(*state, worker, std::move(socket));
+      asio::co_spawn(worker.io, std::move(serve), [state](std::exception_ptr error) {
         if (!error) return;
         try {
           std::rethrow_exception(error);
@@ -291,6 +330,7 @@ struct Proxy::Impl {
     error_code ignored;
     acceptor->close(ignored);
     if (unix_listener) unix_listener->close();
+    for (tcp::acceptor& listening : transparent_acceptors) listening.close(ignored);
   }
 
   // Runs `action` on every worker's thread and waits for all of them.
@@ -338,28 +378,48 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
   error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) throw std::system_error(ec, fmt::format("proxy: listen address {:?} is not an IP address", host));
-  auto& acceptor = impl_->acceptor.emplace(impl_->workers.front()->io);
-  const tcp::endpoint wanted(address, port);
-  if (!acceptor.open(wanted.protocol(), ec)) {
-    ::fcntl(acceptor.native_handle(), F_SETFD, FD_CLOEXEC);  // never inherited by a process we start
-    acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  }
-  if (!ec) acceptor.bind(wanted, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::system_error(ec, fmt::format("proxy: cannot listen on {}:{}", host, port));
+  auto& acceptor =
+      impl_->acceptor.emplace(open_tcp_listener(impl_->workers.front()->io, tcp::endpoint(address, port), "", false));
   impl_->endpoint = acceptor.local_endpoint();
+  std::vector<policies::OwnListener> listeners = options.own_listeners;
+  std::vector<std::string> redirect_only;
+  for (const tcp::endpoint& wanted : options.transparent_listen) {
+    bool tproxy = false;
+    impl_->transparent_acceptors.push_back(
+        open_tcp_listener(impl_->workers.front()->io, wanted, "the transparent listener", true, &tproxy));
+    const tcp::endpoint bound = impl_->transparent_acceptors.back().local_endpoint();
+    impl_->transparent_endpoints.push_back(bound);
+    listeners.push_back({bound.address(), bound.port(), "transparent listener"});
+    if (!tproxy) redirect_only.push_back(endpoint_text(bound));
+  }
+  const std::uint32_t mark = usable_mark(options.upstream_mark);
+  if (!options.transparent_listen.empty() && options.log) {
+    if (!redirect_only.empty()) {
+      options.log(LogLevel::info, fmt::format("proxy: transparent listener {} takes REDIRECTed connections only: "
+                                              "TPROXY needs IP_TRANSPARENT, which needs CAP_NET_ADMIN",
+                                              fmt::join(redirect_only, ", ")));
+    }
+    if (mark == 0 && options.upstream_mark != 0) {
+      options.log(LogLevel::warn, fmt::format("proxy: cannot mark upstream connections with {:#x} (SO_MARK needs "
+                                              "CAP_NET_ADMIN): the redirect rules must exclude this process's uid "
+                                              "instead (docs/sidecar.md)",
+                                              options.upstream_mark));
+    }
+  }
   if (!options.unix_socket.empty()) {
     impl_->unix_listener.emplace(impl_->workers.front()->io, options.unix_socket, options.unix_socket_group);
   }
-  policies::AddressRules address_rules(options.allow_private,
-                                       own_listeners(options.own_listeners, {impl_->endpoint.address(), impl_->endpoint.port(), "proxy"}));
+  policies::AddressRules address_rules(
+      options.allow_private, own_listeners(std::move(listeners), {impl_->endpoint.address(), impl_->endpoint.port(), "proxy"}));
   impl_->shared = std::make_unique<Shared>(std::move(options), std::move(address_rules), std::move(*leaves),
-                                           std::move(*upstream_tls), snapshots, audit);
+                                           std::move(*upstream_tls), snapshots, audit, mark);
 }
 
 Proxy::~Proxy() { stop(); }
 
 tcp::endpoint Proxy::local_endpoint() const { return impl_->endpoint; }
+
+std::vector<tcp::endpoint> Proxy::transparent_endpoints() const { return impl_->transparent_endpoints; }
 
 void Proxy::start() {
   Impl& impl = *impl_;
@@ -369,6 +429,11 @@ void Proxy::start() {
                  [](std::exception_ptr) {});
   if (impl.unix_listener) {
     asio::co_spawn(impl.workers.front()->io, impl.accept_loop(impl.unix_listener->acceptor(), AF_UNIX),
+                   [](std::exception_ptr) {});
+  }
+  for (std::size_t i = 0; i < impl.transparent_acceptors.size(); ++i) {
+    asio::co_spawn(impl.workers.front()->io,
+                   impl.accept_loop(impl.transparent_acceptors[i], impl.transparent_endpoints[i].protocol().family(), true),
                    [](std::exception_ptr) {});
   }
   const auto sweep_every = std::max<Clock::duration>(
@@ -436,6 +501,7 @@ ProxyStats Proxy::stats() const {
   stats.requests_substituted = counters.requests_substituted.load(std::memory_order_relaxed);
   stats.responses_redacted = counters.responses_redacted.load(std::memory_order_relaxed);
   stats.tunnels_passthrough = counters.tunnels_passthrough.load(std::memory_order_relaxed);
+  stats.transparent_connections = counters.transparent_connections.load(std::memory_order_relaxed);
   stats.upstream_connections_opened = counters.upstream_connections_opened.load(std::memory_order_relaxed);
   stats.upstream_connections_reused = counters.upstream_connections_reused.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < counters.refused.size(); ++i) {

@@ -21,6 +21,14 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
     {Reason::proxy_auth_required, "proxy_auth_required", 407, "http_request_denied", "denied",
      "send Proxy-Authorization: Basic with the session id as user and the session's proxy token as password; "
      "use HTTPS_PROXY and HTTP_PROXY from GET /v1/sessions/<id>/sandbox_env"},
+    {Reason::unknown_source, "unknown_source", 403, "http_request_denied", "denied",
+     "connections from {detail} to Airlock's transparent listener belong to no active session; map that address "
+     "to its session in proxy.transparent_sessions, or run `airlock proxy --session` beside the sandbox"},
+    {Reason::not_redirected, "not_redirected", 400, "http_request_error", "denied",
+     "this is a transparent listener: it serves connections that iptables/nftables REDIRECT or TPROXY sent to "
+     "it, not connections made to it; send proxy requests to the proxy listener (HTTPS_PROXY)"},
+    {Reason::bad_client_hello, "bad_client_hello", 0, "tls_protocol_error", "denied",
+     "the TLS ClientHello sent to the transparent listener could not be read ({detail})"},
     {Reason::session_closed, "session_closed", 403, "http_request_denied", "denied",
      "session {session} is no longer active (archived or deleted); start a new session"},
     {Reason::host_not_allowed, "host_not_allowed", 403, "http_request_denied", "denied",

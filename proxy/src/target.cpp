@@ -79,6 +79,16 @@ std::optional<Authority> parse_connect_target(std::string_view target) {
   return make_authority(host, *number);
 }
 
+std::optional<Authority> parse_host_header(std::string_view value, std::uint16_t default_port) {
+  std::string_view host, port;
+  if (!split_authority(value, host, port)) return std::nullopt;
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);  // the fully qualified spelling
+  if (port.empty()) return make_authority(host, default_port);
+  const auto number = parse_port(port);
+  if (!number) return std::nullopt;
+  return make_authority(host, *number);
+}
+
 std::optional<AbsoluteUrl> parse_absolute_url(std::string_view target) {
   const auto sep = target.find("://");
   if (sep == std::string_view::npos) return std::nullopt;

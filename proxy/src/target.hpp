@@ -32,6 +32,10 @@ struct AbsoluteUrl {
 // "http://host[:port][/path][?query]" or https. No userinfo, no fragment. Default ports 80 / 443.
 std::optional<AbsoluteUrl> parse_absolute_url(std::string_view target);
 
+// A Host header value ("host", "host:port", "[v6]:port") as an authority; `default_port` when it names
+// none. What a transparent plain-HTTP connection is for (with the original destination's port).
+std::optional<Authority> parse_host_header(std::string_view value, std::uint16_t default_port);
+
 // True when a Host header value names `host` (case-insensitively) and either names `port` or no port at
 // all. A client may leave out the port only when it is the scheme's default, but some omit it regardless;
 // accepting a missing port is harmless because the connection goes to `port` either way.

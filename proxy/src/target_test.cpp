@@ -24,6 +24,21 @@ TEST_CASE("parse_connect_target") {
   }
 }
 
+TEST_CASE("parse_host_header") {
+  const auto bare = parse_host_header("API.Example.test.", 8080);
+  REQUIRE(bare);
+  CHECK(bare->host.text() == "api.example.test");
+  CHECK(bare->port == 8080);
+  const auto with_port = parse_host_header("[::1]:8443", 80);
+  REQUIRE(with_port);
+  CHECK(with_port->host.text() == "::1");
+  CHECK(with_port->port == 8443);
+  for (const char* bad : {"", ":80", "a.test:", "a.test:0", "a.test:x", "a_b.test", "::1", "[::1", "a.test/x"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_host_header(bad, 80));
+  }
+}
+
 TEST_CASE("parse_absolute_url") {
   const auto plain = parse_absolute_url("http://Example.com/a/b?c=d");
   REQUIRE(plain);

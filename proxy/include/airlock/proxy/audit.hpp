@@ -21,10 +21,13 @@ namespace airlock::proxy {
 struct EgressRecord {
   std::chrono::system_clock::time_point time;  // when the request head arrived
   std::string session_id;                      // "" when the caller could not be identified (407)
-  std::string method;                          // "GET", "POST", "CONNECT" (refused or passthrough tunnels), ...
+  std::string method;                          // "GET", "POST", "CONNECT" (a tunnel refused or passed through: a
+                                               // CONNECT, or a transparent TLS connection), ...
   std::string host;                            // the upstream host (the CONNECT target or the absolute URL's host)
   std::uint16_t port = 0;
   std::string path;                            // the request path, never the query; "" for CONNECT
+  std::string original_destination;            // transparent connections: the "address:port" the sandbox dialled
+                                               // (recorded only: the upstream is `host`, resolved by Airlock)
   int status = 0;                              // status sent to the client; 0 when none could be sent
   std::uint64_t bytes_up = 0;                  // request bytes written to the upstream (head and body)
   std::uint64_t bytes_down = 0;                // response bytes written to the client (head and body)

@@ -65,6 +65,18 @@ struct ProxyOptions {
   // When set, the socket file gets this group and mode 0660 instead of 0600: the group local sandboxes run
   // with when they run as unprivileged uids (SECURITY.md N6). A connection still needs a proxy token.
   std::optional<gid_t> unix_socket_group;
+  // Transparent listeners (docs/sidecar.md): connections that iptables/nftables REDIRECT or TPROXY sent
+  // here, from sandboxes with no proxy settings. The host comes from the TLS ClientHello's SNI (or, with
+  // none, the original destination's IP) or the HTTP Host header, on the original destination's port;
+  // Airlock resolves it itself under the address checks. Port 0: the kernel picks (transparent_endpoints()).
+  std::vector<boost::asio::ip::tcp::endpoint> transparent_listen;
+  // The session every transparent connection belongs to (the `airlock proxy --session` sidecar). Empty:
+  // the snapshot's transparent_sources map each connection's source address to its session.
+  std::string transparent_session;
+  // SO_MARK on every upstream socket, so a redirect rule can leave the proxy's own connections alone
+  // (`meta mark != 0x1a1`); needs CAP_NET_ADMIN (without it the proxy warns at start when it has transparent
+  // listeners, and the rule must exclude the proxy's uid instead). 0: no mark.
+  std::uint32_t upstream_mark = 0x1a1;
   std::vector<std::filesystem::path> upstream_ca;     // extra CA files trusted for upstreams (--upstream-ca)
   std::map<std::string, std::string> resolve;         // HOST -> IP literal, instead of the system resolver (--resolve)
   // Address checks (SECURITY.md N1, policies/address.hpp): every address an upstream resolves to is checked
@@ -107,7 +119,8 @@ struct ProxyStats {
   std::uint64_t requests_allowed = 0;          // exchanges forwarded upstream
   std::uint64_t requests_substituted = 0;      // of those, with at least one substitution
   std::uint64_t responses_redacted = 0;        // responses in which at least one secret was replaced
-  std::uint64_t tunnels_passthrough = 0;       // CONNECTs to passthrough_hosts
+  std::uint64_t tunnels_passthrough = 0;       // CONNECTs (and transparent TLS connections) to passthrough_hosts
+  std::uint64_t transparent_connections = 0;   // accepted on a transparent listener
   std::uint64_t upstream_connections_opened = 0;
   std::uint64_t upstream_connections_reused = 0;   // used again: kept by the client connection, or from the pool
   std::map<std::string, std::uint64_t> refused;    // by reason word; every refusal and failure
@@ -124,6 +137,8 @@ class Proxy {
   Proxy& operator=(const Proxy&) = delete;
 
   boost::asio::ip::tcp::endpoint local_endpoint() const;
+  // The transparent listeners' bound addresses, in the order of options.transparent_listen.
+  std::vector<boost::asio::ip::tcp::endpoint> transparent_endpoints() const;
   // Starts accepting on the Proxy's own threads. Call once.
   void start();
   // Stops accepting (on both listeners; the Unix socket file is removed), lets running exchanges finish

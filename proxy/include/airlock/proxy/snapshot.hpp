@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "airlock/certs/secret_bytes.hpp"
+#include "airlock/policies/address.hpp"
 #include "airlock/policies/policy.hpp"
 
 namespace airlock::proxy {
@@ -52,8 +53,17 @@ struct SessionEntry {
   std::string unknown_policy;
 };
 
+// proxy.transparent_sessions: connections to a transparent listener from `source` belong to `session_id`.
+struct SourceRoute {
+  policies::Cidr source;
+  std::string session_id;
+};
+
 struct CredentialSnapshot {
   std::unordered_map<std::string, SessionEntry> sessions;  // by session id; archived/deleted sessions absent
+  // For a shared transparent proxy: the most specific range that contains a connection's source address
+  // names its session (which must be in `sessions`). Unused when ProxyOptions::transparent_session is set.
+  std::vector<SourceRoute> transparent_sources;
 };
 
 // The only shared mutable state of the data plane: an atomically swapped pointer to an immutable snapshot.

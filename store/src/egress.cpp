@@ -18,12 +18,13 @@ namespace {
 // Inserts only when the session still exists (the foreign key would otherwise fail the batch).
 constexpr std::string_view kInsertEgress =
     "INSERT INTO egress (id, session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, "
-    "decision, reason, credentials_doc) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 "
+    "decision, reason, credentials_doc, original_destination) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12, ?13, ?14 "
     "WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?2)";
 constexpr std::string_view kSessionExists = "SELECT 1 FROM sessions WHERE id = ?";
 constexpr std::string_view kListEgress =
     "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
-    "credentials_doc, id, seq FROM egress WHERE session_id = :session_id AND (:after IS NULL OR seq > :after) "
+    "credentials_doc, id, seq, original_destination FROM egress WHERE session_id = :session_id AND (:after IS NULL OR seq > :after) "
     "ORDER BY seq LIMIT :limit";
 constexpr std::string_view kPurgeEgress = "DELETE FROM egress WHERE created_at < ?";
 
@@ -47,6 +48,7 @@ EgressEntry read_entry(const StatementUse& use) {
   entry.credentials_doc = use.text(11);
   entry.id = use.text(12);
   entry.seq = use.integer(13);
+  entry.original_destination = use.optional_text(14).value_or("");
   return entry;
 }
 
@@ -63,10 +65,11 @@ Result<void> Store::record_egress(const std::vector<EgressRow>& rows) {
   for (const auto& row : rows) {
     BOOST_OUTCOME_TRY(auto stmt, db.statement(kInsertEgress));
     StatementUse use{db, stmt};
-    std::optional<std::string> reason;
+    std::optional<std::string> reason, original;
     if (!row.reason.empty()) reason = row.reason;
+    if (!row.original_destination.empty()) original = row.original_destination;
     use.bind_all(random_id("egr_"), row.session_id, row.created_at, row.method, row.host, row.port, row.path,
-                 row.status, row.bytes_up, row.bytes_down, row.decision, reason, row.credentials_doc);
+                 row.status, row.bytes_up, row.bytes_down, row.decision, reason, row.credentials_doc, original);
     if (auto ec = use.run()) return ec;
   }
   if (auto ec = tx.commit()) return ec;

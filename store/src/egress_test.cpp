@@ -60,6 +60,7 @@ TEST_CASE("record_egress stores every field; list_egress returns them oldest fir
   denied.decision = "denied";
   denied.reason = "host_not_allowed";
   denied.credentials_doc = "[]";
+  denied.original_destination = "[2001:db8::7]:8443";  // a transparent connection
   REQUIRE(f.store->record_egress({row_for(id, "2026-11-27T02:21:22.000000Z", "/a"), denied}).has_value());
 
   auto page = f.store->list_egress(id, 100, std::nullopt);
@@ -91,7 +92,10 @@ TEST_CASE("record_egress stores every field; list_egress returns them oldest fir
   CHECK(b.decision == "denied");
   CHECK(b.reason == "host_not_allowed");
   CHECK(b.credentials_doc == "[]");
+  CHECK(a.original_destination == "");
+  CHECK(b.original_destination == "[2001:db8::7]:8443");
   CHECK(testing::query_int(f.db_path, "SELECT count(*) FROM egress WHERE reason IS NULL") == 1);  // "" is NULL
+  CHECK(testing::query_int(f.db_path, "SELECT count(*) FROM egress WHERE original_destination IS NULL") == 1);
 }
 
 TEST_CASE("list_egress pages by seq, per session; an unknown session is not_found") {

@@ -230,7 +230,13 @@ BEGIN
 END;
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kV1, kV2, kV3};
+// Step 4: the address a transparent connection dialled (docs/sidecar.md), recorded beside the host Airlock
+// resolved itself; NULL for connections through the forward proxy.
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE egress ADD COLUMN original_destination TEXT;
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kV1, kV2, kV3, kV4};
 
 int user_version(Database& db) {
   auto stmt = db.statement("PRAGMA user_version");

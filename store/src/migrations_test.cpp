@@ -39,7 +39,7 @@ std::string text_of(const std::filesystem::path& db_path, const std::string& sql
 
 TEST_CASE("an empty file is migrated to the current schema, in WAL mode") {
   testing::StoreFixture f;
-  CHECK(Store::schema_version() == 3);
+  CHECK(Store::schema_version() == 4);
   CHECK(static_cast<int>(migrations().size()) == Store::schema_version());
   CHECK(testing::query_int(f.db_path, "PRAGMA user_version") == Store::schema_version());
   CHECK(text_of(f.db_path, "PRAGMA journal_mode") == "wal ");

@@ -205,6 +205,47 @@ void check_runtime_paths(const Config& config) {
   }
 }
 
+// proxy.transparent_sessions: a mapping of source range to session id.
+std::vector<TransparentSession> transparent_sessions_of(const YAML::Node& node, const YamlReader& yaml) {
+  constexpr std::string_view path = "proxy.transparent_sessions";
+  if (!node.IsMap()) yaml.fail(path, "expected a mapping of source range (CIDR) to session id, e.g. 10.0.0.5/32: sesn_...");
+  std::vector<TransparentSession> out;
+  for (const auto& item : node) {
+    const std::string range = item.first.IsScalar() ? item.first.as<std::string>() : "";
+    auto cidr = policies::Cidr::parse(range);
+    if (!cidr) yaml.fail(fmt::format("{}.{}", path, range), cidr.error());
+    const std::string session = yaml.string(item.second, fmt::format("{}.{}", path, range));
+    if (session.rfind("sesn_", 0) != 0) yaml.fail(fmt::format("{}.{}", path, range), "expected a session id (sesn_...)");
+    for (const TransparentSession& earlier : out) {
+      if (earlier.source == cidr.value()) yaml.fail(fmt::format("{}.{}", path, range), "this range is given twice");
+    }
+    out.push_back({cidr.value(), session});
+  }
+  return out;
+}
+
+// A transparent listener's address: an IP literal and a port.
+Endpoint parse_ip_endpoint(std::string_view text, std::string_view what) {
+  Endpoint endpoint = parse_endpoint(text, what);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(endpoint.host, ec);
+  if (ec) throw ConfigError(fmt::format("{}: \"{}\" must be IP:PORT (an IP address, not a name)", what, text));
+  return endpoint;
+}
+
+// proxy.upstream_mark: decimal or 0x-prefixed hexadecimal, 0 to 2^32-1.
+std::uint32_t parse_mark(const YAML::Node& node, const YamlReader& yaml) {
+  const std::string text = yaml.string(node, "proxy.upstream_mark");
+  const bool hex = text.size() > 2 && (text.starts_with("0x") || text.starts_with("0X"));
+  const std::string_view digits = hex ? std::string_view(text).substr(2) : std::string_view(text);
+  std::uint32_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, hex ? 16 : 10);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size()) {
+    yaml.fail("proxy.upstream_mark", "expected a firewall mark, decimal or 0x-hexadecimal (e.g. 0x1a1), or 0 for none");
+  }
+  return value;
+}
+
 void apply_yaml(Config& config, const std::filesystem::path& file) {
   YAML::Node root;
   try {
@@ -227,9 +268,18 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     yaml.check_keys(proxy, "proxy", {"listen", "advertise_url", "upstream_ca", "resolve", "placeholder_violation",
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
                                      "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy", "max_connections",
-                                     "max_connections_per_session", "max_requests_per_second_per_session"});
+                                     "max_connections_per_session", "max_requests_per_second_per_session",
+                                     "transparent_listen", "transparent_sessions", "upstream_mark"});
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
+    if (auto node = proxy["transparent_listen"]) {
+      const std::vector<std::string> listeners = yaml.strings(node, "proxy.transparent_listen");
+      for (std::size_t i = 0; i < listeners.size(); ++i) {
+        config.transparent_listen.push_back(parse_ip_endpoint(listeners[i], fmt::format("proxy.transparent_listen[{}]", i)));
+      }
+    }
+    if (auto node = proxy["transparent_sessions"]) config.transparent_sessions = transparent_sessions_of(node, yaml);
+    if (auto node = proxy["upstream_mark"]) config.upstream_mark = parse_mark(node, yaml);
     if (auto node = proxy["upstream_ca"]) config.upstream_ca = yaml.strings(node, "proxy.upstream_ca");
     if (auto node = proxy["resolve"]) {
       if (!node.IsMap()) yaml.fail("proxy.resolve", "expected a mapping of host: ip");
@@ -335,6 +385,20 @@ policies::Cidr parse_cidr(std::string_view text, std::string_view what) {
   return cidr.value();
 }
 
+std::vector<TransparentSession> load_transparent_sessions(const std::optional<std::filesystem::path>& file) {
+  if (!file) return {};
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file->string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(fmt::format("{}: cannot read the config file", file->string()));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}: line {}: {}", file->string(), e.mark.line + 1, e.msg));
+  }
+  if (!root.IsMap() || !root["proxy"] || !root["proxy"].IsMap() || !root["proxy"]["transparent_sessions"]) return {};
+  return transparent_sessions_of(root["proxy"]["transparent_sessions"], YamlReader(file->string()));
+}
+
 std::string_view to_string(LogLevel level) {
   switch (level) {
     case LogLevel::debug: return "debug";
@@ -355,6 +419,8 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
 
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;
+  std::vector<Endpoint> transparent_listen;
+  bool transparent_given = false;
   bool upstream_ca_given = false;
   bool resolve_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -381,6 +447,9 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
       // Adds to proxy.allow_private (unlike other repeatable flags): an operator opening one more range for a
       // run should not silently close the ones the file opens.
       config.allow_private.push_back({parse_cidr(value(), "--allow-private"), "--allow-private"});
+    } else if (flag == "--transparent-listen") {
+      transparent_given = true;
+      transparent_listen.push_back(parse_ip_endpoint(value(), "--transparent-listen"));
     } else if (flag == "--policy") {
       config.policy_file = std::filesystem::path(value());
     } else if (flag == "--log-level") {
@@ -393,6 +462,7 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
   }
   if (upstream_ca_given) config.upstream_ca = std::move(upstream_ca);
   if (resolve_given) config.resolve = std::move(resolve);
+  if (transparent_given) config.transparent_listen = std::move(transparent_listen);
   check_runtime_paths(config);  // after --data-dir, which may move the data dir
   for (std::string& key : split_keys(api_key_env)) config.api_keys.push_back(std::move(key));
   return config;

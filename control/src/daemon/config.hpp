@@ -48,6 +48,12 @@ struct RuntimeConfig {
   std::uint32_t sandbox_uid_base = 2000000000;
 };
 
+// proxy.transparent_sessions: connections to a transparent listener from `source` belong to `session_id`.
+struct TransparentSession {
+  policies::Cidr source;
+  std::string session_id;
+};
+
 struct Config {
   std::optional<std::filesystem::path> config_file;
   std::filesystem::path data_dir = ".airlock";
@@ -55,6 +61,10 @@ struct Config {
   std::vector<std::string> api_keys;  // api.keys, plus AIRLOCK_API_KEY
   Endpoint proxy_listen{"127.0.0.1", 8421};
   std::string proxy_advertise_url;  // default http:// + proxy.listen (the bound port when 0)
+  // Transparent listeners (docs/sidecar.md): proxy.transparent_listen, --transparent-listen (IP:PORT).
+  std::vector<Endpoint> transparent_listen;
+  std::vector<TransparentSession> transparent_sessions;  // proxy.transparent_sessions; reloaded on SIGHUP
+  std::uint32_t upstream_mark = 0x1a1;                   // proxy.upstream_mark: SO_MARK of upstream sockets (0: none)
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;
   // proxy.allow_private and --allow-private together (SECURITY.md N1), each with where it came from.
@@ -87,6 +97,9 @@ class ConfigError : public std::runtime_error {
 Config load_config(std::span<const std::string_view> args, std::string_view api_key_env);
 
 Endpoint parse_endpoint(std::string_view text, std::string_view what);
+// proxy.transparent_sessions as the config file says now (SIGHUP); empty without a file. ConfigError
+// naming the entry when it is malformed.
+std::vector<TransparentSession> load_transparent_sessions(const std::optional<std::filesystem::path>& file);
 // A range for proxy.allow_private / --allow-private; ConfigError naming `what` and the accepted forms.
 policies::Cidr parse_cidr(std::string_view text, std::string_view what);
 std::string_view to_string(LogLevel level);
@@ -94,11 +107,15 @@ std::string_view to_string(LogLevel level);
 inline constexpr std::string_view kServeUsage =
     "usage: airlock serve [--config FILE] [--data-dir DIR] [--api-listen HOST:PORT] [--proxy-listen HOST:PORT]\n"
     "                     [--upstream-ca FILE]... [--resolve HOST:IP]... [--allow-private CIDR]... [--policy FILE]\n"
+    "                     [--transparent-listen IP:PORT]...\n"
     "                     [--log-level debug|info|warn|error] [--ready-file FILE]\n"
     "  --allow-private CIDR  let sandboxes reach this private, loopback or link-local range through the proxy\n"
     "                        (refused by default; cloud metadata only by its exact address, e.g. 169.254.169.254/32;\n"
     "                        Airlock's own listeners never). See docs/policy.md\n"
     "  --policy FILE         network policies (YAML); an environment picks one with metadata airlock.policy.\n"
-    "                        Reloaded on SIGHUP. See docs/policy.md\n";
+    "                        Reloaded on SIGHUP. See docs/policy.md\n"
+    "  --transparent-listen IP:PORT  take connections that iptables/nftables REDIRECT or TPROXY send here, from\n"
+    "                        sandboxes with no proxy settings (proxy.transparent_sessions maps them to sessions).\n"
+    "                        See docs/sidecar.md\n";
 
 }  // namespace airlock::control

@@ -276,7 +276,8 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
         nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
                  "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
                  "max_decoded_body_bytes, allow_private, policy_file, default_policy, max_connections, "
-                 "max_connections_per_session, max_requests_per_second_per_session");
+                 "max_connections_per_session, max_requests_per_second_per_session, transparent_listen, transparent_sessions, "
+                "upstream_mark");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
@@ -467,6 +468,49 @@ TEST_CASE("config: address allow list and policy file, by flag and by YAML key, 
   CHECK(config_error({"--config", bad}) ==
         bad + ": proxy.allow_private[0]: \"private\" is not a CIDR range; write an address and a prefix length, like 10.0.0.0/8 "
         "or fd00::/8");
+}
+
+TEST_CASE("config: transparent listeners, their source map and the upstream mark") {
+  const Config defaults = load({});
+  CHECK(defaults.transparent_listen.empty());
+  CHECK(defaults.transparent_sessions.empty());
+  CHECK(defaults.upstream_mark == 0x1a1);
+
+  TempDir dir;
+  const std::string file = dir.write("t.yaml",
+                                     "proxy:\n  transparent_listen: [\"0.0.0.0:15001\", \"[::]:15001\"]\n"
+                                     "  transparent_sessions:\n    10.0.0.5/32: sesn_01a\n    10.1.0.0/16: sesn_01b\n"
+                                     "  upstream_mark: 0x2b\n")
+                               .string();
+  const Config yaml = load({"--config", file});
+  REQUIRE(yaml.transparent_listen.size() == 2);
+  CHECK(yaml.transparent_listen[0].to_string() == "0.0.0.0:15001");
+  CHECK(yaml.transparent_listen[1].host == "::");
+  REQUIRE(yaml.transparent_sessions.size() == 2);
+  CHECK(yaml.transparent_sessions[0].source.text() == "10.0.0.5/32");
+  CHECK(yaml.transparent_sessions[0].session_id == "sesn_01a");
+  CHECK(yaml.transparent_sessions[1].source.text() == "10.1.0.0/16");
+  CHECK(yaml.upstream_mark == 0x2b);
+  CHECK(load_transparent_sessions(std::filesystem::path(file)).size() == 2);
+  CHECK(load_transparent_sessions(std::nullopt).empty());
+  // The flag replaces the YAML list.
+  const Config flag = load({"--config", file, "--transparent-listen", "127.0.0.1:0"});
+  REQUIRE(flag.transparent_listen.size() == 1);
+  CHECK(flag.transparent_listen[0].to_string() == "127.0.0.1:0");
+  CHECK(load({"--config", dir.write("m.yaml", "proxy:\n  upstream_mark: 0\n").string()}).upstream_mark == 0);
+
+  CHECK(config_error({"--transparent-listen", "localhost:15001"}) ==
+        "--transparent-listen: \"localhost:15001\" must be IP:PORT (an IP address, not a name)");
+  const std::string not_session = dir.write("s.yaml", "proxy:\n  transparent_sessions:\n    10.0.0.5/32: agent_1\n").string();
+  CHECK(config_error({"--config", not_session}) ==
+        not_session + ": proxy.transparent_sessions.10.0.0.5/32: expected a session id (sesn_...)");
+  const std::string twice =
+      dir.write("d.yaml", "proxy:\n  transparent_sessions:\n    10.0.0.5: sesn_a\n    10.0.0.5/32: sesn_b\n").string();
+  CHECK(config_error({"--config", twice}) == twice + ": proxy.transparent_sessions.10.0.0.5/32: this range is given twice");
+  const std::string mark = dir.write("k.yaml", "proxy:\n  upstream_mark: lots\n").string();
+  CHECK(config_error({"--config", mark}) ==
+        mark + ": proxy.upstream_mark: expected a firewall mark, decimal or 0x-hexadecimal (e.g. 0x1a1), or 0 for none");
+  CHECK_THROWS_AS(load_transparent_sessions(std::filesystem::path(not_session)), ConfigError);
 }
 
 }  // namespace

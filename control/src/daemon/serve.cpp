@@ -204,6 +204,10 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
   if (sandbox_uid_base) options.unix_socket_group = sandbox_group(*sandbox_uid_base);
   options.listen_host = config.proxy_listen.host;
   options.listen_port = config.proxy_listen.port;
+  for (const Endpoint& listener : config.transparent_listen) {
+    options.transparent_listen.emplace_back(asio::ip::make_address(listener.host), listener.port);  // checked by config
+  }
+  options.upstream_mark = config.upstream_mark;
   for (const std::string& file : config.upstream_ca) options.upstream_ca.emplace_back(file);
   options.resolve = config.resolve;
   for (const policies::AllowedRange& range : config.allow_private) options.allow_private.push_back(range.cidr);
@@ -221,6 +225,12 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
     log.log(kLevels[static_cast<int>(level)], "{}", line);
   };
   return options;
+}
+
+std::vector<proxy::SourceRoute> source_routes(const std::vector<TransparentSession>& sessions) {
+  std::vector<proxy::SourceRoute> routes;
+  for (const TransparentSession& session : sessions) routes.push_back({session.source, session.session_id});
+  return routes;
 }
 
 RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca, std::optional<std::uint32_t> sandbox_uid_base) {
@@ -304,6 +314,7 @@ int run(const Config& config, Logger& log) {
       publisher.set_policies(std::move(set));
     }
   };
+  publisher.set_transparent_sources(source_routes(config.transparent_sessions));
   store->on_credentials_changed([&publisher] { publisher.request_rebuild(); });
   store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
   publisher.flush();
@@ -349,7 +360,8 @@ int run(const Config& config, Logger& log) {
   asio::co_spawn(io, purge_idempotency_records(*store, log), on_exit("idempotency purge"));
   asio::co_spawn(io, scheduler.run(), on_exit("scheduler"));
 
-  // SIGHUP: read the policy file again; a file that does not load leaves the policies in force as they were.
+  // SIGHUP: read the policy file and proxy.transparent_sessions again; what does not load leaves what is in
+  // force as it was.
   asio::signal_set reload_signal(io, SIGHUP);
   std::function<void()> wait_for_reload = [&] {
     reload_signal.async_wait([&](error_code ec, int) {
@@ -358,6 +370,13 @@ int run(const Config& config, Logger& log) {
         log.error("network policies not reloaded, the previous ones stay in force: {}", *problem);
       } else {
         apply_policies();
+      }
+      try {
+        std::vector<TransparentSession> sessions = load_transparent_sessions(config.config_file);
+        log.info("proxy.transparent_sessions reloaded: {} source range(s)", sessions.size());
+        publisher.set_transparent_sources(source_routes(sessions));
+      } catch (const ConfigError& e) {
+        log.error("proxy.transparent_sessions not reloaded, the previous map stays in force: {}", e.what());
       }
       wait_for_reload();
     });

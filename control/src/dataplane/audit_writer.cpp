@@ -28,6 +28,7 @@ store::EgressRow egress_row(const proxy::EgressRecord& record) {
   row.decision = record.decision;
   row.reason = record.reason;
   row.credentials_doc = credentials.dump();
+  row.original_destination = record.original_destination;
   return row;
 }
 

@@ -111,7 +111,8 @@ void apply_environment(store::Store& store, const store::Session& session,
 }  // namespace
 
 std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
-                                                                const std::shared_ptr<const policies::PolicySet>& policies) {
+                                                                const std::shared_ptr<const policies::PolicySet>& policies,
+                                                                std::vector<proxy::SourceRoute> transparent_sources) {
   std::unordered_map<std::string, std::vector<std::shared_ptr<const CredentialRule>>> by_vault;
   for (const store::ActiveCredential& credential : need(store.active_credentials(), "reading credentials")) {
     if (auto rule = make_rule(credential)) by_vault[credential.vault_id].push_back(std::move(rule));
@@ -128,6 +129,7 @@ std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& st
     }
     snapshot->sessions.emplace(session.id, std::move(entry));
   }
+  snapshot->transparent_sources = std::move(transparent_sources);
   return snapshot;
 }
 
@@ -151,11 +153,17 @@ void SnapshotPublisher::set_policies(std::shared_ptr<const policies::PolicySet> 
   flush();
 }
 
+void SnapshotPublisher::set_transparent_sources(std::vector<proxy::SourceRoute> sources) {
+  transparent_sources_ = std::move(sources);
+  stale_ = true;
+  flush();
+}
+
 void SnapshotPublisher::flush() {
   if (!stale_) return;
   stale_ = false;
   try {
-    auto snapshot = build_snapshot(store_, policies_);
+    auto snapshot = build_snapshot(store_, policies_, transparent_sources_);
     log_.debug("proxy snapshot published sessions={}", snapshot->sessions.size());
     slot_.store(std::move(snapshot));
   } catch (const std::exception& e) {

@@ -27,8 +27,10 @@ inline constexpr std::string_view kPolicyMetadataKey = "airlock.policy";
 
 // Pure composition, exposed for tests: the snapshot for the store's current state. A session's policy is
 // the one its environment names (metadata airlock.policy), else the file's default_policy, else none.
+// `transparent_sources` (proxy.transparent_sessions) go in as they are.
 std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
-                                                                const std::shared_ptr<const policies::PolicySet>& policies = {});
+                                                                const std::shared_ptr<const policies::PolicySet>& policies = {},
+                                                                std::vector<proxy::SourceRoute> transparent_sources = {});
 
 class SnapshotPublisher {
  public:
@@ -38,6 +40,8 @@ class SnapshotPublisher {
   void flush();
   // Replaces the network policies (at start, and on reload) and rebuilds at once.
   void set_policies(std::shared_ptr<const policies::PolicySet> policies);
+  // Replaces the transparent listeners' source map (at start, and on SIGHUP) and rebuilds at once.
+  void set_transparent_sources(std::vector<proxy::SourceRoute> sources);
 
  private:
   boost::asio::io_context& control_;
@@ -45,6 +49,7 @@ class SnapshotPublisher {
   proxy::SnapshotSlot& slot_;
   Logger& log_;
   std::shared_ptr<const policies::PolicySet> policies_;
+  std::vector<proxy::SourceRoute> transparent_sources_;
   bool stale_ = true;
   bool posted_ = false;
 };

@@ -141,7 +141,9 @@ json egress_json(const store::EgressEntry& entry) {
           {"bytes_down", entry.bytes_down},
           {"decision", entry.decision},
           {"reason", entry.reason.empty() ? json(nullptr) : json(entry.reason)},
-          {"credentials", std::move(credentials)}};
+          {"credentials", std::move(credentials)},
+          {"original_destination",
+           entry.original_destination.empty() ? json(nullptr) : json(entry.original_destination)}};
 }
 
 Reply list_egress(store::Store& store, ApiRequest& request) {

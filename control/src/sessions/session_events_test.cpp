@@ -162,6 +162,7 @@ TEST_CASE("egress: the audit of a session, oldest first, in the shape of API.md 
   std::string other = f.ok_post("/v1/sessions", {{"agent", f.agent}, {"environment_id", f.environment}})["id"];
   std::vector<store::EgressRow> rows;
   for (int i = 0; i < 4; ++i) rows.push_back(egress_row(f.session, "/v1/x" + std::to_string(i), i == 2 ? "denied" : "allowed"));
+  rows[3].original_destination = "203.0.113.7:443";  // through a transparent listener
   rows.push_back(egress_row(other, "/elsewhere"));
   REQUIRE(f.store().record_egress(rows).has_value());
 
@@ -182,7 +183,9 @@ TEST_CASE("egress: the audit of a session, oldest first, in the shape of API.md 
                       {"bytes_down", 2048},
                       {"decision", "allowed"},
                       {"reason", nullptr},
-                      {"credentials", {{{"credential_id", "vcrd_01x"}, {"secret_name", "METRICS_API_TOKEN"}, {"location", "header"}}}}});
+                      {"credentials", {{{"credential_id", "vcrd_01x"}, {"secret_name", "METRICS_API_TOKEN"}, {"location", "header"}}}},
+                      {"original_destination", nullptr}});
+  CHECK(page["data"][3]["original_destination"] == "203.0.113.7:443");
   json denied = page["data"][2];
   CHECK(denied["decision"] == "denied");
   CHECK(denied["reason"] == "host_not_allowed");

@@ -228,6 +228,7 @@ struct EgressRow {
   std::string decision;  // allowed | denied | error
   std::string reason;    // "" when none
   std::string credentials_doc = "[]";
+  std::string original_destination;  // transparent connections: "address:port" as dialled; "" otherwise
 };
 
 struct EgressEntry : EgressRow {

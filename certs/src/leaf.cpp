@@ -1,6 +1,7 @@
 // Leaf minting and the server-side TLS context that presents a leaf (see leaf.hpp).
 #include "airlock/certs/leaf.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <string>
 
@@ -46,7 +47,9 @@ Result<Leaf> mint_leaf(const RootCa& ca, const ValidatedHost& host, EVP_PKEY* le
 
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
   const std::time_t not_before = t - std::chrono::seconds(kLeafBackdate).count();
-  const std::time_t not_after = t + std::chrono::seconds(kLeafLifetime).count();
+  // Never past the CA's own end (a sidecar's intermediate lives 24 hours at most).
+  const std::time_t not_after =
+      std::min(t + std::chrono::seconds(kLeafLifetime).count(), std::chrono::system_clock::to_time_t(ca.not_after()));
 
   // A subject without a CN is empty, and RFC 5280 §4.2.1.6 then requires the SAN to be critical.
   const bool with_common_name = host.text().size() <= kMaxCommonNameLength;

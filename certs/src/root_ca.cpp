@@ -1,6 +1,7 @@
 // RootCa: generate, serialise and load Airlock's CA; build the sandbox trust bundle (see root_ca.hpp).
 #include "airlock/certs/root_ca.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -80,8 +81,8 @@ Result<RootCa> RootCa::generate() {
                      set_validity(cert, now - kCaBackdateSeconds, now + kCaValidityDays * 24 * 3600) &&
                      add_name_entry(name, "O", "Airlock") && add_name_entry(name, "CN", common_name) &&
                      X509_set_issuer_name(cert, name) == 1 && X509_set_pubkey(cert, key->get()) == 1 &&
-                     // pathlen:0: the CA signs leaves only, never an intermediate.
-                     add_extension(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+                     // pathlen:1: leaves, and sidecars' intermediates (pathlen:0) that sign leaves only.
+                     add_extension(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:1") &&
                      add_extension(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") &&
                      add_extension(cert, cert, NID_subject_key_identifier, "hash") &&
                      X509_sign(cert, key->get(), EVP_sha256()) > 0;
@@ -117,6 +118,50 @@ Result<RootCa> RootCa::load(std::string_view certificate_pem, std::span<const un
   auto pem = to_pem(certificate.get());
   if (!pem) return std::move(pem).error();
   return RootCa{std::move(certificate), std::move(*key), std::move(*pem)};
+}
+
+std::chrono::system_clock::time_point RootCa::not_after() const {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(certificate_.get()), &tm) != 1) return {};
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
+bool RootCa::signs_intermediates() const {
+  // X509_get_pathlen: -1 when no limit is set.
+  const long pathlen = X509_get_pathlen(certificate_.get());
+  return pathlen < 0 || pathlen >= 1;
+}
+
+Result<std::string> RootCa::issue_intermediate(EVP_PKEY* public_key, std::string_view label,
+                                               std::chrono::system_clock::time_point now,
+                                               std::chrono::seconds lifetime) const {
+  ClearErrorsOnReturn clear;
+  if (!signs_intermediates()) {
+    return Error{Errc::bad_certificate,
+                 fmt::format("the CA {} may not sign intermediates (its basicConstraints say pathlen:0: it was made "
+                             "before sidecars existed); replace it as docs/sidecar.md says under \"Root CA\"",
+                             common_name())};
+  }
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const std::time_t limit = std::chrono::system_clock::to_time_t(not_after());
+  const std::time_t not_after_time =
+      std::min(limit, t + std::chrono::seconds(std::min<std::chrono::seconds>(lifetime, std::chrono::hours(24))).count());
+  X509Ptr certificate{X509_new()};
+  if (!certificate) return openssl_error("create an intermediate certificate");
+  X509* cert = certificate.get();
+  X509_NAME* name = X509_get_subject_name(cert);  // get0: owned by cert
+  const bool built =
+      X509_set_version(cert, X509_VERSION_3) == 1 && set_random_serial(cert) &&
+      set_validity(cert, t - std::chrono::seconds(kLeafBackdate).count(), not_after_time) &&
+      add_name_entry(name, "O", "Airlock") && add_name_entry(name, "CN", fmt::format("Airlock Sidecar CA {}", label)) &&
+      X509_set_issuer_name(cert, X509_get_subject_name(certificate_.get())) == 1 && X509_set_pubkey(cert, public_key) == 1 &&
+      add_extension(cert, certificate_.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+      add_extension(cert, certificate_.get(), NID_key_usage, "critical,keyCertSign,cRLSign") &&
+      add_extension(cert, certificate_.get(), NID_subject_key_identifier, "hash") &&
+      add_extension(cert, certificate_.get(), NID_authority_key_identifier, "keyid:always") &&
+      X509_sign(cert, key_.get(), EVP_sha256()) > 0;
+  if (!built) return openssl_error("build an intermediate certificate");
+  return to_pem(cert);
 }
 
 Result<SecretBytes> RootCa::private_key_der() const {

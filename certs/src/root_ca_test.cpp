@@ -9,6 +9,7 @@
 #include "airlock/certs/leaf.hpp"
 #include "airlock/certs/root_ca.hpp"
 #include "test_support.hpp"
+#include "x509_build.hpp"
 
 namespace airlock::certs {
 namespace {
@@ -31,7 +32,7 @@ TEST_CASE("a generated CA has the properties K1 requires") {
   REQUIRE(constraints != nullptr);
   CHECK(constraints->ca != 0);
   REQUIRE(constraints->pathlen != nullptr);
-  CHECK(ASN1_INTEGER_get(constraints->pathlen) == 0);
+  CHECK(ASN1_INTEGER_get(constraints->pathlen) == 1);  // leaves, and sidecars' intermediates
   BASIC_CONSTRAINTS_free(constraints);
   CHECK(test::extension_critical(cert.get(), NID_basic_constraints));
   CHECK(X509_check_ca(cert.get()) == 1);
@@ -210,6 +211,91 @@ TEST_CASE("SecretBytes moves its bytes and leaves the source empty") {
   c = std::move(b);
   CHECK(c.size() == 3);
   CHECK(b.empty());  // NOLINT(bugprone-use-after-move)
+}
+
+std::vector<unsigned char> key_der(EVP_PKEY* key) {
+  Pkcs8Ptr info{EVP_PKEY2PKCS8(key)};
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr)));
+  unsigned char* cursor = bytes.data();
+  i2d_PKCS8_PRIV_KEY_INFO(info.get(), &cursor);
+  return bytes;
+}
+
+// A root as Airlock made them before sidecars existed: pathlen:0.
+RootCa pathlen_zero_root() {
+  auto key = generate_p256_key();
+  REQUIRE(key);
+  X509Ptr certificate{X509_new()};
+  X509* cert = certificate.get();
+  const std::time_t now = std::time(nullptr);
+  REQUIRE((X509_set_version(cert, X509_VERSION_3) == 1 && set_random_serial(cert) && set_validity(cert, now - 60, now + 86400 * 30) &&
+           add_name_entry(X509_get_subject_name(cert), "CN", "Airlock Root CA 00000000") &&
+           X509_set_issuer_name(cert, X509_get_subject_name(cert)) == 1 && X509_set_pubkey(cert, key->get()) == 1 &&
+           add_extension(cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") &&
+           add_extension(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign") &&
+           add_extension(cert, cert, NID_subject_key_identifier, "hash") && X509_sign(cert, key->get(), EVP_sha256()) > 0));
+  BioPtr bio{BIO_new(BIO_s_mem())};
+  REQUIRE(PEM_write_bio_X509(bio.get(), cert) == 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  auto root = RootCa::load(std::string(data, static_cast<std::size_t>(size)), key_der(key->get()));
+  REQUIRE(root);
+  return std::move(*root);
+}
+
+TEST_CASE("a root made before sidecars (pathlen:0) signs leaves as before and refuses intermediates, saying why") {
+  const RootCa old = pathlen_zero_root();
+  CHECK_FALSE(old.signs_intermediates());
+  auto key = generate_p256_key();
+  REQUIRE(key);
+  const auto refused = old.issue_intermediate(key->get(), "sesn_01abc", std::chrono::system_clock::now(), std::chrono::hours(1));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message ==
+        "the CA Airlock Root CA 00000000 may not sign intermediates (its basicConstraints say pathlen:0: it was made "
+        "before sidecars existed); replace it as docs/sidecar.md says under \"Root CA\"");
+  CHECK(mint_leaf(old, *validate_host("a.test"), key->get(), std::chrono::system_clock::now()));
+}
+
+TEST_CASE("an intermediate: pathlen:0 under the root, 24 hours at most, and its leaves verify up to the root") {
+  const RootCa root = generate_ca();
+  CHECK(root.signs_intermediates());
+  auto sidecar_key = generate_p256_key();
+  REQUIRE(sidecar_key);
+  const auto now = std::chrono::system_clock::now();
+  auto pem = root.issue_intermediate(sidecar_key->get(), "sesn_01abc", now, std::chrono::hours(48));
+  REQUIRE_MESSAGE(pem, (pem ? "" : pem.error().message));
+  X509Ptr cert = test::parse_pem(*pem);
+  REQUIRE(cert);
+  CHECK(X509_check_ca(cert.get()) == 1);
+  CHECK(X509_get_pathlen(cert.get()) == 0);
+  CHECK(X509_get_key_usage(cert.get()) == (KU_KEY_CERT_SIGN | KU_CRL_SIGN));
+  CHECK(test::name_entry(X509_get_subject_name(cert.get()), NID_commonName) == "Airlock Sidecar CA sesn_01abc");
+  CHECK(X509_verify(cert.get(), X509_get0_pubkey(root.certificate())) == 1);
+  CHECK(test::validity_seconds(cert.get()) == 24 * 3600 + 5 * 60);  // asked for 48 h: 24 h, backdated 5 min
+
+  // Where the sidecar runs: the intermediate with its own key. It signs leaves; it may not sign a CA.
+  auto intermediate = RootCa::load(*pem, key_der(sidecar_key->get()));
+  REQUIRE_MESSAGE(intermediate, (intermediate ? "" : intermediate.error().message));
+  CHECK_FALSE(intermediate->signs_intermediates());
+  auto other_key = generate_p256_key();
+  REQUIRE(other_key);
+  const auto refused = intermediate->issue_intermediate(other_key->get(), "x", now, std::chrono::hours(1));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::bad_certificate);
+
+  auto leaf_key = generate_p256_key();
+  REQUIRE(leaf_key);
+  auto leaf = mint_leaf(*intermediate, *validate_host("api.example.test"), leaf_key->get(), now);
+  REQUIRE(leaf);
+  CHECK(leaf->not_after <= intermediate->not_after());  // a leaf never outlives its CA
+  X509StorePtr store{X509_STORE_new()};
+  X509_STORE_add_cert(store.get(), root.certificate());
+  std::unique_ptr<STACK_OF(X509), decltype([](STACK_OF(X509)* s) { sk_X509_free(s); })> chain{sk_X509_new_null()};
+  sk_X509_push(chain.get(), intermediate->certificate());
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> verify{X509_STORE_CTX_new(), &X509_STORE_CTX_free};
+  REQUIRE(X509_STORE_CTX_init(verify.get(), store.get(), leaf->certificate.get(), chain.get()) == 1);
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(verify.get()), "api.example.test", 0);
+  CHECK(X509_verify_cert(verify.get()) == 1);
 }
 
 }  // namespace

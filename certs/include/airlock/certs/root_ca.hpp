@@ -2,8 +2,13 @@
 // from it for sandboxes (K6).
 //
 // The CA is ECDSA P-256, valid for 10 years, subject "CN=Airlock Root CA <8 hex>, O=Airlock",
-// basicConstraints critical CA:TRUE pathlen:0 (it signs leaves, never another CA), keyUsage critical
-// keyCertSign + cRLSign, a subjectKeyIdentifier, and a 128-bit random serial.
+// basicConstraints critical CA:TRUE pathlen:1 (it signs leaves, and the short-lived intermediates of
+// sidecar proxies, which sign leaves only), keyUsage critical keyCertSign + cRLSign, a
+// subjectKeyIdentifier, and a 128-bit random serial. Roots made before sidecars existed have pathlen:0:
+// they sign leaves as before and refuse to issue intermediates (docs/sidecar.md, "Root CA").
+//
+// A RootCa may also hold an intermediate (issue_intermediate() here, then load() with its key where the
+// sidecar runs): it signs leaves the same way, and the leaves' chain carries it to the root.
 //
 // Persistence is the caller's job, and the key never touches the disk in clear: control writes
 // certificate_pem() to DATA_DIR/ca.pem, seals private_key_der() with the master key into
@@ -13,6 +18,7 @@
 // (leaves for different hosts are signed concurrently).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -54,6 +60,17 @@ class RootCa {
   EVP_PKEY* key() const noexcept { return key_.get(); }
   // The subject's common name, e.g. "Airlock Root CA 3f9a0c1d", for logs.
   std::string common_name() const;
+  // When the certificate expires (leaves never outlive it).
+  std::chrono::system_clock::time_point not_after() const;
+
+  // False for a CA whose basicConstraints say pathlen:0 (an intermediate, or a root made before sidecars).
+  bool signs_intermediates() const;
+  // An intermediate CA certificate (PEM) for `public_key`, signed by this CA: CA:TRUE pathlen:0 (leaves
+  // only), keyUsage keyCertSign, "CN=Airlock Sidecar CA <label>, O=Airlock", valid from now - 5 min to
+  // now + `lifetime` (at most 24 h, and never past this CA). Errc::bad_certificate when this CA may not
+  // sign intermediates (the message says how to replace it); Errc::openssl on failure.
+  Result<std::string> issue_intermediate(EVP_PKEY* public_key, std::string_view label,
+                                         std::chrono::system_clock::time_point now, std::chrono::seconds lifetime) const;
 
  private:
   RootCa(X509Ptr certificate, EvpPkeyPtr key, std::string pem);

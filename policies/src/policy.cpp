@@ -258,6 +258,7 @@ Result<PolicySet> parse_policies(std::string_view yaml, std::string_view source)
     loader.check_keys(root, "(top level)", {"policies", "default_policy"});
     PolicySet set;
     set.source = std::string(source);
+    set.text = std::string(yaml);
     const YAML::Node policies = root["policies"];
     if (!policies || !policies.IsMap()) loader.fail(root, "policies", "expected a mapping of policy names to policies");
     for (const auto& item : policies) {

@@ -73,6 +73,7 @@ struct PolicySet {
   std::vector<Policy> policies;
   std::string default_policy;  // the file's default_policy; may be empty
   std::string source;          // the file it came from
+  std::string text;            // the YAML it was parsed from (what a sidecar is sent to parse again)
 
   const Policy* find(std::string_view name) const noexcept;
 };

@@ -39,6 +39,7 @@
 #include "dataplane/network_policies.hpp"
 #include "api/resources.hpp"
 #include "runtime/workspace_mount.hpp"
+#include "sidecar/sidecar_api.hpp"
 
 namespace airlock::control {
 namespace {
@@ -343,6 +344,8 @@ int run(const Config& config, Logger& log) {
     runtime.after_commit();
   });
   add_network_policy_routes(api.router(), network_policies, apply_policies);
+  SidecarApi sidecars(*store, snapshots, [&network_policies] { return network_policies.current(); }, ca.ca, log);
+  api.set_token_routes([&sidecars](ApiRequest& request) { return sidecars.handle(request); });
   ApiServer server(std::move(api_acceptor), api, events, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
 
   auto on_exit = [&log](std::string_view what) {

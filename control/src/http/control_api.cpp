@@ -182,6 +182,11 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
     if (!ready_) throw ApiError(503, "api_error", "starting: listeners are not bound yet");
     return json_reply(200, {{"status", "ok"}}, {});
   }
+  if (token_routes_) {
+    if (std::optional<Reply> reply = token_routes_(request)) {
+      return json_reply(reply->status, reply->body, std::move(reply->headers));
+    }
+  }
 
   std::string presented;
   if (const std::string* auth = request.headers.find("Authorization")) {

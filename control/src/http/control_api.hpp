@@ -1,6 +1,7 @@
 // ControlApi: one HTTP request in, one response out, for the REST control plane.
 //
-// Order of work for a request: /healthz (no auth) -> API key -> route (404/405) -> for POST and DELETE, the
+// Order of work for a request: /healthz (no auth) -> routes authorized otherwise (set_token_routes: a
+// sidecar's, by a session's proxy token) -> API key -> route (404/405) -> for POST and DELETE, the
 // Idempotency-Key replay check and a store transaction around the handler, so a refused request writes
 // nothing and a created resource commits together with its idempotency record -> the JSON response with
 // a request-id header. Runs on the control thread (the store's thread).
@@ -69,6 +70,10 @@ class ControlApi {
   store::Store& store() noexcept { return store_; }
   // A GET route answered with an event stream (HttpReply::stream) instead of a JSON body.
   void add_stream_route(std::string_view pattern, StreamHandler handler);
+  // Routes that authorize requests themselves, asked first: a reply, or nullopt to go on to the API key
+  // and the router. No idempotency replay and no transaction around them.
+  using TokenRoutes = std::function<std::optional<Reply>(ApiRequest&)>;
+  void set_token_routes(TokenRoutes routes) { token_routes_ = std::move(routes); }
 
  private:
   // The reply, or the error body of the ApiError that refused the request; anything else propagates.
@@ -82,6 +87,7 @@ class ControlApi {
   Router router_;
   bool ready_ = false;
   std::function<void()> on_committed_;
+  TokenRoutes token_routes_;
   std::optional<EventStreamStart> opened_stream_;  // what the stream route just matched returned
 };
 

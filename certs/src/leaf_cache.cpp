@@ -43,8 +43,10 @@ Result<ServerContext> LeafCache::server_context(const ValidatedHost& host) {
   const Clock::time_point now = this->now();
   std::shared_ptr<Slot> slot;
   std::optional<std::promise<Result<ServerContext>>> promise;  // set when this call mints
+  std::shared_ptr<const RootCa> ca;
   {
     std::lock_guard lock(mutex_);
+    ca = ca_;
     if (auto found = index_.find(host.text()); found != index_.end()) {
       lru_.splice(lru_.begin(), lru_, found->second);  // now the most recently used
       Entry& entry = *found->second;
@@ -75,7 +77,7 @@ Result<ServerContext> LeafCache::server_context(const ValidatedHost& host) {
 
   std::optional<Result<Minted>> minted;
   try {
-    minted.emplace(mint(host, now));
+    minted.emplace(mint(*ca, host, now));
   } catch (...) {
     // Waiters must not block forever on a minting that died: they get the same exception.
     ++mint_failures_;
@@ -94,10 +96,17 @@ Result<ServerContext> LeafCache::server_context(const ValidatedHost& host) {
   return (*minted)->context;
 }
 
-Result<LeafCache::Minted> LeafCache::mint(const ValidatedHost& host, Clock::time_point at) const {
-  auto leaf = mint_leaf(*ca_, host, leaf_key_.get(), at);
+void LeafCache::replace_ca(std::shared_ptr<const RootCa> ca) {
+  std::lock_guard lock(mutex_);
+  ca_ = std::move(ca);
+  index_.clear();
+  lru_.clear();  // a minting under way finds its entry gone and is not cached (finish())
+}
+
+Result<LeafCache::Minted> LeafCache::mint(const RootCa& ca, const ValidatedHost& host, Clock::time_point at) const {
+  auto leaf = mint_leaf(ca, host, leaf_key_.get(), at);
   if (!leaf) return std::move(leaf).error();
-  auto context = make_server_context(*ca_, leaf->certificate.get(), leaf_key_.get());
+  auto context = make_server_context(ca, leaf->certificate.get(), leaf_key_.get());
   if (!context) return std::move(context).error();
   return Minted{std::move(*context), leaf->not_after};
 }

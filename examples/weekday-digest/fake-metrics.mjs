@@ -4,7 +4,8 @@
 //
 //   METRICS_REAL_TOKEN=... node fake-metrics.mjs DIR
 //
-// DIR holds metrics.pem and metrics.key (run.sh makes them). The server writes the port it bound to
+// DIR holds metrics.pem and metrics.key (run.sh makes them). METRICS_LISTEN_HOST: another address to
+// listen on than 127.0.0.1 (the sidecar example's). The server writes the port it bound to
 // DIR/port once it listens, and appends the Authorization value of every request it receives, as it
 // received it (or "-" when there was none), one per line, to DIR/authorization.log: run.sh checks that
 // the real token, and nothing else, arrived.
@@ -66,7 +67,7 @@ const server = https.createServer({
   });
 });
 
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, process.env.METRICS_LISTEN_HOST || '127.0.0.1', () => {
   fs.writeFileSync(path.join(dir, 'port'), `${server.address().port}\n`);
   console.log(`fake metrics service: https://metrics.internal:${server.address().port} (127.0.0.1)`);
 });

@@ -231,7 +231,12 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
   exchange.record.host = target->host.text();
   exchange.record.port = target->port;
 
-  const Caller caller = identify(head.headers, shared_.snapshots.load());
+  const auto snapshot = shared_.snapshots.load();
+  if (!snapshot->unavailable.empty()) {
+    co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+    co_return;
+  }
+  const Caller caller = identify(head.headers, snapshot);
   if (caller.session == nullptr) {
     co_await deny(exchange, Reason::proxy_auth_required, facts_of(exchange));
     co_return;
@@ -339,7 +344,12 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
     exchange.record.session_id = session_id;
 
     // The session may have ended since the CONNECT: look it up in the current snapshot, every request.
-    const Caller caller = find_session(session_id, shared_.snapshots.load());
+    const auto snapshot = shared_.snapshots.load();
+    if (!snapshot->unavailable.empty()) {
+      co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+      co_return;
+    }
+    const Caller caller = find_session(session_id, snapshot);
     if (caller.session == nullptr) {
       co_await deny(exchange, Reason::session_closed, RefusalFacts{.session = session_id});
       co_return;
@@ -429,7 +439,12 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
                   RefusalFacts{.detail = "send https:// requests through CONNECT (HTTPS_PROXY)"});
     co_return false;
   }
-  const Caller caller = identify(head.headers, shared_.snapshots.load());
+  const auto snapshot = shared_.snapshots.load();
+  if (!snapshot->unavailable.empty()) {
+    co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+    co_return false;
+  }
+  const Caller caller = identify(head.headers, snapshot);
   if (caller.session == nullptr) {
     co_await deny(exchange, Reason::proxy_auth_required, facts_of(exchange));
     co_return false;

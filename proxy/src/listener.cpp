@@ -492,6 +492,8 @@ void Proxy::stop() {
   impl.threads.clear();
 }
 
+void Proxy::replace_ca(std::shared_ptr<const certs::RootCa> ca) { impl_->shared->leaves->replace_ca(std::move(ca)); }
+
 ProxyStats Proxy::stats() const {
   const Counters& counters = impl_->shared->counters;
   ProxyStats stats;

@@ -49,6 +49,8 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
      "raise proxy.max_requests_per_second_per_session"},
     {Reason::proxy_connection_limit, "proxy_connection_limit", 503, "connection_limit_reached", "error",
      "Airlock's proxy already holds {detail} open connections, its limit; retry later, or raise proxy.max_connections"},
+    {Reason::proxy_offline, "proxy_offline", 503, "proxy_internal_error", "error",
+     "this proxy refuses everything until it reaches its control plane again ({detail}); retry later"},
     {Reason::placeholder_violation, "placeholder_violation", 403, "http_request_denied", "denied",
      "the placeholder of {secret_name} may not be sent to {host}; add {host} to that credential's "
      "networking.allowed_hosts, or remove the placeholder from the request"},

@@ -61,7 +61,13 @@ asio::awaitable<Caller> Connection::transparent_caller(const TransparentAddresse
     co_await deny(exchange, Reason::not_redirected, {});
     co_return Caller{};
   }
-  Caller caller = identify_source(shared_.options.transparent_session, addresses.source.address(), shared_.snapshots.load());
+  const auto snapshot = shared_.snapshots.load();
+  if (!snapshot->unavailable.empty()) {
+    exchange.record.session_id = shared_.options.transparent_session;  // a sidecar's: its audit goes to its session
+    co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+    co_return Caller{};
+  }
+  Caller caller = identify_source(shared_.options.transparent_session, addresses.source.address(), snapshot);
   if (caller.session == nullptr) {
     const std::string source = addresses.source.address().to_string();
     co_await deny(exchange, Reason::unknown_source, RefusalFacts{.detail = source});

@@ -28,22 +28,6 @@ std::vector<std::string> split_keys(std::string_view text) {
   return keys;
 }
 
-LogLevel parse_log_level(std::string_view text, std::string_view what) {
-  if (text == "debug") return LogLevel::debug;
-  if (text == "info") return LogLevel::info;
-  if (text == "warn") return LogLevel::warn;
-  if (text == "error") return LogLevel::error;
-  throw ConfigError(fmt::format("{}: \"{}\" is not a log level; use debug, info, warn or error", what, text));
-}
-
-std::pair<std::string, std::string> parse_resolve(std::string_view text, std::string_view what) {
-  std::size_t colon = text.find(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
-    throw ConfigError(fmt::format("{}: \"{}\" must be HOST:IP, e.g. api.example.com:127.0.0.1", what, text));
-  }
-  return {std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
-}
-
 // YAML access with paths in messages ("proxy.max_header_bytes: expected an integer").
 class YamlReader {
  public:
@@ -224,15 +208,6 @@ std::vector<TransparentSession> transparent_sessions_of(const YAML::Node& node, 
   return out;
 }
 
-// A transparent listener's address: an IP literal and a port.
-Endpoint parse_ip_endpoint(std::string_view text, std::string_view what) {
-  Endpoint endpoint = parse_endpoint(text, what);
-  boost::system::error_code ec;
-  boost::asio::ip::make_address(endpoint.host, ec);
-  if (ec) throw ConfigError(fmt::format("{}: \"{}\" must be IP:PORT (an IP address, not a name)", what, text));
-  return endpoint;
-}
-
 // proxy.upstream_mark: decimal or 0x-prefixed hexadecimal, 0 to 2^32-1.
 std::uint32_t parse_mark(const YAML::Node& node, const YamlReader& yaml) {
   const std::string text = yaml.string(node, "proxy.upstream_mark");
@@ -361,6 +336,30 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
 std::string Endpoint::to_string() const {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
+}
+
+LogLevel parse_log_level(std::string_view text, std::string_view what) {
+  if (text == "debug") return LogLevel::debug;
+  if (text == "info") return LogLevel::info;
+  if (text == "warn") return LogLevel::warn;
+  if (text == "error") return LogLevel::error;
+  throw ConfigError(fmt::format("{}: \"{}\" is not a log level; use debug, info, warn or error", what, text));
+}
+
+std::pair<std::string, std::string> parse_resolve(std::string_view text, std::string_view what) {
+  std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    throw ConfigError(fmt::format("{}: \"{}\" must be HOST:IP, e.g. api.example.com:127.0.0.1", what, text));
+  }
+  return {std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
+}
+
+Endpoint parse_ip_endpoint(std::string_view text, std::string_view what) {
+  Endpoint endpoint = parse_endpoint(text, what);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(endpoint.host, ec);
+  if (ec) throw ConfigError(fmt::format("{}: \"{}\" must be IP:PORT (an IP address, not a name)", what, text));
+  return endpoint;
 }
 
 Endpoint parse_endpoint(std::string_view text, std::string_view what) {

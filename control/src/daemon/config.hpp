@@ -97,6 +97,11 @@ class ConfigError : public std::runtime_error {
 Config load_config(std::span<const std::string_view> args, std::string_view api_key_env);
 
 Endpoint parse_endpoint(std::string_view text, std::string_view what);
+// IP:PORT (a transparent listener: an IP address, not a name); ConfigError naming `what`.
+Endpoint parse_ip_endpoint(std::string_view text, std::string_view what);
+// HOST:IP for --resolve.
+std::pair<std::string, std::string> parse_resolve(std::string_view text, std::string_view what);
+LogLevel parse_log_level(std::string_view text, std::string_view what);
 // proxy.transparent_sessions as the config file says now (SIGHUP); empty without a file. ConfigError
 // naming the entry when it is malformed.
 std::vector<TransparentSession> load_transparent_sessions(const std::optional<std::filesystem::path>& file);

@@ -79,6 +79,10 @@ class LeafCache {
   // Validates `host` first (Errc::invalid_host, nothing cached), then as above.
   Result<ServerContext> server_context(std::string_view host);
 
+  // Mints from now on under `ca` (a sidecar's renewed intermediate) and forgets every leaf of the old one.
+  // Contexts already handed out stay valid for the connections that hold them.
+  void replace_ca(std::shared_ptr<const RootCa> ca);
+
   LeafCacheStats stats() const;
   std::size_t capacity() const noexcept { return capacity_; }
 
@@ -101,11 +105,11 @@ class LeafCache {
   };
 
   Clock::time_point now() const;
-  Result<Minted> mint(const ValidatedHost& host, Clock::time_point at) const;
+  Result<Minted> mint(const RootCa& ca, const ValidatedHost& host, Clock::time_point at) const;
   // Records the outcome of the minting that `slot` stands for, unless the entry was evicted meanwhile.
   void finish(const std::string& host, const std::shared_ptr<Slot>& slot, const Result<Minted>* minted);
 
-  const std::shared_ptr<const RootCa> ca_;
+  std::shared_ptr<const RootCa> ca_;                      // guarded by mutex_
   const EvpPkeyPtr leaf_key_;
   const std::size_t capacity_;
   const std::chrono::seconds refresh_before_expiry_;

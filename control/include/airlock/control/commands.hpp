@@ -10,6 +10,10 @@ namespace airlock::control {
 // `airlock serve`: store, REST API, proxy listener, until SIGINT/SIGTERM (then drains for at most 5 s).
 int serve_command(std::span<const std::string_view> args);
 
+// `airlock proxy --control-url URL --session ID --token-file FILE ...`: the proxy alone, for one session,
+// beside its sandbox, fed by a remote `airlock serve` (docs/sidecar.md).
+int proxy_command(std::span<const std::string_view> args);
+
 // `airlock ca [--data-dir DIR] [--bundle]`: prints the root CA certificate, or the trust bundle.
 int ca_command(std::span<const std::string_view> args);
 

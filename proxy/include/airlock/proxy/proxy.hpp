@@ -146,6 +146,8 @@ class Proxy {
   // closes whatever is left, joins the threads. Idempotent.
   void stop();
   ProxyStats stats() const;
+  // From now on, leaves are minted under `ca` (a sidecar's renewed intermediate CA). Any thread.
+  void replace_ca(std::shared_ptr<const certs::RootCa> ca);
 
  private:
   struct Impl;

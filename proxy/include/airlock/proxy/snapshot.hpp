@@ -64,6 +64,10 @@ struct CredentialSnapshot {
   // For a shared transparent proxy: the most specific range that contains a connection's source address
   // names its session (which must be in `sessions`). Unused when ProxyOptions::transparent_session is set.
   std::vector<SourceRoute> transparent_sources;
+  // Set: this proxy may not serve anyone now, and this says why (a sidecar that has lost its control
+  // plane for longer than its grace period). Every connection and request is refused with 503
+  // `proxy_offline` naming it.
+  std::string unavailable;
 };
 
 // The only shared mutable state of the data plane: an atomically swapped pointer to an immutable snapshot.

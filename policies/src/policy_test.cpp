@@ -81,7 +81,7 @@ TEST_CASE("a policy file loads into ordered rules with where each came from") {
   CHECK(agents.where == "p.yaml:4");
 }
 
-TEST_CASE("first match decides; no match is the default") {
+TEST_CASE("first match decides, no match is the default") {
   const PolicySet set = load(kExample);
   const Policy& agents = *set.find("agents");
   CHECK_FALSE(request_allowed(agents, "uploads.github.com", "GET", "/"));
@@ -143,7 +143,7 @@ TEST_CASE("internal rules, and CIDR rules over IP targets") {
   CHECK_FALSE(decide_request(agents, host("api.github.com"), {"GET", "/"}).internal);
 }
 
-TEST_CASE("before any request: allowed when some request could be; a tunnel that is not intercepted needs an unconditional rule") {
+TEST_CASE("before any request: allowed when some request could be, a tunnel that is not intercepted needs an unconditional rule") {
   const PolicySet set = load(kExample);
   const Policy& agents = *set.find("agents");
   CHECK(decide_connection(agents, host("api.example.com"), true).allowed);    // GET /healthz could be

@@ -105,7 +105,7 @@ TEST_CASE("scan_client_hello: a ClientHello spread over many records") {
   }
 }
 
-TEST_CASE("scan_client_hello: no SNI is complete without a name; not TLS; more bytes after it") {
+TEST_CASE("scan_client_hello: no SNI is complete without a name, not TLS, more bytes after it") {
   const ClientHelloScan none = scan_client_hello(client_hello_of(nullptr));
   CHECK(none.state == ClientHelloScan::State::complete);
   CHECK_FALSE(none.server_name);

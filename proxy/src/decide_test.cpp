@@ -178,7 +178,7 @@ TEST_CASE("decide: reflect lists the credentials that may reach the host, whethe
   CHECK(reflect_ids(upstream("echo.example.net")).empty());  // S10: nothing to scan for, nothing scanned
 }
 
-TEST_CASE("decide: an Upgrade toward a host that receives credentials is refused (S11); elsewhere it is allowed") {
+TEST_CASE("decide: an Upgrade toward a host that receives credentials is refused (S11), elsewhere it is allowed") {
   const auto api = env_credential("c1", "A", std::string(kPh), "v1", {"api.example.com"});
   const auto s = session({api});
   auto h = head("GET", "/ws", {{"Upgrade", "websocket"}, {"Connection", "Upgrade"}});

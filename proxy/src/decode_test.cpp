@@ -32,7 +32,7 @@ std::string decode(const std::vector<Coding>& codings, std::string_view encoded,
 
 }  // namespace
 
-TEST_CASE("content_codings: every field, in order; x-gzip is gzip; identity skipped; the first unknown named") {
+TEST_CASE("content_codings: every field, in order, x-gzip is gzip, identity skipped, the first unknown named") {
   CHECK(content_codings(headers({})).applied.empty());
   CHECK(content_codings(headers({{"Content-Encoding", "identity"}})).applied.empty());
   // S11: two fields are one list; the second must not be missed.
@@ -47,7 +47,7 @@ TEST_CASE("content_codings: every field, in order; x-gzip is gzip; identity skip
   CHECK(extra_transfer_coding(headers({{"Transfer-Encoding", "gzip, chunked"}})) == "gzip");
 }
 
-TEST_CASE("gzip, deflate (zlib and raw) and br decode at every split point; stacked codings undo in reverse") {
+TEST_CASE("gzip, deflate (zlib and raw) and br decode at every split point, stacked codings undo in reverse") {
   std::string plain;
   for (int i = 0; i < 300; ++i) plain += "the secret sk-live-0123456789 is here; ";
   const std::vector<std::pair<std::vector<Coding>, std::string>> cases = {

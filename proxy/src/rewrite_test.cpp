@@ -155,7 +155,7 @@ TEST_CASE("BodyFilter: a watched placeholder is caught before any of it is hande
   CHECK(run_filter(BodyFilter::for_request(plan), "no placeholder here", {5}) == "no placeholder here");
 }
 
-TEST_CASE("BodyEncoder: chunked framing with trailers; length framing untouched") {
+TEST_CASE("BodyEncoder: chunked framing with trailers, length framing untouched") {
   std::string out;
   const BodyEncoder chunked(Framing::chunked);
   chunked.append(out, "hello");

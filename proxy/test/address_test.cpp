@@ -145,7 +145,7 @@ TEST_CASE("what cannot be parsed as a host or an address is a 400, not a lookup"
   CHECK(f.origin.connections() == 0);
 }
 
-TEST_CASE("an allowed range is reached; Airlock's own listeners never are") {
+TEST_CASE("an allowed range is reached, Airlock's own listeners never are") {
   Fixture f(plain_origin());
   use_session(f);
   // An API-like listener of this process, on the address the allow list opens.
@@ -182,7 +182,7 @@ TEST_CASE("an allowed range is reached; Airlock's own listeners never are") {
 
 TEST_SUITE("netns" * doctest::skip()) {
 
-TEST_CASE("netns: private ranges and cloud metadata are refused before any connect; allowed ones are tried") {
+TEST_CASE("netns: private ranges and cloud metadata are refused before any connect, allowed ones are tried") {
   REQUIRE_MESSAGE(loopback_only(), "run only by proxy/test/netns.sh, inside a network namespace with only loopback");
   Fixture f(plain_origin());
   use_session(f);
@@ -211,7 +211,7 @@ TEST_CASE("netns: private ranges and cloud metadata are refused before any conne
                 "allow it with --allow-private 169.254.170.2/32 (on its own: a wider range does not open it)\n");
 }
 
-TEST_CASE("netns: a range opened by --allow-private is connected to; metadata needs its exact address") {
+TEST_CASE("netns: a range opened by --allow-private is connected to, metadata needs its exact address") {
   REQUIRE_MESSAGE(loopback_only(), "run only by proxy/test/netns.sh, inside a network namespace with only loopback");
   Fixture f(plain_origin());
   use_session(f);

@@ -355,7 +355,7 @@ TEST_CASE("S11: the Authorization: Basic value Airlock encoded comes back as the
   check_no_secret(r.head_text + r.body);
 }
 
-TEST_CASE("S11: no WebSocket toward a host that receives credentials; elsewhere upgrades still work") {
+TEST_CASE("S11: no WebSocket toward a host that receives credentials, elsewhere upgrades still work") {
   AttackFixture a;
   const std::string upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";

@@ -60,7 +60,7 @@ TEST_CASE("limits: leases count a session's open connections and give them back"
   CHECK_FALSE(limits.connect("sesn_a").held());
 }
 
-TEST_CASE("limits: past max_connections_per_session a CONNECT gets 429 with Retry-After; a closed one frees its slot") {
+TEST_CASE("limits: past max_connections_per_session a CONNECT gets 429 with Retry-After, a closed one frees its slot") {
   Fixture f(plain_origin());
   use_session(f);
   ProxyOptions options = f.options();
@@ -128,7 +128,7 @@ TEST_CASE("limits: past max_requests_per_second_per_session a request gets 429 a
   CHECK(f.sink.wait_for_reason("session_rate_limit"));
 }
 
-TEST_CASE("limits: past max_connections a new connection gets 503 and is closed; the others keep working") {
+TEST_CASE("limits: past max_connections a new connection gets 503 and is closed, the others keep working") {
   Fixture f(plain_origin());
   use_session(f);
   ProxyOptions options = f.options();

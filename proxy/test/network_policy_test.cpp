@@ -173,7 +173,7 @@ TEST_CASE("policy: absolute-form requests are decided the same way") {
   CHECK(f.origin.connections() == 0);
 }
 
-TEST_CASE("policy: internal: true lets its host resolve to a private address; other hosts stay refused") {
+TEST_CASE("policy: internal: true lets its host resolve to a private address, other hosts stay refused") {
   Fixture f(plain_origin());
   const auto set = policy_set();
   use_policy(f, set);

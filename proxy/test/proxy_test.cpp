@@ -188,7 +188,7 @@ TEST_CASE("body substitution: Content-Length fixed, placeholder split across wri
   CHECK(record->credentials[0].location == "body");
 }
 
-TEST_CASE("body substitution: chunked request, placeholder split across chunks; long body re-framed as chunked") {
+TEST_CASE("body substitution: chunked request, placeholder split across chunks, long body re-framed as chunked") {
   Fixture f;
   use_credentials(f, {metrics({"localhost"})});
   ProxyOptions options = f.options();

@@ -62,7 +62,7 @@ TEST_CASE("keep-alive: one upstream connection serves many requests and is poole
   CHECK(stats.connections_accepted == 2);
 }
 
-TEST_CASE("pipelined requests are answered in order; HEAD has no body; Connection: close ends the tunnel") {
+TEST_CASE("pipelined requests are answered in order, HEAD has no body, Connection: close ends the tunnel") {
   Fixture f;
   use_session(f, {"localhost"});
   f.start();

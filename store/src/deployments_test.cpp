@@ -116,7 +116,7 @@ TEST_CASE("a new deployment is active, unpaused, and fires only after its creati
   CHECK(error_of(f.store->get_deployment("depl_01missing")) == Errc::not_found);
 }
 
-TEST_CASE("update replaces the fields; fire_after restarts only when the schedule changes") {
+TEST_CASE("update replaces the fields, fire_after restarts only when the schedule changes") {
   StoreFixture f;
   const Deployment d = create(f);
   f.clock.now += 10min;

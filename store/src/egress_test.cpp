@@ -47,7 +47,7 @@ std::vector<std::string> paths_of(const Page<EgressEntry>& page) {
 
 }  // namespace
 
-TEST_CASE("record_egress stores every field; list_egress returns them oldest first") {
+TEST_CASE("record_egress stores every field, list_egress returns them oldest first") {
   StoreFixture f;
   const auto id = new_session(f);
   auto denied = row_for(id, "2026-11-27T02:21:23.000000Z", "/b");
@@ -98,7 +98,7 @@ TEST_CASE("record_egress stores every field; list_egress returns them oldest fir
   CHECK(testing::query_int(f.db_path, "SELECT count(*) FROM egress WHERE original_destination IS NULL") == 1);
 }
 
-TEST_CASE("list_egress pages by seq, per session; an unknown session is not_found") {
+TEST_CASE("list_egress pages by seq, per session, an unknown session is not_found") {
   StoreFixture f;
   const auto id = new_session(f);
   const auto other = new_session(f);
@@ -130,7 +130,7 @@ TEST_CASE("list_egress pages by seq, per session; an unknown session is not_foun
   CHECK(f.store->list_egress("sesn_01nope", 10, std::nullopt).error() == make_error_code(Errc::not_found));
 }
 
-TEST_CASE("a batch skips rows of sessions that are gone; a bad decision refuses the whole batch") {
+TEST_CASE("a batch skips rows of sessions that are gone, a bad decision refuses the whole batch") {
   StoreFixture f;
   const auto id = new_session(f);
   const auto gone = new_session(f);

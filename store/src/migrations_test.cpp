@@ -49,7 +49,7 @@ TEST_CASE("an empty file is migrated to the current schema, in WAL mode") {
   CHECK(text_of(f.db_path, "SELECT key FROM meta") == "master_key_check ");
 }
 
-TEST_CASE("the database and its -wal and -shm are 0600 whatever the umask; a looser file is tightened") {
+TEST_CASE("the database and its -wal and -shm are 0600 whatever the umask, a looser file is tightened") {
   const auto mode_of = [](const std::filesystem::path& path) {
     struct stat info {};
     REQUIRE(::stat(path.c_str(), &info) == 0);

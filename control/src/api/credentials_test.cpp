@@ -273,7 +273,7 @@ TEST_CASE("credentials: weak secret values are refused at create and update, and
             .status == 200);
 }
 
-TEST_CASE("credentials: credentials.allow_weak_secrets stores weak values; the other checks still apply") {
+TEST_CASE("credentials: credentials.allow_weak_secrets stores weak values, the other checks still apply") {
   CredentialFixture f(CredentialSettings{.allow_weak_secrets = true});
   json env = env_auth();
   env["secret_value"] = "1234";

@@ -68,7 +68,7 @@ TEST_CASE("snapshot: allow_package_managers and allow_mcp_servers add their host
   CHECK_FALSE(open.network_limited);
 }
 
-TEST_CASE("snapshot: an environment's airlock.policy picks the policy; the file's default otherwise; unknown fails closed") {
+TEST_CASE("snapshot: an environment's airlock.policy picks the policy, the file's default otherwise, unknown fails closed") {
   SnapshotFixture f;
   const auto set = std::make_shared<const policies::PolicySet>(
       policies::parse_policies("policies:\n  strict:\n    default: deny\n  open:\n    default: allow\ndefault_policy: open\n",

@@ -78,7 +78,7 @@ TEST_CASE("D1 create: the Deployment object, with the agent pinned and five upco
   CHECK(ny["schedule"]["upcoming_runs_at"].size() == 5);
 }
 
-TEST_CASE("D1 create: the agent reference pins a version; string means the latest") {
+TEST_CASE("D1 create: the agent reference pins a version, string means the latest") {
   DeploymentFixture f;
   f.ok_post("/v1/agents/" + f.agent, {{"system", "v2"}});
   CHECK(f.create_deployment()["agent"]["version"] == 2);
@@ -230,7 +230,7 @@ TEST_CASE("D4 list: filters, pagination, and status with include_archived is ref
   CHECK(refusal(f.get("/v1/deployments?status=archived")) == bad("status: must be active or paused, got \"archived\""));
 }
 
-TEST_CASE("D5-D7 lifecycle: pause, unpause, archive; idempotent where allowed, final once archived") {
+TEST_CASE("D5-D7 lifecycle: pause, unpause, archive, idempotent where allowed, final once archived") {
   DeploymentFixture f;
   const std::string id = f.create_deployment()["id"];
   const std::string base = "/v1/deployments/" + id;
@@ -310,7 +310,7 @@ TEST_CASE("D8 run: a manual run creates the session through the session factory,
   CHECK(f.runs_of(id) == json::array({run}));
 }
 
-TEST_CASE("D8 run: a session that cannot be created is a 200 whose run carries the error; manual runs never pause") {
+TEST_CASE("D8 run: a session that cannot be created is a 200 whose run carries the error, manual runs never pause") {
   DeploymentFixture f;
   std::string vault = f.create_vault();
   const std::string id = f.create_deployment({{"vault_ids", {vault}}})["id"];
@@ -331,7 +331,7 @@ TEST_CASE("D8 run: a session that cannot be created is a 200 whose run carries t
   CHECK(f.runs_of(id).size() == 2);
 }
 
-TEST_CASE("R2 list: filters by deployment, trigger, error and created_at; unknown deployment is empty") {
+TEST_CASE("R2 list: filters by deployment, trigger, error and created_at, unknown deployment is empty") {
   DeploymentFixture f;
   const std::string a = f.create_deployment()["id"];
   const std::string b = f.create_deployment()["id"];

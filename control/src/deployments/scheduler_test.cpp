@@ -101,7 +101,7 @@ TEST_CASE("a fire runs at its nominal instant plus the deployment's jitter, once
   CHECK(other->pending_fire(id) == nominal("2026-11-27T02:30:00Z"));
 }
 
-TEST_CASE("DST: a fixed-time fire in the spring gap runs when the gap ends; in the autumn overlap, once") {
+TEST_CASE("DST: a fixed-time fire in the spring gap runs when the gap ends, in the autumn overlap, once") {
   SchedulerFixture f;
   f.at("2027-03-13T12:00:00Z");
   const std::string spring = f.create_deployment({}, cron_schedule("30 2 * * *", "America/New_York"))["id"];
@@ -152,7 +152,7 @@ TEST_CASE("month ends and leap days: fires skip the months without the day, and 
   CHECK(s->pending_fire(leap) == nominal("2032-02-29T00:00:00Z"));
 }
 
-TEST_CASE("pause suppresses fires but not manual runs; unpause resumes at the next occurrence, without backfill") {
+TEST_CASE("pause suppresses fires but not manual runs, unpause resumes at the next occurrence, without backfill") {
   SchedulerFixture f;
   const std::string id = f.create_deployment({}, cron_schedule("* * * * *"))["id"];
   auto s = f.start(f.options());
@@ -188,7 +188,7 @@ TEST_CASE("pause suppresses fires but not manual runs; unpause resumes at the ne
   CHECK(f.runs(id).size() == 2);
 }
 
-TEST_CASE("archive ends the fires; update re-arms from now; a manual-only deployment is never armed") {
+TEST_CASE("archive ends the fires, update re-arms from now, a manual-only deployment is never armed") {
   SchedulerFixture f;
   const std::string id = f.create_deployment({}, cron_schedule("0 * * * *"))["id"];
   const std::string manual = f.create_deployment({}, nullptr)["id"];
@@ -293,7 +293,7 @@ TEST_CASE("a crash after the run row: the restart finishes that run, and the fir
   }
 }
 
-TEST_CASE("auto-pause: scheduled fires that fail with a listed error pause; rejections and manual runs do not") {
+TEST_CASE("auto-pause: scheduled fires that fail with a listed error pause, rejections and manual runs do not") {
   SchedulerFixture f;
   std::string vault = f.create_vault();
   const std::string id = f.create_deployment({{"vault_ids", {vault}}}, cron_schedule("*/5 * * * *"))["id"];

@@ -105,7 +105,7 @@ TEST_CASE("sandbox_env: placeholders, the proxy URL with the session token, the 
   CHECK(f.sandbox_env(session).json_body == r.json_body);
 }
 
-TEST_CASE("sandbox_env: archived credentials and vaults are not exposed; Airlock's variables win over a credential's") {
+TEST_CASE("sandbox_env: archived credentials and vaults are not exposed, Airlock's variables win over a credential's") {
   SandboxFixture f;
   std::string shadow = f.create_env_credential(f.vault_a, "HTTPS_PROXY", "sk-live-shadow-3e8a1c");
   const std::string session = f.create_session({f.vault_a, f.vault_b});
@@ -134,7 +134,7 @@ TEST_CASE("sandbox_env: a secret_name that two of the session's vaults now expos
   CHECK(r.header("x-should-retry") == "false");
 }
 
-TEST_CASE("sandbox_env: unknown, deleted and archived sessions; a daemon without proxy settings") {
+TEST_CASE("sandbox_env: unknown, deleted and archived sessions, a daemon without proxy settings") {
   SandboxFixture f;
   CHECK(refusal(f.sandbox_env("sesn_01nope")) == "404 not_found_error: session sesn_01nope was not found");
   const std::string deleted = f.create_session(json::array());
@@ -152,7 +152,7 @@ TEST_CASE("sandbox_env: unknown, deleted and archived sessions; a daemon without
         "503 api_error: sandbox_env is not available: this daemon has no proxy address or CA bundle configured");
 }
 
-TEST_CASE("sandbox_env: the advertise URL's scheme is kept; its path and user info are not") {
+TEST_CASE("sandbox_env: the advertise URL's scheme is kept, its path and user info are not") {
   ApiFixture f;
   std::string agent = f.ok_post("/v1/agents", {{"name", "bot"}, {"model", "m"}})["id"];
   std::string environment = f.ok_post("/v1/environments", {{"name", "env"}})["id"];

@@ -56,7 +56,7 @@ store::EgressRow egress_row(const std::string& session, const std::string& path,
 
 }  // namespace
 
-TEST_CASE("events: send returns the stored events; each accepted type keeps its fields") {
+TEST_CASE("events: send returns the stored events, each accepted type keeps its fields") {
   EventsFixture f;
   json sent = f.send({text_message("hello"),
                       {{"type", "user.interrupt"}},

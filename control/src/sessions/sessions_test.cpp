@@ -111,7 +111,7 @@ TEST_CASE("sessions: metadata, title, budget and vault_ids are echoed") {
   CHECK(f.session_count() == 1);
 }
 
-TEST_CASE("sessions: agent references pin a version; overrides replace snapshot fields") {
+TEST_CASE("sessions: agent references pin a version, overrides replace snapshot fields") {
   SessionFixture f;
   f.ok_post("/v1/agents/" + f.agent, {{"version", 1}, {"system", "Be thorough."}});  // version 2
 
@@ -182,7 +182,7 @@ TEST_CASE("sessions: every vault must exist and be active, named by its index") 
   CHECK(f.session_count() == 0);
 }
 
-TEST_CASE("sessions: two vaults exposing one secret_name are a 409 naming both; archiving one credential frees it") {
+TEST_CASE("sessions: two vaults exposing one secret_name are a 409 naming both, archiving one credential frees it") {
   SessionFixture f;
   std::string a = f.create_vault("A");
   std::string b = f.create_vault("B");
@@ -281,7 +281,7 @@ TEST_CASE("sessions: resources - github repositories get a mount path, tokens an
   CHECK(f.session_count() == 1);
 }
 
-TEST_CASE("sessions: update title, metadata (patch) and budget; vault_ids are refused") {
+TEST_CASE("sessions: update title, metadata (patch) and budget, vault_ids are refused") {
   SessionFixture f;
   json budget = {{"type", "limit"}, {"max_list_cost", {{"amount", "2500"}, {"currency", "USD"}}}};
   json session = f.create({{"metadata", {{"a", "1"}, {"b", "2"}}}, {"title", "old"}, {"budget", budget}});

@@ -82,7 +82,7 @@ TEST_CASE("sealed session: a round trip keeps every field, the policy included")
   CHECK(opened.policy->where == entry.policy->where);  // "/etc/airlock/policies.yaml:2", as on the control plane
 }
 
-TEST_CASE("sealed session: another key cannot open it; a changed byte is refused; public keys round-trip") {
+TEST_CASE("sealed session: another key cannot open it, a changed byte is refused, public keys round-trip") {
   proxy::SessionEntry entry;
   entry.session_id = "sesn_01x";
   const BoxKeyPair keys = BoxKeyPair::generate();

@@ -87,7 +87,7 @@ TEST_CASE("sidecar api: the sealed snapshot holds its own session's secret and n
   CHECK(f.as(token, "GET", target).status == 401);
 }
 
-TEST_CASE("sidecar api: a certificate for the sidecar's key is an intermediate under the root; audit batches are stored") {
+TEST_CASE("sidecar api: a certificate for the sidecar's key is an intermediate under the root, audit batches are stored") {
   SidecarFixture f;
   const std::string session = f.session_with("METRICS_API_TOKEN", "sk-metrics-4f9c2a7e1b8d3065");
   f.publish();

@@ -188,7 +188,7 @@ TEST_CASE("transparent: a connection made straight to a transparent listener is 
 
 TEST_SUITE("transparent" * doctest::skip()) {
 
-TEST_CASE("transparent: curl with no proxy settings reaches a host by name; the origin gets the secret") {
+TEST_CASE("transparent: curl with no proxy settings reaches a host by name, the origin gets the secret") {
   Transparent t;
   t.use_session();
   t.start();
@@ -328,7 +328,7 @@ TEST_CASE("transparent: a source map picks the session by the connection's sourc
   CHECK(out.rfind("unknown_source: connections from 127.0.0.1 to Airlock's transparent listener", 0) == 0);
 }
 
-TEST_CASE("transparent: plain HTTP by Host; Host naming another host than SNI is 421; no SNI to an IP") {
+TEST_CASE("transparent: plain HTTP by Host, Host naming another host than SNI is 421, no SNI to an IP") {
   {
     Origin::Options plain;
     plain.tls = false;
@@ -360,6 +360,7 @@ TEST_CASE("transparent: plain HTTP by Host; Host naming another host than SNI is
                                           "--resolve 'api.example.test:{0}:127.0.0.1' https://api.example.test:{0}/echo",
                                           port));
   CHECK(out == "421");
+  REQUIRE(t.f.sink.wait_for_reason("host_mismatch"));
   // No SNI (curl sends none for an IP): the original destination's address is the host, and the
   // upstream's certificate must name that IP.
   t.f.sink.clear();
@@ -372,7 +373,7 @@ TEST_CASE("transparent: plain HTTP by Host; Host naming another host than SNI is
   CHECK(record->decision == "allowed");
 }
 
-TEST_CASE("transparent: a ClientHello cut into 5-byte TCP segments; a passthrough host keeps its ClientHello") {
+TEST_CASE("transparent: a ClientHello cut into 5-byte TCP segments, a passthrough host keeps its ClientHello") {
   Transparent t;
   t.use_session();
   t.start([](ProxyOptions& o) { o.passthrough_hosts = {"passthrough.test"}; });
@@ -388,6 +389,7 @@ TEST_CASE("transparent: a ClientHello cut into 5-byte TCP segments; a passthroug
     REQUIRE(captured);
     CHECK(*captured->head.headers.find("X-Key") == kSecret);
   }
+  REQUIRE(t.f.sink.wait_for(1));  // that exchange's record, before the next one's
   // Passthrough: the origin's own certificate arrives (end-to-end TLS), for the name the client sent.
   t.f.sink.clear();
   const auto [status, out] = run_command(fmt::format(

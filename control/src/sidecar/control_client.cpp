@@ -147,26 +147,26 @@ std::optional<ControlUrl> ControlUrl::parse(std::string_view text) {
     while (!url.path_prefix.empty() && url.path_prefix.back() == '/') url.path_prefix.pop_back();
   }
   url.port = url.tls ? 443 : 80;
+  // host, host:port, [v6] or [v6]:port
   std::string_view host = authority;
+  std::string_view port;
   if (authority.starts_with("[")) {
     const std::size_t close = authority.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     host = authority.substr(1, close - 1);
-    authority.remove_prefix(close + 1);
-    if (!authority.empty() && authority.front() != ':') return std::nullopt;
-    if (!authority.empty()) authority.remove_prefix(1);
-    else authority = {};
+    const std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty() && (rest.front() != ':' || rest.size() == 1)) return std::nullopt;
+    if (!rest.empty()) port = rest.substr(1);
   } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
     host = authority.substr(0, colon);
-    authority.remove_prefix(colon + 1);
-  } else {
-    authority = {};
+    port = authority.substr(colon + 1);
+    if (port.empty()) return std::nullopt;
   }
-  if (!authority.empty()) {
-    unsigned port = 0;
-    auto [end, ec] = std::from_chars(authority.data(), authority.data() + authority.size(), port);
-    if (ec != std::errc{} || end != authority.data() + authority.size() || port == 0 || port > 65535) return std::nullopt;
-    url.port = static_cast<std::uint16_t>(port);
+  if (!port.empty()) {
+    unsigned number = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+    if (ec != std::errc{} || end != port.data() + port.size() || number == 0 || number > 65535) return std::nullopt;
+    url.port = static_cast<std::uint16_t>(number);
   }
   if (host.empty()) return std::nullopt;
   url.host = std::string(host);

@@ -23,35 +23,14 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-airlock="${AIRLOCK_BIN:-$repo/build/airlock}"
-
-fail() {
-  echo "local.sh: $*" >&2
-  exit 1
-}
-skip() {
-  echo "local.sh: skipped: $*"
-  exit 77
-}
-
-if [[ "${AIRLOCK_SIDECAR_LAB:-}" != 1 ]]; then
-  [[ -x "$airlock" ]] || fail "no airlock binary at $airlock; run \`make\` at the top of the repository first"
-  for tool in node openssl curl; do
-    command -v "$tool" > /dev/null || fail "$tool is not installed (\`make\` installs what Airlock needs)"
-  done
-  (( EUID == 0 )) || skip "run it as root: it creates network namespaces and nftables rules"
-  for tool in ip nft unshare; do
-    command -v "$tool" > /dev/null || skip "$tool is missing (scripts/setup installs iproute2 and nftables)"
-  done
-  unshare --net --mount sh -c 'nft add table inet probe' 2> /dev/null ||
-    skip "cannot create a network namespace with nftables here"
-  # The lab: a network namespace (and a mount namespace for ip netns) of its own, gone when this exits.
-  AIRLOCK_SIDECAR_LAB=1 exec unshare --net --mount bash "$0" "$@"
-fi
+example="sidecar/local.sh"
+# shellcheck source=../lib/lab.sh
+source "$here/../lib/lab.sh"
+enter_lab "$@"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-sidecar.XXXXXX")"
 data="$tmp/data"
+sandbox="airlock-sandbox-$$"  # the named network namespace: its name is visible outside the lab
 daemon_pid=""
 metrics_pid=""
 sidecar_pid=""
@@ -64,7 +43,7 @@ cleanup() {
       wait "$pid" 2> /dev/null || true
     fi
   done
-  ip netns del sandbox 2> /dev/null || true
+  ip netns del "$sandbox" 2> /dev/null || true
   if (( status != 0 )) && [[ -f "$tmp/airlock.log" ]]; then
     echo "--- airlock serve's log (last 20 lines) ---" >&2
     tail -n 20 "$tmp/airlock.log" >&2
@@ -80,31 +59,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Polls until COMMAND succeeds, for at most 15 s, while process PID lives.
-wait_until() {
-  local pid="$1" what="$2"
-  shift 2
-  for _ in $(seq 150); do
-    "$@" && return 0
-    kill -0 "$pid" 2> /dev/null || fail "$what exited before it was ready"
-    sleep 0.1
-  done
-  fail "$what was not ready within 15 s"
-}
-
 # 1. The network: the sandbox namespace behind a veth pair. Inside it, every TCP connection that is not
 # the sidecar's own (marked 0x1a1) and not to loopback goes to the sidecar's transparent listener.
 ip link set lo up
-ip netns add sandbox
+ip netns add "$sandbox"
 ip link add veth-airlock type veth peer name veth-sandbox
-ip link set veth-sandbox netns sandbox
+ip link set veth-sandbox netns "$sandbox"
 ip addr add 10.231.0.1/30 dev veth-airlock
 ip link set veth-airlock up
-ip netns exec sandbox ip link set lo up
-ip netns exec sandbox ip addr add 10.231.0.2/30 dev veth-sandbox
-ip netns exec sandbox ip link set veth-sandbox up
-ip netns exec sandbox ip route add default via 10.231.0.1
-ip netns exec sandbox nft -f - << 'NFT'
+ip netns exec "$sandbox" ip link set lo up
+ip netns exec "$sandbox" ip addr add 10.231.0.2/30 dev veth-sandbox
+ip netns exec "$sandbox" ip link set veth-sandbox up
+ip netns exec "$sandbox" ip route add default via 10.231.0.1
+ip netns exec "$sandbox" nft -f - << 'NFT'
 table inet airlock {
   chain output {
     type nat hook output priority -100; policy accept;
@@ -116,18 +83,7 @@ table inet airlock {
 NFT
 
 # 2. The fake metrics service (from the weekday-digest example) on the lab's side, with the real token.
-mkdir -m 700 "$tmp/metrics"
-(
-  cd "$tmp/metrics"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 \
-    -subj "/CN=Sidecar example CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2> /dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout metrics.key -out metrics.csr \
-    -subj "/CN=metrics.internal" 2> /dev/null
-  printf 'subjectAltName=DNS:metrics.internal\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > metrics.ext
-  openssl x509 -req -in metrics.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out metrics.pem -days 1 \
-    -extfile metrics.ext 2> /dev/null
-)
+make_origin_certs "$tmp/metrics" "Sidecar example CA"
 token="metrics-live-$(openssl rand -hex 20)"
 METRICS_LISTEN_HOST=10.231.0.1 METRICS_REAL_TOKEN="$token" node "$repo/examples/weekday-digest/fake-metrics.mjs" \
   "$tmp/metrics" > "$tmp/metrics.log" 2>&1 &
@@ -177,7 +133,7 @@ install -m 600 /dev/null "$tmp/token"
 printf '%s\n' "$proxy_token" > "$tmp/token"
 
 # 5. The sidecar, in the sandbox's namespace: its own CA from the control plane, the session sealed to it.
-ip netns exec sandbox "$airlock" proxy --control-url "$api" --session "$session" --token-file "$tmp/token" \
+ip netns exec "$sandbox" "$airlock" proxy --control-url "$api" --session "$session" --token-file "$tmp/token" \
   --transparent-listen 0.0.0.0:15001 --proxy-listen 127.0.0.1:0 --offline-grace 4 \
   --upstream-ca "$tmp/metrics/ca.pem" --resolve metrics.internal:10.231.0.1 --allow-private 10.231.0.1/32 \
   --ready-file "$tmp/sidecar.json" > "$tmp/sidecar.log" 2>&1 &
@@ -187,7 +143,7 @@ wait_until "$sidecar_pid" "airlock proxy" test -s "$tmp/sidecar.json"
 # 6. The sandbox: no proxy variables, only the CA bundle and the placeholder. It dials an address of its
 # choosing (192.0.2.10, with --resolve standing in for its DNS); the sidecar goes by the name it asked for.
 in_sandbox() {
-  ip netns exec sandbox env -i PATH="$PATH" METRICS_API_TOKEN="$placeholder" "$@"
+  ip netns exec "$sandbox" env -i PATH="$PATH" METRICS_API_TOKEN="$placeholder" "$@"
 }
 metrics() {
   in_sandbox curl -sS --max-time 10 --cacert "$tmp/ca-bundle.pem" --resolve "metrics.internal:$metrics_port:192.0.2.10" \

@@ -32,6 +32,7 @@
 #include "http/deadline.hpp"
 #include "sessions/event_hub.hpp"
 #include "daemon/log.hpp"
+#include "dataplane/proxy_log.hpp"
 #include "runtime/sandbox_identity.hpp"
 #include "deployments/scheduler.hpp"
 #include "runtime/session_runtime.hpp"
@@ -220,11 +221,8 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
   options.allow_plaintext_substitution = config.allow_plaintext_substitution;
   options.max_header_bytes = config.max_header_bytes;
   options.max_decoded_body_bytes = config.max_decoded_body_bytes;
-  options.log_level = static_cast<proxy::LogLevel>(static_cast<int>(config.log_level));  // same order
-  options.log = [&log](proxy::LogLevel level, std::string_view line) {
-    static constexpr LogLevel kLevels[] = {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error};
-    log.log(kLevels[static_cast<int>(level)], "{}", line);
-  };
+  options.log_level = proxy_log_level(config.log_level);
+  options.log = proxy_log(log);
   return options;
 }
 

@@ -35,6 +35,7 @@
 #include "airlock/proxy/proxy.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
+#include "dataplane/proxy_log.hpp"
 #include "sidecar/audit_buffer.hpp"
 #include "sidecar/control_client.hpp"
 #include "sidecar/egress_batch.hpp"
@@ -345,11 +346,8 @@ int run(const SidecarConfig& config) {
   options.upstream_ca = config.upstream_ca;
   options.resolve = config.resolve;
   options.allow_private = config.allow_private;
-  options.log_level = static_cast<proxy::LogLevel>(static_cast<int>(config.log_level));  // same order
-  options.log = [&log](proxy::LogLevel level, std::string_view line) {
-    static constexpr LogLevel kLevels[] = {LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error};
-    log.log(kLevels[static_cast<int>(level)], "{}", line);
-  };
+  options.log_level = proxy_log_level(config.log_level);
+  options.log = proxy_log(log);
 
   // SIGINT and SIGTERM are taken by the loop below (sigtimedwait); blocked before the proxy's threads start,
   // so none of them gets one.

@@ -364,6 +364,7 @@ int run(const SidecarConfig& config) {
            config.control.port);
   if (config.ready_file) write_ready_file(*config.ready_file, proxy);
 
+  std::chrono::system_clock::time_point next_renewal{};
   for (;;) {
     const auto poll_seconds = std::chrono::duration_cast<std::chrono::seconds>(kPollEvery).count();
     const timespec wait{static_cast<time_t>(poll_seconds), 0};
@@ -372,14 +373,15 @@ int run(const SidecarConfig& config) {
       break;
     }
     follower.poll();
-    // A new intermediate a third of its life before the old one ends.
+    // A new intermediate a third of its life before the old one ends; after a failure, again a minute later.
     const auto now = std::chrono::system_clock::now();
-    if (intermediate.not_after - now < kRenewBefore) {
+    if (intermediate.not_after - now < kRenewBefore && now >= next_renewal) {
       try {
         intermediate = request_intermediate(client, config.session_id);
         proxy.replace_ca(intermediate.ca);
         log.info("renewed the sidecar CA: {} until {}", intermediate.ca->common_name(), store::format_time(intermediate.not_after));
       } catch (const std::exception& e) {
+        next_renewal = now + std::chrono::minutes(1);
         log.warn("could not renew the sidecar CA (it ends {}): {}", store::format_time(intermediate.not_after), e.what());
       }
     }

@@ -222,6 +222,29 @@ void keep_upstream(UpstreamSlot& slot) noexcept {
   slot.idle = true;
 }
 
+namespace {
+
+// The sandbox refused our certificate: an alert that says so, or a close right after our certificate went
+// out (clients that close without an alert), instead of its next handshake message.
+bool client_rejected_certificate(const Leg& client, const error_code& ec) {
+  if (ec == make_error(StreamErrc::certificate_rejected)) return true;
+  if (!is_peer_close(ec) || client.ssl() == nullptr) return false;
+  switch (SSL_get_state(client.ssl())) {
+    case TLS_ST_SW_SRVR_DONE:  // TLS 1.2: our flight, certificate included, is out
+    case TLS_ST_SW_FINISHED:   // TLS 1.3: likewise
+    case TLS_ST_SR_CERT:
+    case TLS_ST_SR_KEY_EXCH:
+    case TLS_ST_SR_CERT_VRFY:
+    case TLS_ST_SR_CHANGE:
+    case TLS_ST_SR_FINISHED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const certs::ValidatedHost& host) {
   ClientTls out;
   auto context = shared.leaves->server_context(host);
@@ -232,8 +255,17 @@ asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const 
   }
   client.expires_after(shared.options.timeouts.client_handshake);
   if (error_code ec = co_await client.accept_tls(context->get())) {
-    out.failure = Reason::client_tls_failed;
+    out.failure = client_rejected_certificate(client, ec) ? Reason::client_untrusted_ca : Reason::client_tls_failed;
     out.detail = ec.message();
+    if (out.failure == Reason::client_untrusted_ca && shared.options.log && shared.options.log_level <= LogLevel::warn) {
+      // Nothing can be answered to the client: the log says what to change (the audit row has the reason).
+      std::string line = refusal_body(*out.failure, RefusalFacts{.host = host.text()});
+      if (!line.empty() && line.back() == '\n') line.pop_back();
+      try {
+        shared.options.log(LogLevel::warn, "proxy: " + line);
+      } catch (...) {
+      }
+    }
     co_return out;
   }
   const char* sni = SSL_get_servername(client.ssl(), TLSEXT_NAMETYPE_host_name);

@@ -70,6 +70,8 @@ error_code make_error(StreamErrc e) noexcept {
     case StreamErrc::truncated: return asio::ssl::error::stream_truncated;
     case StreamErrc::tls_failed: return boost::system::errc::make_error_code(boost::system::errc::protocol_error);
     case StreamErrc::closed: break;
+    case StreamErrc::certificate_rejected:
+      return boost::system::errc::make_error_code(boost::system::errc::permission_denied);
   }
   return asio::error::operation_aborted;
 }
@@ -225,9 +227,15 @@ error_code Leg::tls_error(int ssl_error) noexcept {
   } else {
     tls_broken_ = true;
     const unsigned long queued = ERR_peek_error();
-    ec = ERR_GET_LIB(queued) == ERR_LIB_SSL && ERR_GET_REASON(queued) == SSL_R_UNEXPECTED_EOF_WHILE_READING
-             ? make_error(StreamErrc::truncated)
-             : make_error(StreamErrc::tls_failed);
+    const int reason = ERR_GET_LIB(queued) == ERR_LIB_SSL ? ERR_GET_REASON(queued) : 0;
+    if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      ec = make_error(StreamErrc::truncated);
+    } else if (reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA || reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE ||
+               reason == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN || reason == SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE) {
+      ec = make_error(StreamErrc::certificate_rejected);  // the peer's alert: it does not accept our certificate
+    } else {
+      ec = make_error(StreamErrc::tls_failed);
+    }
   }
   ERR_clear_error();
   return ec;

@@ -57,6 +57,7 @@ enum class StreamErrc {
   truncated = 1,  // the peer closed without TLS close_notify in the middle of a TLS stream
   tls_failed,     // a TLS protocol error (handshake or record); details were in the OpenSSL queue, cleared
   closed,         // the leg was closed by us (drain deadline passed, or the other side failed)
+  certificate_rejected,  // the peer's alert said it rejected our certificate (unknown_ca, bad_certificate, ...)
 };
 error_code make_error(StreamErrc e) noexcept;
 

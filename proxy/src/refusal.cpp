@@ -70,6 +70,10 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
     {Reason::client_tls_failed, "client_tls_failed", 0, "tls_protocol_error", "error",
      "the TLS handshake with the sandbox for {host} failed; the sandbox must trust Airlock's CA "
      "(SSL_CERT_FILE from sandbox_env)"},
+    {Reason::client_untrusted_ca, "client_untrusted_ca", 0, "tls_certificate_error", "error",
+     "the sandbox rejected Airlock's certificate for {host}: it does not trust Airlock's CA. Give it the bundle "
+     "(ca_bundle_pem, SSL_CERT_FILE from sandbox_env); tools with a CA setting of their own need it there too "
+     "(NODE_EXTRA_CA_CERTS, NPM_CONFIG_CAFILE, PIP_CERT, ...: see docs/proxy.md)"},
     {Reason::client_closed, "client_closed", 0, "http_request_error", "error",
      "the sandbox closed the connection before the request to {host} was complete"},
     {Reason::upstream_unresolvable, "upstream_unresolvable", 502, "dns_error", "error",

@@ -40,6 +40,7 @@ enum class Reason : std::uint8_t {
   host_mismatch,
   certificate_unavailable,
   client_tls_failed,
+  client_untrusted_ca,
   client_closed,
   upstream_unresolvable,
   upstream_connect_failed,

@@ -2,6 +2,9 @@
 // and --cacert <Airlock's CA>, exactly what HTTPS_PROXY and CURL_CA_BUNDLE from sandbox_env give a sandbox.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <mutex>
+
 #include "test_support.hpp"
 
 namespace airlock::proxy::test {
@@ -37,6 +40,36 @@ TEST_CASE("curl: -H \"Authorization: Bearer $PLACEHOLDER\"") {
   REQUIRE(captured);
   CHECK(*captured->head.headers.find("Authorization") == fmt::format("Bearer {}", kSecret));
   CHECK(captured->head.headers.find("Proxy-Authorization") == nullptr);
+}
+
+TEST_CASE("curl: a client that does not trust Airlock's CA is audited client_untrusted_ca, and the log says what to do") {
+  Fixture f;
+  use_session(f, {"localhost"});
+  std::vector<std::string> lines;
+  std::mutex mutex;
+  ProxyOptions o = f.options();
+  o.log = [&](LogLevel, std::string_view line) {
+    const std::lock_guard lock(mutex);
+    lines.emplace_back(line);
+  };
+  f.start(std::move(o));
+  // curl trusting only the origin's CA: it rejects Airlock's leaf with an unknown_ca alert.
+  const auto [status, out] = run_command(fmt::format(
+      "env -u HTTPS_PROXY -u https_proxy curl -sS --max-time 20 --proxy 'http://{}:{}@127.0.0.1:{}' --cacert '{}' "
+      "https://localhost:{}/echo",
+      kSession, kToken, f.proxy_port(), f.origin_ca_file.string(), f.origin.port()));
+  CHECK(status == 60);  // curl: peer certificate cannot be authenticated with known CA certificates
+  const auto record = f.sink.wait_for_reason("client_untrusted_ca");
+  REQUIRE(record);
+  CHECK(record->decision == "error");
+  CHECK(record->host == "localhost");
+  CHECK(f.proxy->stats().refused.at("client_untrusted_ca") == 1);
+  CHECK(f.proxy->stats().refused.count("client_tls_failed") == 0);
+  const std::lock_guard lock(mutex);
+  CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& line) {
+    return line.starts_with("proxy: client_untrusted_ca: the sandbox rejected Airlock's certificate for localhost: it "
+                            "does not trust Airlock's CA. Give it the bundle");
+  }));
 }
 
 TEST_CASE("curl: -u user:$PLACEHOLDER") {

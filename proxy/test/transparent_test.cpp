@@ -182,6 +182,8 @@ TEST_CASE("transparent: a connection made straight to a transparent listener is 
   // TLS: a fatal access_denied alert (21 3 3 0 2 2 49), nothing else.
   Stream tls(connect_tcp(port));
   CHECK_FALSE(tls.start_tls(f.airlock_ca->certificate_pem(), "api.example.test", "api.example.test"));
+  REQUIRE(f.sink.wait_for(2));  // audited (and counted) right after the alert went out
+  CHECK(f.sink.records()[1].reason == "not_redirected");
   CHECK(f.proxy->stats().refused.at("not_redirected") == 2);
   CHECK(f.proxy->stats().transparent_connections == 2);
 }

@@ -164,11 +164,13 @@ Result<std::string> RootCa::issue_intermediate(EVP_PKEY* public_key, std::string
   return to_pem(cert);
 }
 
-Result<SecretBytes> RootCa::private_key_der() const {
+Result<SecretBytes> RootCa::private_key_der() const { return certs::private_key_der(key_.get()); }
+
+Result<SecretBytes> private_key_der(EVP_PKEY* key) {
   ClearErrorsOnReturn clear;
   // PKCS#8 names the algorithm, so the bytes load back without knowing the key type. The info structure
   // is cleansed by OpenSSL when freed; the only other copy is the SecretBytes we return.
-  Pkcs8Ptr info{EVP_PKEY2PKCS8(key_.get())};
+  Pkcs8Ptr info{EVP_PKEY2PKCS8(key)};
   if (!info) return openssl_error("encode the CA private key");
   const int size = i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr);
   if (size <= 0) return openssl_error("encode the CA private key");

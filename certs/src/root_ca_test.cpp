@@ -213,14 +213,6 @@ TEST_CASE("SecretBytes moves its bytes and leaves the source empty") {
   CHECK(b.empty());  // NOLINT(bugprone-use-after-move)
 }
 
-std::vector<unsigned char> key_der(EVP_PKEY* key) {
-  Pkcs8Ptr info{EVP_PKEY2PKCS8(key)};
-  std::vector<unsigned char> bytes(static_cast<std::size_t>(i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr)));
-  unsigned char* cursor = bytes.data();
-  i2d_PKCS8_PRIV_KEY_INFO(info.get(), &cursor);
-  return bytes;
-}
-
 // A root as Airlock made them before sidecars existed: pathlen:0.
 RootCa pathlen_zero_root() {
   auto key = generate_p256_key();
@@ -238,7 +230,7 @@ RootCa pathlen_zero_root() {
   REQUIRE(PEM_write_bio_X509(bio.get(), cert) == 1);
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
-  auto root = RootCa::load(std::string(data, static_cast<std::size_t>(size)), key_der(key->get()));
+  auto root = RootCa::load(std::string(data, static_cast<std::size_t>(size)), private_key_der(key->get())->bytes());
   REQUIRE(root);
   return std::move(*root);
 }
@@ -274,7 +266,7 @@ TEST_CASE("an intermediate: pathlen:0 under the root, 24 hours at most, and its 
   CHECK(test::validity_seconds(cert.get()) == 24 * 3600 + 5 * 60);  // asked for 48 h: 24 h, backdated 5 min
 
   // Where the sidecar runs: the intermediate with its own key. It signs leaves; it may not sign a CA.
-  auto intermediate = RootCa::load(*pem, key_der(sidecar_key->get()));
+  auto intermediate = RootCa::load(*pem, private_key_der(sidecar_key->get())->bytes());
   REQUIRE_MESSAGE(intermediate, (intermediate ? "" : intermediate.error().message));
   CHECK_FALSE(intermediate->signs_intermediates());
   auto other_key = generate_p256_key();

@@ -5,6 +5,8 @@
 #                         mount namespace, for `ip netns`) of its own; exit 77 when the machine cannot
 #   wait_until PID WHAT COMMAND...   polls COMMAND for at most 15 s while PID lives
 #   make_origin_certs DIR CA_NAME    a CA and a certificate for metrics.internal signed by it (P-256, one day)
+#   add_sandbox_namespace NAME       the network namespace NAME (10.231.0.2) behind a veth pair whose lab
+#                                    side is veth-airlock (10.231.0.1), its default route; loopback up in both
 
 repo="$(cd "$here/../.." && pwd)"
 airlock="${AIRLOCK_BIN:-$repo/build/airlock}"
@@ -59,4 +61,18 @@ make_origin_certs() {
     openssl x509 -req -in metrics.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out metrics.pem -days 1 \
       -extfile metrics.ext 2> /dev/null
   )
+}
+
+add_sandbox_namespace() {
+  local name="$1"
+  ip link set lo up
+  ip netns add "$name"
+  ip link add veth-airlock type veth peer name veth-sandbox
+  ip link set veth-sandbox netns "$name"
+  ip addr add 10.231.0.1/30 dev veth-airlock
+  ip link set veth-airlock up
+  ip netns exec "$name" ip link set lo up
+  ip netns exec "$name" ip addr add 10.231.0.2/30 dev veth-sandbox
+  ip netns exec "$name" ip link set veth-sandbox up
+  ip netns exec "$name" ip route add default via 10.231.0.1
 }

@@ -61,16 +61,7 @@ trap cleanup EXIT
 
 # 1. The network: the sandbox namespace behind a veth pair. Inside it, every TCP connection that is not
 # the sidecar's own (marked 0x1a1) and not to loopback goes to the sidecar's transparent listener.
-ip link set lo up
-ip netns add "$sandbox"
-ip link add veth-airlock type veth peer name veth-sandbox
-ip link set veth-sandbox netns "$sandbox"
-ip addr add 10.231.0.1/30 dev veth-airlock
-ip link set veth-airlock up
-ip netns exec "$sandbox" ip link set lo up
-ip netns exec "$sandbox" ip addr add 10.231.0.2/30 dev veth-sandbox
-ip netns exec "$sandbox" ip link set veth-sandbox up
-ip netns exec "$sandbox" ip route add default via 10.231.0.1
+add_sandbox_namespace "$sandbox"
 ip netns exec "$sandbox" nft -f - << 'NFT'
 table inet airlock {
   chain output {

@@ -109,6 +109,10 @@ asio::awaitable<void> Connection::deny_limited(Exchange& exchange, Reason reason
   co_await deny(exchange, reason, facts);
 }
 
+asio::awaitable<void> Connection::deny_offline(Exchange& exchange, const CredentialSnapshot& snapshot) {
+  co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot.unavailable});
+}
+
 asio::awaitable<void> Connection::deny(Exchange& exchange, Reason reason, RefusalFacts facts) {
   if (alert_refusals_) {
     // Before the handshake of a transparent TLS connection nothing but TLS can be answered: a fatal
@@ -233,7 +237,7 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
 
   const auto snapshot = shared_.snapshots.load();
   if (!snapshot->unavailable.empty()) {
-    co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+    co_await deny_offline(exchange, *snapshot);
     co_return;
   }
   const Caller caller = identify(head.headers, snapshot);
@@ -346,7 +350,7 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
     // The session may have ended since the CONNECT: look it up in the current snapshot, every request.
     const auto snapshot = shared_.snapshots.load();
     if (!snapshot->unavailable.empty()) {
-      co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+      co_await deny_offline(exchange, *snapshot);
       co_return;
     }
     const Caller caller = find_session(session_id, snapshot);
@@ -441,7 +445,7 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
   }
   const auto snapshot = shared_.snapshots.load();
   if (!snapshot->unavailable.empty()) {
-    co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+    co_await deny_offline(exchange, *snapshot);
     co_return false;
   }
   const Caller caller = identify(head.headers, snapshot);

@@ -87,6 +87,9 @@ class Connection {
   asio::awaitable<void> deny(Exchange& exchange, Reason reason, RefusalFacts facts);
   asio::awaitable<void> deny_head(HeadResult result, http1::RequestParser& parser);
   Exchange begin(const http1::RequestHead& head) const;
+  // 503 proxy_offline: `snapshot` says this proxy serves no one now (CredentialSnapshot::unavailable). A
+  // call only on that rare path, so a request's own path awaits nothing more for the check.
+  asio::awaitable<void> deny_offline(Exchange& exchange, const CredentialSnapshot& snapshot);
   // Per-session limits for a request of `session_id`: the connection's lease for it, then one token.
   std::optional<Reason> admit(const std::string& session_id);
   asio::awaitable<void> deny_limited(Exchange& exchange, Reason reason);  // 429 naming the limit

@@ -64,7 +64,7 @@ asio::awaitable<Caller> Connection::transparent_caller(const TransparentAddresse
   const auto snapshot = shared_.snapshots.load();
   if (!snapshot->unavailable.empty()) {
     exchange.record.session_id = shared_.options.transparent_session;  // a sidecar's: its audit goes to its session
-    co_await deny(exchange, Reason::proxy_offline, RefusalFacts{.detail = snapshot->unavailable});
+    co_await deny_offline(exchange, *snapshot);
     co_return Caller{};
   }
   Caller caller = identify_source(shared_.options.transparent_session, addresses.source.address(), snapshot);

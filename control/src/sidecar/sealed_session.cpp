@@ -1,6 +1,8 @@
 // The sealed session (see sealed_session.hpp).
 #include "sidecar/sealed_session.hpp"
 
+#include <vector>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -112,13 +114,20 @@ std::string seal_session(const proxy::SessionEntry& session, const policies::Pol
   std::string plaintext = document.dump();
   const WipeOnExit wipe{plaintext};
   document.clear();
-  std::string sealed(plaintext.size() + crypto_box_SEALBYTES, '\0');
-  crypto_box_seal(reinterpret_cast<unsigned char*>(sealed.data()), reinterpret_cast<const unsigned char*>(plaintext.data()),
-                  plaintext.size(), recipient.data());
-  return sealed;
+  std::vector<unsigned char> sealed(plaintext.size() + crypto_box_SEALBYTES);
+  crypto_box_seal(sealed.data(), reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+                  recipient.data());
+  return base64(sealed);
 }
 
-proxy::SessionEntry open_session(std::string_view sealed, const BoxKeyPair& keys) {
+proxy::SessionEntry open_session(std::string_view sealed_base64, const BoxKeyPair& keys) {
+  std::string sealed(sealed_base64.size(), '\0');  // decoded is never longer
+  std::size_t size = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(sealed.data()), sealed.size(), sealed_base64.data(),
+                        sealed_base64.size(), nullptr, &size, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+    throw SealedSessionError("the sealed session is not base64");
+  }
+  sealed.resize(size);
   if (sealed.size() < crypto_box_SEALBYTES) throw SealedSessionError("the sealed session is too short");
   std::string plaintext(sealed.size() - crypto_box_SEALBYTES, '\0');
   const WipeOnExit wipe{plaintext};

@@ -40,8 +40,8 @@ std::string encode_public_key(const BoxPublicKey& key);
 std::optional<BoxPublicKey> decode_public_key(std::string_view text);
 
 // The session's entry, with its policy (by name, and the text of the policy file it is in, which the
-// sidecar parses again), sealed to `recipient`. `policies`: the set `session.policy` came from (may be
-// null when the session has none).
+// sidecar parses again), sealed to `recipient`, in base64 (as it travels in JSON). `policies`: the set
+// `session.policy` came from (may be null when the session has none).
 std::string seal_session(const proxy::SessionEntry& session, const policies::PolicySet* policies,
                          const BoxPublicKey& recipient);
 
@@ -50,8 +50,8 @@ class SealedSessionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Opens and parses what seal_session() made. Throws SealedSessionError when it does not open with
-// `keys` or does not parse (the message never quotes the plaintext).
-proxy::SessionEntry open_session(std::string_view sealed, const BoxKeyPair& keys);
+// Opens and parses what seal_session() made. Throws SealedSessionError when it is not base64, does not
+// open with `keys` or does not parse (the message never quotes the plaintext).
+proxy::SessionEntry open_session(std::string_view sealed_base64, const BoxKeyPair& keys);
 
 }  // namespace airlock::control

@@ -122,12 +122,11 @@ Reply SidecarApi::snapshot(const proxy::SessionEntry& session, const ApiRequest&
                    "public_key: required, the sidecar's X25519 public key in URL-safe base64 without padding");
   }
   const auto policies = policies_ ? policies_() : nullptr;
-  const std::string sealed = seal_session(session, policies.get(), *key);
-  std::string encoded(sodium_base64_encoded_len(sealed.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(encoded.data(), encoded.size(), reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  encoded.resize(encoded.size() - 1);
-  return Reply{200, {{"type", "sidecar_snapshot"}, {"session_id", session.session_id}, {"sealed", std::move(encoded)}}, {}};
+  return Reply{200,
+               {{"type", "sidecar_snapshot"},
+                {"session_id", session.session_id},
+                {"sealed", seal_session(session, policies.get(), *key)}},
+               {}};
 }
 
 Reply SidecarApi::egress(const proxy::SessionEntry& session, const ApiRequest& request) {

@@ -56,13 +56,7 @@ TEST_CASE("sidecar api: the sealed snapshot holds its own session's secret and n
   REQUIRE(response.status == 200);
   CHECK(response.json_body["type"] == "sidecar_snapshot");
   CHECK(response.body.find("sk-metrics") == std::string::npos);
-  std::string sealed(response.json_body["sealed"].get<std::string>().size(), '\0');
-  std::size_t size = 0;
-  const std::string& encoded = response.json_body["sealed"].get_ref<const std::string&>();
-  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(sealed.data()), sealed.size(), encoded.data(), encoded.size(),
-                            nullptr, &size, nullptr, sodium_base64_VARIANT_ORIGINAL) == 0);
-  sealed.resize(size);
-  const proxy::SessionEntry entry = open_session(sealed, keys);
+  const proxy::SessionEntry entry = open_session(response.json_body["sealed"].get<std::string>(), keys);
   CHECK(entry.session_id == mine);
   REQUIRE(entry.credentials.size() == 1);
   CHECK(entry.credentials[0]->secret_name == "METRICS_API_TOKEN");
@@ -102,13 +96,8 @@ TEST_CASE("sidecar api: a certificate for the sidecar's key is an intermediate u
   const auto issued = f.as(token, "POST", fmt::format("/v1/sessions/{}/sidecar/certificate", session), body.dump());
   REQUIRE(issued.status == 200);
   CHECK(issued.json_body["root_pem"] == f.ca->certificate_pem());
-  auto intermediate = certs::RootCa::load(issued.json_body["certificate_pem"].get<std::string>(), [&] {
-    certs::Pkcs8Ptr info{EVP_PKEY2PKCS8(key->get())};
-    std::vector<unsigned char> der(static_cast<std::size_t>(i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr)));
-    unsigned char* cursor = der.data();
-    i2d_PKCS8_PRIV_KEY_INFO(info.get(), &cursor);
-    return der;
-  }());
+  auto intermediate =
+      certs::RootCa::load(issued.json_body["certificate_pem"].get<std::string>(), certs::private_key_der(key->get())->bytes());
   REQUIRE(intermediate);
   CHECK_FALSE(intermediate->signs_intermediates());
   CHECK(X509_verify(intermediate->certificate(), X509_get0_pubkey(f.ca->certificate())) == 1);

@@ -161,17 +161,6 @@ struct Intermediate {
   std::chrono::system_clock::time_point not_after;
 };
 
-// A private key as PKCS#8 DER, in memory that is wiped when released.
-certs::SecretBytes key_der(EVP_PKEY* key) {
-  certs::Pkcs8Ptr info{EVP_PKEY2PKCS8(key)};
-  const int size = info ? i2d_PKCS8_PRIV_KEY_INFO(info.get(), nullptr) : -1;
-  if (size <= 0) throw std::runtime_error("cannot encode the sidecar's CA key");
-  certs::SecretBytes bytes(static_cast<std::size_t>(size));
-  unsigned char* cursor = bytes.data();
-  i2d_PKCS8_PRIV_KEY_INFO(info.get(), &cursor);
-  return bytes;
-}
-
 // A fresh key, and the control plane's intermediate CA for it.
 Intermediate request_intermediate(ControlClient& client, const std::string& session_id) {
   auto key = certs::generate_p256_key();
@@ -188,8 +177,9 @@ Intermediate request_intermediate(ControlClient& client, const std::string& sess
   if (!answer.is_object() || !answer.contains("certificate_pem") || !answer["certificate_pem"].is_string()) {
     throw std::runtime_error("the control plane's certificate answer has no certificate_pem");
   }
-  const certs::SecretBytes der = key_der(key->get());
-  auto ca = certs::RootCa::load(answer["certificate_pem"].get<std::string>(), der.bytes());
+  auto der = certs::private_key_der(key->get());
+  if (!der) throw std::runtime_error(der.error().message);
+  auto ca = certs::RootCa::load(answer["certificate_pem"].get<std::string>(), der->bytes());
   if (!ca) throw std::runtime_error(fmt::format("the control plane's certificate: {}", ca.error().message));
   auto shared = std::make_shared<const certs::RootCa>(std::move(ca).value());
   return Intermediate{shared, shared->not_after()};
@@ -213,15 +203,7 @@ class Follower {
     if (!answer.is_object() || !answer.contains("sealed") || !answer["sealed"].is_string()) {
       throw ControlUnreachable("snapshot: the answer has no sealed session");
     }
-    const std::string& encoded = answer["sealed"].get_ref<const std::string&>();
-    std::string sealed(encoded.size(), '\0');
-    std::size_t size = 0;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(sealed.data()), sealed.size(), encoded.data(), encoded.size(),
-                          nullptr, &size, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-      throw ControlUnreachable("snapshot: the sealed session is not base64");
-    }
-    sealed.resize(size);
-    return open_session(sealed, keys_);
+    return open_session(answer["sealed"].get_ref<const std::string&>(), keys_);
   }
 
   // Publishes the session as the proxy's snapshot.
@@ -309,9 +291,7 @@ class Follower {
 };
 
 std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint) {
-  const auto& address = endpoint.address();
-  if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
-  return fmt::format("{}:{}", address.to_string(), endpoint.port());
+  return Endpoint{endpoint.address().to_string(), endpoint.port()}.to_string();
 }
 
 void write_ready_file(const fs::path& file, const proxy::Proxy& proxy) {

@@ -80,6 +80,10 @@ class RootCa {
   std::string certificate_pem_;
 };
 
+// `key` as unencrypted PKCS#8 DER (what RootCa::load takes), in memory that is wiped when released.
+// Errc::openssl if the encoding fails.
+Result<SecretBytes> private_key_der(EVP_PKEY* key);
+
 // What sandboxes trust (DATA_DIR/ca-bundle.pem): the system roots read from `system_bundle`, then the
 // CA's certificate. Errc::io, naming the path, if the system bundle cannot be read.
 Result<std::string> trust_bundle(const RootCa& ca,

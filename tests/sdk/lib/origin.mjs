@@ -1,13 +1,13 @@
 // A real HTTPS origin for the tests that go through the proxy: a test CA (openssl, P-256, one day), a
-// certificate signed by it for metrics.test, localhost and 127.0.0.1, and a Node https server that
-// answers every request with a JSON echo of what it received, and keeps it.
+// certificate signed by it for metrics.test (or the names given), localhost and 127.0.0.1, and a Node
+// https server that answers every request with a JSON echo of what it received, and keeps it.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 
-// A test CA and a certificate for metrics.test (and localhost, 127.0.0.1) signed by it (openssl, P-256, one day).
-export function makeOriginCertificates(dir) {
+// A test CA and a certificate for `names` (and localhost, 127.0.0.1) signed by it (openssl, P-256, one day).
+export function makeOriginCertificates(dir, names = ['metrics.test']) {
   const run = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
       '-out', 'ca.pem', '-days', '1', '-subj', '/CN=Airlock test origin CA',
@@ -15,7 +15,8 @@ export function makeOriginCertificates(dir) {
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'origin.key',
       '-out', 'origin.csr', '-subj', '/CN=localhost');
   fs.writeFileSync(path.join(dir, 'origin.ext'),
-    'subjectAltName=DNS:metrics.test,DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+    `subjectAltName=${[...names, 'localhost'].map((name) => `DNS:${name}`).join(',')},IP:127.0.0.1\n` +
+    'extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
   run('x509', '-req', '-in', 'origin.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
       '-out', 'origin.pem', '-days', '1', '-extfile', 'origin.ext');
   return { ca: path.join(dir, 'ca.pem'), key: fs.readFileSync(path.join(dir, 'origin.key')),

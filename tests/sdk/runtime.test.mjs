@@ -175,10 +175,12 @@ test('the harness sees the placeholder, never the secret: its env, every /proc/*
     return [line.slice(0, cut), line.slice(cut + 1)];
   }));
   assert.deepEqual(Object.keys(env).sort(), [
-    'AIRLOCK_EVENTS_FILE', 'AIRLOCK_SESSION_ID', 'AWS_CA_BUNDLE', 'CARGO_HTTP_CAINFO', 'CURL_CA_BUNDLE', 'DENO_CERT',
-    'GIT_SSL_CAINFO', 'HARNESS_SETTING', 'HOME', 'HTTPS_PROXY', 'HTTP_PROXY', 'LANG', 'METRICS_API_TOKEN',
-    'NODE_EXTRA_CA_CERTS', 'NO_PROXY', 'PATH', 'PWD', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'TMPDIR', 'USER',
-    'http_proxy', 'https_proxy', 'no_proxy',
+    'AIRLOCK_EVENTS_FILE', 'AIRLOCK_SESSION_ID', 'AWS_CA_BUNDLE', 'BUNDLE_SSL_CA_CERT', 'CARGO_HTTP_CAINFO',
+    'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE', 'COMPOSER_CAFILE', 'CURL_CA_BUNDLE', 'DENO_CERT', 'GIT_SSL_CAINFO',
+    'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'HARNESS_SETTING', 'HEX_CACERTS_PATH', 'HOME', 'HTTPLIB2_CA_CERTS', 'HTTPS_PROXY',
+    'HTTP_PROXY', 'JAVA_TOOL_OPTIONS', 'LANG', 'METRICS_API_TOKEN', 'NODE_EXTRA_CA_CERTS', 'NODE_USE_ENV_PROXY',
+    'NO_PROXY', 'NPM_CONFIG_CAFILE', 'PATH', 'PIP_CERT', 'PWD', 'REQUESTS_CA_BUNDLE', 'SSL_CERT_FILE', 'TMPDIR', 'USER',
+    'YARN_CAFILE', 'YARN_HTTPS_CA_FILE_PATH', 'http_proxy', 'https_proxy', 'no_proxy',
   ]);
   assert.equal(env.METRICS_API_TOKEN, placeholder);
   const proxyUrl = new RegExp(`^http://${created.id}:[0-9a-f]{64}@127\\.0\\.0\\.1:3128$`);
@@ -186,9 +188,14 @@ test('the harness sees the placeholder, never the secret: its env, every /proc/*
   for (const name of ['HTTP_PROXY', 'https_proxy', 'http_proxy']) assert.equal(env[name], env.HTTPS_PROXY, name);
   for (const name of ['NO_PROXY', 'no_proxy']) assert.equal(env[name], 'localhost,127.0.0.1,::1', name);
   for (const name of ['SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO',
-                      'AWS_CA_BUNDLE', 'DENO_CERT', 'CARGO_HTTP_CAINFO']) {
+                      'AWS_CA_BUNDLE', 'DENO_CERT', 'CARGO_HTTP_CAINFO', 'NPM_CONFIG_CAFILE', 'YARN_CAFILE',
+                      'YARN_HTTPS_CA_FILE_PATH', 'PIP_CERT', 'BUNDLE_SSL_CA_CERT', 'HEX_CACERTS_PATH', 'COMPOSER_CAFILE',
+                      'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'HTTPLIB2_CA_CERTS']) {
     assert.equal(env[name], kCaBundle, name);
   }
+  assert.equal(env.NODE_USE_ENV_PROXY, '1');
+  assert.equal(env.JAVA_TOOL_OPTIONS, '-Djavax.net.ssl.trustStore=/etc/airlock/ca-truststore.p12 ' +
+                                      '-Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12');
   assert.deepEqual(
     [env.PATH, env.HOME, env.PWD, env.LANG, env.TMPDIR, env.USER, env.HARNESS_SETTING, env.AIRLOCK_SESSION_ID, env.AIRLOCK_EVENTS_FILE],
     [kSandboxPath, '/workspace', '/workspace', 'C.UTF-8', '/tmp', 'nobody', 'from the config', created.id,
@@ -288,7 +295,7 @@ test('the sandbox cannot see the data dir; /workspace is the session\'s workspac
     'cat master.key: 1',
     'data dir exists: no',
     'run/airlock: airlock initial_events.json proxy.sock ',
-    'etc/airlock: ca-bundle.pem ',
+    'etc/airlock: ca-bundle.pem ca-truststore.p12 ',
     'etc passwd: present',       // /etc is the host's, rebuilt without its secret entries
     'etc shadow: absent',
     'etc gshadow: absent',
@@ -347,6 +354,7 @@ test('N6: on the host the harness is an unprivileged uid: no root-only file, no 
     assert.deepEqual(ownership(rt.dataDir), { uid: 0, gid: kSandboxUidBase, mode: 0o710 });
     assert.deepEqual(ownership(path.join(rt.dataDir, 'proxy.sock')), { uid: 0, gid: kSandboxUidBase, mode: 0o660 });
     assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, 'ca-bundle.pem')]), true);
+    assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, 'ca-truststore.p12')]), true);
     assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(sessionDir, 'initial_events.json')]), true);
     assert.equal(asSandboxUid(sandboxUid, ['ls', workspace]), true);
     for (const name of ['master.key', 'airlock.db', 'airlock.db-wal', 'airlock.db-shm', 'ca.key.sealed']) {

@@ -34,7 +34,9 @@ const kAgentKeys = [
 const kProxyVariables = ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy'];
 const kCaVariables = [
   'SSL_CERT_FILE', 'NODE_EXTRA_CA_CERTS', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'AWS_CA_BUNDLE',
-  'DENO_CERT', 'CARGO_HTTP_CAINFO',
+  'DENO_CERT', 'CARGO_HTTP_CAINFO', 'NPM_CONFIG_CAFILE', 'YARN_CAFILE', 'YARN_HTTPS_CA_FILE_PATH', 'PIP_CERT',
+  'BUNDLE_SSL_CA_CERT', 'HEX_CACERTS_PATH', 'COMPOSER_CAFILE', 'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE',
+  'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'HTTPLIB2_CA_CERTS',
 ];
 
 let agent;
@@ -312,7 +314,8 @@ test('sandbox_env: a placeholder per secret_name, the proxy URL with the session
   assert.equal(body.type, 'sandbox_env');
   assert.equal(body.session_id, session.id);
   const { env } = body;
-  assertKeys(env, ['METRICS_API_TOKEN', 'GITHUB_TOKEN', ...kProxyVariables, 'NO_PROXY', 'no_proxy', ...kCaVariables], 'env');
+  assertKeys(env, ['METRICS_API_TOKEN', 'GITHUB_TOKEN', ...kProxyVariables, 'NO_PROXY', 'no_proxy', 'NODE_USE_ENV_PROXY',
+                   ...kCaVariables, 'JAVA_TOOL_OPTIONS'], 'env');
 
   for (const name of ['METRICS_API_TOKEN', 'GITHUB_TOKEN']) assert.match(env[name], /^airlock_ph_[A-Za-z0-9]{40}$/);
   assert.notEqual(env.METRICS_API_TOKEN, env.GITHUB_TOKEN);
@@ -326,9 +329,14 @@ test('sandbox_env: a placeholder per secret_name, the proxy URL with the session
   for (const name of kProxyVariables) assert.equal(env[name], env.HTTPS_PROXY, name);
   assert.equal(env.NO_PROXY, 'localhost,127.0.0.1,::1');
   assert.equal(env.no_proxy, env.NO_PROXY);
+  assert.equal(env.NODE_USE_ENV_PROXY, '1');
 
   const bundlePath = path.join(ctx.daemon.dataDir, 'ca-bundle.pem');
   for (const name of kCaVariables) assert.equal(env[name], bundlePath, name);
+  const trustStore = path.join(ctx.daemon.dataDir, 'ca-truststore.p12');
+  assert.equal(env.JAVA_TOOL_OPTIONS, `-Djavax.net.ssl.trustStore=${trustStore} -Djavax.net.ssl.trustStorePassword=changeit ` +
+                                      '-Djavax.net.ssl.trustStoreType=PKCS12');
+  assert.ok(fs.statSync(trustStore).size > 1000, 'the truststore is written beside the bundle');
   assert.ok(body.ca_bundle_pem.startsWith('-----BEGIN CERTIFICATE-----'), 'ca_bundle_pem is PEM');
   assert.equal(body.ca_bundle_pem, fs.readFileSync(bundlePath, 'utf8'));
   assert.ok(body.ca_bundle_pem.includes(fs.readFileSync(path.join(ctx.daemon.dataDir, 'ca.pem'), 'utf8').trim()),

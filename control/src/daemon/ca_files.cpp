@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "airlock/certs/trust_store.hpp"
 #include "daemon/files.hpp"
 
 namespace airlock::control {
@@ -19,6 +20,7 @@ CaFiles load_or_create_ca(const fs::path& data_dir, const store::Store& store) {
   CaFiles files;
   files.certificate_path = data_dir / "ca.pem";
   files.bundle_path = data_dir / "ca-bundle.pem";
+  files.trust_store_path = data_dir / "ca-truststore.p12";
   fs::path key_path = data_dir / "ca.key.sealed";
 
   bool have_certificate = fs::exists(files.certificate_path);
@@ -56,6 +58,11 @@ CaFiles load_or_create_ca(const fs::path& data_dir, const store::Store& store) {
   if (!bundle) throw std::runtime_error(fmt::format("cannot build {}: {}", files.bundle_path.string(), bundle.error().message));
   files.bundle_pem = std::move(bundle).value();
   write_file(files.bundle_path, files.bundle_pem, 0644);
+  auto trust_store = certs::trust_store_pkcs12(files.bundle_pem);
+  if (!trust_store) {
+    throw std::runtime_error(fmt::format("cannot build {}: {}", files.trust_store_path.string(), trust_store.error().message));
+  }
+  write_file(files.trust_store_path, *trust_store, 0644);
   return files;
 }
 

@@ -1,6 +1,7 @@
 // The root CA's files in the data dir: ca.pem (certificate), ca.key.sealed (private key sealed with the
-// master key, K1), ca-bundle.pem (system roots + ca.pem, what sandboxes trust, K6). Generated on the first
-// start, loaded afterwards; the key is never written in clear.
+// master key, K1), ca-bundle.pem (system roots + ca.pem, what sandboxes trust, K6) and ca-truststore.p12
+// (the same bundle for Java). Generated on the first start, loaded afterwards; the key is never written
+// in clear.
 #pragma once
 
 #include <filesystem>
@@ -16,6 +17,7 @@ struct CaFiles {
   std::shared_ptr<const certs::RootCa> ca;
   std::filesystem::path certificate_path;  // DATA_DIR/ca.pem
   std::filesystem::path bundle_path;       // DATA_DIR/ca-bundle.pem
+  std::filesystem::path trust_store_path;  // DATA_DIR/ca-truststore.p12
   std::string bundle_pem;
   bool created = false;
 };

@@ -239,6 +239,7 @@ RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca, std::o
   settings.data_dir = fs::absolute(config.data_dir);
   settings.proxy_socket = settings.data_dir / "proxy.sock";
   settings.ca_bundle = fs::absolute(ca.bundle_path);
+  settings.trust_store = fs::absolute(ca.trust_store_path);
   std::error_code ec;
   settings.airlock_binary = fs::read_symlink("/proc/self/exe", ec);
   // No path of Airlock's own may show in a sandbox, even under a mounted directory.
@@ -325,7 +326,8 @@ int run(const Config& config, Logger& log) {
   // Sandboxes may run with another working directory: hand them absolute paths.
   SandboxEnvSettings sandbox_env{
       config.proxy_advertise_url.empty() ? "http://" + proxy_address : config.proxy_advertise_url,
-      fs::absolute(ca.bundle_path).string(), [pem = ca.bundle_pem] { return pem; }};
+      {fs::absolute(ca.bundle_path).string(), fs::absolute(ca.trust_store_path).string()},
+      [pem = ca.bundle_pem] { return pem; }};
   if (config.allow_weak_secrets) {
     log.warn("credentials.allow_weak_secrets is true: weak secret values are stored with a warning instead of "
              "refused; a sandbox could guess one through an allowed host that echoes it");

@@ -80,6 +80,7 @@ BwrapCommand bwrap_command(const SandboxSpec& spec, const HostLayout& host) {
   }
   args.add({"--dir", "/etc/airlock"});
   args.ro_bind(spec.ca_bundle, kSandboxCaBundle);
+  args.ro_bind(spec.trust_store, kSandboxTrustStore);
 
   // /tmp is memory: bounded, so a harness cannot take the host's RAM with it (/workspace is for output).
   args.add({"--proc", "/proc", "--dev", "/dev", "--size", std::to_string(kSandboxTmpBytes), "--tmpfs", "/tmp", "--tmpfs",

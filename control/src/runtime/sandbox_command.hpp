@@ -31,6 +31,7 @@ inline constexpr const char* kSandboxRelayBinary = "/run/airlock/airlock";
 inline constexpr const char* kSandboxProxySocket = "/run/airlock/proxy.sock";
 inline constexpr const char* kSandboxEventsFile = "/run/airlock/initial_events.json";
 inline constexpr const char* kSandboxCaBundle = "/etc/airlock/ca-bundle.pem";
+inline constexpr const char* kSandboxTrustStore = "/etc/airlock/ca-truststore.p12";
 
 // One entry of a host directory, as the sandbox builder needs to know it.
 struct HostEntry {
@@ -54,6 +55,7 @@ struct SandboxSpec {
   std::filesystem::path proxy_socket;    // host: DATA_DIR/proxy.sock
   std::filesystem::path airlock_binary;  // host: this executable
   std::filesystem::path ca_bundle;       // host: DATA_DIR/ca-bundle.pem
+  std::filesystem::path trust_store;     // host: DATA_DIR/ca-truststore.p12
   std::filesystem::path events_file;     // host: DATA_DIR/sessions/<id>/initial_events.json
   std::vector<std::filesystem::path> read_only_paths;
   struct Hidden {

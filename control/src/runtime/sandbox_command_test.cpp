@@ -30,6 +30,7 @@ SandboxSpec small_spec() {
   spec.proxy_socket = "/data/proxy.sock";
   spec.airlock_binary = "/opt/airlock/bin/airlock";
   spec.ca_bundle = "/data/ca-bundle.pem";
+  spec.trust_store = "/data/ca-truststore.p12";
   spec.events_file = "/data/sessions/sesn_1/initial_events.json";
   spec.read_only_paths = {"/opt/harness"};
   spec.hidden_paths = {{"/opt/harness/state", true}, {"/etc/airlock.yaml", false}, {"/data", true}};
@@ -58,6 +59,7 @@ TEST_CASE("sandbox command: the whole bwrap command line for a small host") {
       "--ro-bind", "/etc/ssl", "/etc/ssl", "--tmpfs", "/etc/ssl/private",
       "--dir", "/etc/airlock",
       "--ro-bind", "/data/ca-bundle.pem", "/etc/airlock/ca-bundle.pem",
+      "--ro-bind", "/data/ca-truststore.p12", "/etc/airlock/ca-truststore.p12",
       "--proc", "/proc", "--dev", "/dev", "--size", "268435456", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dir", "/run/airlock",
       "--ro-bind", "/opt/airlock/bin/airlock", "/run/airlock/airlock",
       "--ro-bind", "/data/proxy.sock", "/run/airlock/proxy.sock",

@@ -263,7 +263,7 @@ std::optional<std::string> SessionRuntime::probe() const {
   } catch (const std::exception& e) {
     return std::string(e.what());
   }
-  for (const fs::path& path : {settings_.airlock_binary, settings_.ca_bundle, settings_.data_dir / "sessions"}) {
+  for (const fs::path& path : {settings_.airlock_binary, settings_.ca_bundle, settings_.trust_store, settings_.data_dir / "sessions"}) {
     if (!path.empty()) probe.host_paths.push_back(path);
   }
   return probe_sandbox(probe);
@@ -355,7 +355,8 @@ void SessionRuntime::launch(const std::string& session_id) {
     std::map<std::string, std::string> env = {
         {"PATH", kSandboxPath}, {"HOME", kSandboxWorkspace}, {"LANG", "C.UTF-8"}, {"TMPDIR", "/tmp"}, {"USER", "nobody"}};
     for (const auto& [name, value] : harness->second.env) env[name] = value;
-    for (auto& [name, value] : sandbox_variables(store_, session, fmt::format("http://127.0.0.1:{}", kRelayPort), kSandboxCaBundle)) {
+    for (auto& [name, value] : sandbox_variables(store_, session, fmt::format("http://127.0.0.1:{}", kRelayPort),
+                                                           {kSandboxCaBundle, kSandboxTrustStore})) {
       env[name] = std::move(value);
     }
     env["AIRLOCK_SESSION_ID"] = session_id;
@@ -367,6 +368,7 @@ void SessionRuntime::launch(const std::string& session_id) {
     spec.proxy_socket = settings_.proxy_socket;
     spec.airlock_binary = settings_.airlock_binary;
     spec.ca_bundle = settings_.ca_bundle;
+    spec.trust_store = settings_.trust_store;
     spec.events_file = dir / "initial_events.json";
     spec.read_only_paths = harness->second.read_only_paths;
     spec.hidden_paths = settings_.hidden_paths;

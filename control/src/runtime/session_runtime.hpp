@@ -57,6 +57,7 @@ struct RuntimeSettings {
   std::filesystem::path data_dir;        // absolute; sessions/<id>/ lives here
   std::filesystem::path proxy_socket;    // the proxy's Unix socket; empty: local sandboxes cannot start
   std::filesystem::path ca_bundle;       // what sandboxes trust
+  std::filesystem::path trust_store;     // the same, for Java
   std::filesystem::path airlock_binary;  // this executable, the relay inside sandboxes
   std::vector<SandboxSpec::Hidden> hidden_paths;  // never visible in a sandbox (data dir, config file)
   // Set when Airlock runs as root (SECURITY.md N6): each sandbox runs as its own unprivileged ids from this

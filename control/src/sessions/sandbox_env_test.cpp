@@ -33,7 +33,7 @@ Response handle(ControlApi& api, const std::string& target) {
 struct SandboxFixture : ApiFixture {
   int bundle_reads = 0;
   ControlApi configured{store(), ApiKeys({std::string(kKey)}), log, runtime,
-                        SandboxEnvSettings{"http://127.0.0.1:8421/", "/data/ca-bundle.pem", [this] {
+                        SandboxEnvSettings{"http://127.0.0.1:8421/", {"/data/ca-bundle.pem", "/data/ca-truststore.p12"}, [this] {
                                              ++bundle_reads;
                                              return std::string(kBundle);
                                            }}};
@@ -92,7 +92,21 @@ TEST_CASE("sandbox_env: placeholders, the proxy URL with the session token, the 
                               {"GIT_SSL_CAINFO", bundle},
                               {"AWS_CA_BUNDLE", bundle},
                               {"DENO_CERT", bundle},
-                              {"CARGO_HTTP_CAINFO", bundle}}},
+                              {"CARGO_HTTP_CAINFO", bundle},
+                              {"NPM_CONFIG_CAFILE", bundle},
+                              {"YARN_CAFILE", bundle},
+                              {"YARN_HTTPS_CA_FILE_PATH", bundle},
+                              {"PIP_CERT", bundle},
+                              {"BUNDLE_SSL_CA_CERT", bundle},
+                              {"HEX_CACERTS_PATH", bundle},
+                              {"COMPOSER_CAFILE", bundle},
+                              {"CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE", bundle},
+                              {"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", bundle},
+                              {"HTTPLIB2_CA_CERTS", bundle},
+                              {"NODE_USE_ENV_PROXY", "1"},
+                              {"JAVA_TOOL_OPTIONS",
+                               "-Djavax.net.ssl.trustStore=/data/ca-truststore.p12 -Djavax.net.ssl.trustStorePassword=changeit "
+                               "-Djavax.net.ssl.trustStoreType=PKCS12"}}},
                             {"ca_bundle_pem", kBundle}});
   CHECK(f.bundle_reads == 1);
 
@@ -100,7 +114,7 @@ TEST_CASE("sandbox_env: placeholders, the proxy URL with the session token, the 
   const std::string other = f.create_session(json::array());
   Response bare = f.sandbox_env(other);
   REQUIRE(bare.status == 200);
-  CHECK(bare.json_body["env"].size() == 14);  // no vaults: only Airlock's own variables
+  CHECK(bare.json_body["env"].size() == 26);  // no vaults: only Airlock's own variables
   CHECK(bare.json_body["env"]["HTTPS_PROXY"] != proxy);
   CHECK(f.sandbox_env(session).json_body == r.json_body);
 }
@@ -118,7 +132,7 @@ TEST_CASE("sandbox_env: archived credentials and vaults are not exposed, Airlock
   env = f.sandbox_env(session).json_body["env"];
   CHECK_FALSE(env.contains("METRICS_API_TOKEN"));
   CHECK_FALSE(env.contains("GITHUB_TOKEN"));
-  CHECK(env.size() == 14);
+  CHECK(env.size() == 26);
   (void)shadow;
 }
 
@@ -162,7 +176,7 @@ TEST_CASE("sandbox_env: the advertise URL's scheme is kept, its path and user in
            {"https://user:pw@proxy.internal:3128/path", "https://" + session + ":" + token + "@proxy.internal:3128"},
            {"proxy.internal:3128", "http://" + session + ":" + token + "@proxy.internal:3128"},
            {"http://[::1]:8421", "http://" + session + ":" + token + "@[::1]:8421"}}) {
-    ControlApi api{f.store(), ApiKeys({std::string(ApiFixture::kKey)}), f.log, f.runtime, SandboxEnvSettings{advertise, "/b.pem", {}}};
+    ControlApi api{f.store(), ApiKeys({std::string(ApiFixture::kKey)}), f.log, f.runtime, SandboxEnvSettings{advertise, {"/b.pem", "/t.p12"}, {}}};
     Response r = handle(api, "/v1/sessions/" + session + "/sandbox_env");
     REQUIRE(r.status == 200);
     CHECK(r.json_body["env"]["HTTPS_PROXY"] == expected);

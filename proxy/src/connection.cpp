@@ -140,7 +140,7 @@ asio::awaitable<void> Connection::serve(bool transparent) {
     http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
     for (bool first = true;; first = false) {
       const HeadResult result = co_await read_head(parser, first);
-      if (result == HeadResult::closed) break;
+      if (result == HeadResult::closed || result == HeadResult::abandoned) break;
       if (result != HeadResult::ok) {
         co_await deny_head(result, parser);
         break;
@@ -185,6 +185,7 @@ asio::awaitable<Connection::HeadResult> Connection::read_head(http1::RequestPars
       ec = co_await client_.wait_readable();
     }
     idle_ = false;
+    if (first && !draining_ && is_peer_close(ec)) co_return HeadResult::abandoned;
     if (ec || draining_) co_return HeadResult::closed;
   }
   client_.expires_after(timeouts.request_head);  // one bound for the whole head (slow senders included)
@@ -287,7 +288,15 @@ asio::awaitable<void> Connection::connect_tunnel(http1::RequestParser& parser) {
   }
   // The CONNECT itself is not an exchange: each request inside the tunnel is audited on its own.
   http1::RequestParser inner(http1::Limits{shared_.options.max_header_bytes});
-  co_await tunnel_requests(inner, false, caller.session->session_id, *target, tls, sni_mismatch);
+  if (co_await tunnel_requests(inner, false, caller.session->session_id, *target, tls, sni_mismatch) && tls) {
+    rejected_after_handshake(exchange, target->host);
+  }
+}
+
+void Connection::rejected_after_handshake(Exchange& exchange, const certs::ValidatedHost& host) {
+  exchange.refuse(Reason::client_untrusted_ca);
+  audit(shared_, exchange);
+  warn_untrusted_ca(shared_, host);
 }
 
 asio::awaitable<bool> Connection::refuse_tunnel(const SessionEntry& session, const Authority& target, bool intercepted,
@@ -331,15 +340,16 @@ asio::awaitable<void> Connection::passthrough(const Caller& caller, const Author
   audit(shared_, exchange);
 }
 
-asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, bool head_ready, std::string session_id,
+asio::awaitable<bool> Connection::tunnel_requests(http1::RequestParser& parser, bool head_ready, std::string session_id,
                                                   const Authority& target, bool tls, bool sni_mismatch) {
   const std::uint16_t default_port = tls ? 443 : 80;
   for (bool first = true;; first = false) {
     const HeadResult result = std::exchange(head_ready, false) ? HeadResult::ok : co_await read_head(parser, first);
-    if (result == HeadResult::closed) co_return;
+    if (result == HeadResult::abandoned) co_return true;
+    if (result == HeadResult::closed) co_return false;
     if (result != HeadResult::ok) {
       co_await deny_head(result, parser);
-      co_return;
+      co_return false;
     }
     const http1::RequestHead& head = parser.head();
     Exchange exchange = begin(head);
@@ -351,16 +361,16 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
     const auto snapshot = shared_.snapshots.load();
     if (!snapshot->unavailable.empty()) {
       co_await deny_offline(exchange, *snapshot);
-      co_return;
+      co_return false;
     }
     const Caller caller = find_session(session_id, snapshot);
     if (caller.session == nullptr) {
       co_await deny(exchange, Reason::session_closed, RefusalFacts{.session = session_id});
-      co_return;
+      co_return false;
     }
     if (auto limited = admit(session_id)) {
       co_await deny_limited(exchange, *limited);
-      co_return;
+      co_return false;
     }
     // S2: the host substitution is decided for is the CONNECT target; SNI and Host must agree with it.
     std::string origin_form = head.target;
@@ -369,7 +379,7 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
       mismatch = mismatch || !host_header_matches(*host, target.host, target.port);
     } else if (head.version_minor >= 1) {
       co_await deny(exchange, Reason::bad_request, RefusalFacts{.detail = "an HTTP/1.1 request needs a Host header"});
-      co_return;
+      co_return false;
     }
     if (!head.target.empty() && head.target.front() != '/' && head.target != "*") {
       const auto url = parse_absolute_url(head.target);
@@ -379,23 +389,23 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
     }
     if (mismatch) {
       co_await deny(exchange, Reason::host_mismatch, facts_of(exchange));
-      co_return;
+      co_return false;
     }
     if (!environment_allows(*caller.session, target.host)) {
       co_await deny(exchange, Reason::host_not_allowed, facts_of(exchange));
-      co_return;
+      co_return false;
     }
     const PolicyCheck policy = policy_for_request(*caller.session, target, head);
     if (policy.refused) {
       co_await deny(exchange, *policy.refused, policy_facts(exchange, policy));
-      co_return;
+      co_return false;
     }
 
     if (auto failure =
             co_await ensure_upstream(shared_, worker_, watchdog_, upstream_, session_id, target, tls, false, policy.reach)) {
       co_await deny(exchange, failure->reason,
                     RefusalFacts{.host = target.host.text(), .port = target.port, .detail = failure->detail});
-      co_return;
+      co_return false;
     }
     const Decision decision = decide(head, *upstream_.verified, *caller.session,
                                      DecideOptions{shared_.options.placeholder_violation_passthrough,
@@ -405,7 +415,7 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
       RefusalFacts facts = facts_of(exchange);
       if (refused->credential != nullptr) facts.secret_name = refused->credential->secret_name;
       co_await deny(exchange, refused->reason, facts);
-      co_return;
+      co_return false;
     }
     ExchangeScope scope{shared_, worker_, watchdog_, client_, client_in_, parser, upstream_};
     const Destination destination{target, tls, std::move(origin_form), authority_text(target, default_port),
@@ -415,9 +425,9 @@ asio::awaitable<void> Connection::tunnel_requests(http1::RequestParser& parser, 
     audit(shared_, exchange);
     if (forwarded.refused) {
       linger_ = true;
-      co_return;
+      co_return false;
     }
-    if (!forwarded.client_keep_alive || draining_) co_return;
+    if (!forwarded.client_keep_alive || draining_) co_return false;
   }
 }
 

@@ -61,7 +61,8 @@ class Connection {
   void abort() noexcept;
 
  private:
-  enum class HeadResult { ok, closed, timed_out, malformed };
+  // abandoned: the peer closed before the connection's first byte, without even a TLS close_notify.
+  enum class HeadResult { ok, closed, abandoned, timed_out, malformed };
 
   asio::awaitable<void> serve(bool transparent);
   asio::awaitable<void> transparent();
@@ -79,10 +80,15 @@ class Connection {
   // after a CONNECT; nothing on a transparent connection).
   asio::awaitable<void> passthrough(const Caller& caller, const Authority& target, Reach reach, Exchange& exchange,
                                     std::string_view established);
-  // The requests inside a tunnel. `head_ready`: `parser` already holds the first request's head.
-  asio::awaitable<void> tunnel_requests(http1::RequestParser& parser, bool head_ready, std::string session_id,
+  // The requests inside a tunnel. `head_ready`: `parser` already holds the first request's head. True
+  // when the client left before its first request without a word (see rejected_after_handshake).
+  asio::awaitable<bool> tunnel_requests(http1::RequestParser& parser, bool head_ready, std::string session_id,
                                         const Authority& target, bool tls, bool sni_mismatch);
   asio::awaitable<bool> absolute_request(http1::RequestParser& parser);
+  // Audits `exchange` as client_untrusted_ca: a TLS client that closes right after the handshake, before
+  // its first byte and without a close_notify, checked our certificate after the handshake and refused
+  // it (Node.js clients do so).
+  void rejected_after_handshake(Exchange& exchange, const certs::ValidatedHost& host);
   // Refuses, audits, and marks the connection for a lingering close.
   asio::awaitable<void> deny(Exchange& exchange, Reason reason, RefusalFacts facts);
   asio::awaitable<void> deny_head(HeadResult result, http1::RequestParser& parser);

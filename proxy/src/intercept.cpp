@@ -237,6 +237,7 @@ bool client_rejected_certificate(const Leg& client, const error_code& ec) {
     case TLS_ST_SR_CERT_VRFY:
     case TLS_ST_SR_CHANGE:
     case TLS_ST_SR_FINISHED:
+    case TLS_ST_EARLY_DATA:  // TLS 1.3: where OpenSSL waits for the client's Finished after our flight
       return true;
     default:
       return false;
@@ -244,6 +245,16 @@ bool client_rejected_certificate(const Leg& client, const error_code& ec) {
 }
 
 }  // namespace
+
+void warn_untrusted_ca(Shared& shared, const certs::ValidatedHost& host) noexcept {
+  if (!shared.options.log || shared.options.log_level > LogLevel::warn) return;
+  try {
+    std::string line = refusal_body(Reason::client_untrusted_ca, RefusalFacts{.host = host.text()});
+    if (!line.empty() && line.back() == '\n') line.pop_back();
+    shared.options.log(LogLevel::warn, "proxy: " + line);
+  } catch (...) {
+  }
+}
 
 asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const certs::ValidatedHost& host) {
   ClientTls out;
@@ -257,15 +268,7 @@ asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const 
   if (error_code ec = co_await client.accept_tls(context->get())) {
     out.failure = client_rejected_certificate(client, ec) ? Reason::client_untrusted_ca : Reason::client_tls_failed;
     out.detail = ec.message();
-    if (out.failure == Reason::client_untrusted_ca && shared.options.log && shared.options.log_level <= LogLevel::warn) {
-      // Nothing can be answered to the client: the log says what to change (the audit row has the reason).
-      std::string line = refusal_body(*out.failure, RefusalFacts{.host = host.text()});
-      if (!line.empty() && line.back() == '\n') line.pop_back();
-      try {
-        shared.options.log(LogLevel::warn, "proxy: " + line);
-      } catch (...) {
-      }
-    }
+    if (out.failure == Reason::client_untrusted_ca) warn_untrusted_ca(shared, host);
     co_return out;
   }
   const char* sni = SSL_get_servername(client.ssl(), TLSEXT_NAMETYPE_host_name);

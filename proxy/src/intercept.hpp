@@ -75,4 +75,8 @@ struct ClientTls {
 // Mints (or reuses) the leaf for `host` and runs the server-side handshake on `client`.
 asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const certs::ValidatedHost& host);
 
+// The warn line for client_untrusted_ca: nothing can be answered to a client that distrusts us, so the
+// log says which bundle and variables to give it (the audit row has the reason).
+void warn_untrusted_ca(Shared& shared, const certs::ValidatedHost& host) noexcept;
+
 }  // namespace airlock::proxy

@@ -127,7 +127,9 @@ asio::awaitable<void> Connection::transparent_tls(const TransparentAddresses& ad
   }
   alert_refusals_ = false;
   http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
-  co_await tunnel_requests(parser, false, caller.session->session_id, target, true, handshake.sni_mismatch);
+  if (co_await tunnel_requests(parser, false, caller.session->session_id, target, true, handshake.sni_mismatch)) {
+    rejected_after_handshake(exchange, target.host);
+  }
 }
 
 asio::awaitable<void> Connection::transparent_http(const TransparentAddresses& addresses, Exchange& exchange) {
@@ -135,7 +137,7 @@ asio::awaitable<void> Connection::transparent_http(const TransparentAddresses& a
   client_.take_pending(client_in_);
   http1::RequestParser parser(http1::Limits{shared_.options.max_header_bytes});
   const HeadResult result = co_await read_head(parser, true);
-  if (result == HeadResult::closed) co_return;
+  if (result == HeadResult::closed || result == HeadResult::abandoned) co_return;
   if (result != HeadResult::ok) {
     co_await deny_head(result, parser);
     co_return;
@@ -162,7 +164,7 @@ asio::awaitable<void> Connection::transparent_http(const TransparentAddresses& a
   exchange.record.host = target.host.text();
   const Caller caller = co_await transparent_caller(addresses, exchange);
   if (caller.session == nullptr) co_return;
-  co_await tunnel_requests(parser, true, caller.session->session_id, target, false, false);
+  co_await tunnel_requests(parser, true, caller.session->session_id, target, false, false);  // never abandoned: the head is read
 }
 
 }  // namespace airlock::proxy

@@ -1,6 +1,6 @@
 # The two set-up commands of the README. Both install what is missing (scripts/setup), then build.
 #   make run    the daemon on embedded defaults (extra flags: make run ARGS="--log-level debug")
-#   make test   every test: unit, end-to-end, SDK conformance
+#   make test   every test: unit, end-to-end, SDK conformance, real clients
 #   make bench  the proxy and cron benchmarks (figures only; see bench/README.md)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -25,7 +25,7 @@ run: build
 	./$(BUILD_DIR)/airlock serve $(ARGS)
 
 test: build
-	@cd tests/sdk && [ -d node_modules/@anthropic-ai/sdk ] || npm ci --no-audit --no-fund --loglevel=error
+	@for dir in tests/sdk tests/clients; do [ -d $$dir/node_modules ] || (cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; done
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 bench: build

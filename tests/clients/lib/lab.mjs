@@ -20,6 +20,7 @@ import { makeOriginCertificates } from '../../sdk/lib/origin.mjs';
 //   work          a temp folder removed at the end unless a test failed
 //   sandbox({tokens}) → {env, secrets, session}: one vault with a credential per token, each allowed to
 //                 its own hosts only: tokens = [{name: 'NPM_TOKEN', hosts: ['registry.internal.test']}]
+//   egressRows(session, count) → the session's egress audit rows (GET /v1/sessions/{id}/egress)
 export function useLab({ hosts }) {
   const work = makeTempDir('airlock-clients-');
   const certificates = makeOriginCertificates(work, hosts);
@@ -52,6 +53,17 @@ export function useLab({ hosts }) {
       assert.match(json.env[name], /^airlock_ph_[A-Za-z0-9]{40}$/, `${name} must be a placeholder`);
     }
     return { env: json.env, secrets, session };
+  };
+
+  // The session's egress audit, once it holds at least `count` rows (its writer flushes every 250 ms;
+  // after 4 s, whatever is there).
+  ctx.egressRows = async (session, count) => {
+    for (let i = 0; ; i++) {
+      const { status, json } = await ctx.raw('GET', `/v1/sessions/${session.id}/egress?limit=100`);
+      assert.equal(status, 200, JSON.stringify(json));
+      if (json.data.length >= count || i === 40) return json.data;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   };
   return ctx;
 }

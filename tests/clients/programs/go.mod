@@ -1,0 +1,3 @@
+module airlock.test/clients
+
+go 1.19

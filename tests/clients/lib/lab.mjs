@@ -92,6 +92,7 @@ export function runTool(command, args, { env, home, cwd, input, timeoutMs = 120_
       clearTimeout(timer);
       resolve({ code: signal ? `signal ${signal}` : code, stdout, stderr });
     });
+    child.stdin.on('error', () => {});  // EPIPE when the tool exits before reading: its exit code tells
     child.stdin.end(input ?? '');
   });
 }

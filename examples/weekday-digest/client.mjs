@@ -11,114 +11,15 @@
 // runtime record. It writes DIR/session_id and DIR/events.json (the session's events, for run.sh to
 // check) and exits 0 only if the session ended idle.
 //
-// The SDK is the one installed for the conformance tests (tests/sdk/node_modules): nothing to install.
+// The SDK is the one installed for the conformance tests (tests/sdk/node_modules; examples/lib/session.mjs).
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const require = createRequire(new URL('../../tests/sdk/package.json', import.meta.url));
-const { Anthropic } = require('@anthropic-ai/sdk');
+import { allEvents, connect, follow, printRecords, required } from '../lib/session.mjs';
 
-const kSessionTimeoutMs = 180_000;  // the harness's own limit is 120 s (timeout_seconds in run.sh's config)
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) {
-    console.error(`client.mjs: set ${name} (run.sh does)`);
-    process.exit(2);
-  }
-  return value;
-}
-
-const baseURL = required('AIRLOCK_API_URL');
-const apiKey = required('AIRLOCK_API_KEY');
 const metricsToken = required('METRICS_REAL_TOKEN');
 const out = required('DIGEST_OUT');
-
-const client = new Anthropic({ apiKey, baseURL });
-
-// Airlock's extension routes (GET /v1/sessions/{id}/egress and /runtime) are not in the SDK.
-async function extension(route) {
-  const response = await fetch(`${baseURL}${route}`, { headers: { 'x-api-key': apiKey } });
-  const body = await response.json();
-  if (!response.ok) throw new Error(`GET ${route}: ${response.status} ${JSON.stringify(body)}`);
-  return body;
-}
-
-function eventText(event) {
-  switch (event.type) {
-    case 'user.message':
-    case 'system.message':
-    case 'agent.message':
-      return (event.content ?? []).filter((b) => b.type === 'text').map((b) => b.text).join(' ');
-    case 'session.status_idle':
-      return `stop_reason ${event.stop_reason?.type}`;
-    case 'session.error':
-      return `${event.error?.type}: ${event.error?.message}`;
-    default:
-      return '';
-  }
-}
-
-function printEvent(event) {
-  console.log(`  ${event.type.padEnd(26)} ${eventText(event)}`);
-}
-
-const isEnd = (event) => event.type === 'session.status_idle' || event.type === 'session.status_terminated';
-
-async function allEvents(sessionId) {
-  const events = [];
-  for await (const event of client.beta.sessions.events.list(sessionId, { limit: 1000 })) events.push(event);
-  return events;
-}
-
-// Without the events stream: lists the events every half second until the harness has finished.
-async function poll(sessionId, show) {
-  const deadline = Date.now() + kSessionTimeoutMs;
-  while (Date.now() < deadline) {
-    for (const event of await allEvents(sessionId)) {
-      if (show(event)) return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`the session did not finish within ${kSessionTimeoutMs / 1000} s`);
-}
-
-// Prints the session's events as they come, until the harness has finished: the stream delivers what is
-// stored after it opened, the list what was stored before (a short harness may be done already).
-async function follow(sessionId) {
-  const seen = new Set();
-  const show = (event) => {
-    if (seen.has(event.id)) return false;
-    seen.add(event.id);
-    printEvent(event);
-    return isEnd(event);
-  };
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), kSessionTimeoutMs);
-  try {
-    let stream;
-    try {
-      stream = await client.beta.sessions.events.stream(sessionId, {}, { signal: controller.signal });
-    } catch (err) {
-      if (!(err instanceof Anthropic.NotFoundError) && !(err instanceof Anthropic.APIError && err.status === 405)) throw err;
-      return await poll(sessionId, show);  // a daemon without GET .../events/stream
-    }
-    for (const event of await allEvents(sessionId)) {
-      if (show(event)) return;
-    }
-    for await (const event of stream) {
-      if (show(event)) return;
-    }
-    throw new Error('the event stream ended before the session did');
-  } catch (err) {
-    if (controller.signal.aborted) throw new Error(`the session did not finish within ${kSessionTimeoutMs / 1000} s`);
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-}
+const { client, extension } = connect();
 
 // --- the setup a user does once -------------------------------------------------------------------
 
@@ -178,25 +79,10 @@ const { session_id: sessionId } = await client.beta.deploymentRuns.retrieve(run.
 fs.writeFileSync(path.join(out, 'session_id'), `${sessionId}\n`);
 console.log(`\nrun ${run.id} (manual) -> session ${sessionId}; its events:`);
 
-await follow(sessionId);
+await follow(client, sessionId);
 
 const session = await client.beta.sessions.retrieve(sessionId);
-const events = await allEvents(sessionId);
+const events = await allEvents(client, sessionId);
 fs.writeFileSync(path.join(out, 'events.json'), `${JSON.stringify(events, null, 2)}\n`);
 
-const egress = await extension(`/v1/sessions/${sessionId}/egress`);
-console.log('\negress audit (GET /v1/sessions/{id}/egress):');
-for (const entry of egress.data) {
-  const used = entry.credentials.map((c) => `${c.secret_name} in ${c.location}`).join(', ') || 'no credential';
-  console.log(`  ${entry.method} ${entry.host}:${entry.port}${entry.path} -> ${entry.status} ${entry.decision}` +
-              `${entry.reason ? ` (${entry.reason})` : ''}; ${used}`);
-}
-
-const runtime = await extension(`/v1/sessions/${sessionId}/runtime`);
-console.log('\nruntime (GET /v1/sessions/{id}/runtime):');
-console.log(`  ${runtime.runtime} harness ${runtime.harness}: ${runtime.state}, exit code ${runtime.exit_code}, ` +
-            `${runtime.duration_seconds?.toFixed(2)} s, ${runtime.stderr.bytes} bytes of stderr`);
-if (runtime.stderr.tail) console.log(`  stderr tail:\n${runtime.stderr.tail.trimEnd().replace(/^/gm, '    ')}`);
-
-console.log(`\nsession ${sessionId} is ${session.status}`);
-if (session.status !== 'idle') process.exit(1);
+await printRecords(extension, sessionId);

@@ -319,6 +319,7 @@ int run(const Config& config, Logger& log) {
   store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
   publisher.flush();
   AuditWriter audit(*store, log, config.audit_retention_days);
+  runtime.before_session_ends([&audit] { audit.flush(); });
   proxy::Proxy egress(proxy_options(config, api_acceptor.local_endpoint(), sandbox_uid_base, log), ca.ca, snapshots, audit);
   tcp::endpoint proxy_local = egress.local_endpoint();
   std::string proxy_address = Endpoint{proxy_local.address().to_string(), proxy_local.port()}.to_string();

@@ -581,6 +581,7 @@ void SessionRuntime::after_commit() {
 
 void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
   const std::string id = sandbox.session_id;
+  if (before_end_) before_end_();
   const double duration = std::chrono::duration<double>(SteadyClock::now() - sandbox.started).count();
   std::string state = "exited";
   std::string message;

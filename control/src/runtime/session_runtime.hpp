@@ -113,6 +113,9 @@ class SessionRuntime {
   std::size_t active() const noexcept { return sandboxes_.size() + pending_.size(); }
   // Called with a session id after events were appended to it (the events stream wakes on it).
   void on_events_appended(std::function<void(const std::string&)> callback) { on_events_ = std::move(callback); }
+  // Called as a harness ends, before its end is recorded: the daemon writes the queued egress audit then,
+  // so a client that sees the session idle or terminated finds all of its requests in GET .../egress.
+  void before_session_ends(std::function<void()> callback) { before_end_ = std::move(callback); }
 
   // GET /v1/sessions/{id}/runtime: the placement, process state, exit code, duration and stderr tail.
   nlohmann::json describe(const store::Session& session) const;
@@ -148,6 +151,7 @@ class SessionRuntime {
   std::set<std::string> pending_;
   bool stopping_ = false;  // after stop_all(): nothing new starts (pending sessions start at the next start)
   std::function<void(const std::string&)> on_events_;
+  std::function<void()> before_end_;
 };
 
 }  // namespace airlock::control

@@ -124,6 +124,9 @@ case "$node_bin" in
 esac
 {
   echo "runtime:"
+  # Each session runs in a cgroup with the default limits (1 GiB, 512 processes, 1 CPU), which needs root or
+  # a delegated cgroup (docs/runtime.md, "Resource limits"); as another user the example runs without them.
+  (( EUID == 0 )) || echo "  limits: none"
   echo "  harnesses:"
   echo "    build:"
   echo "      command: [$(yaml_quote /bin/sh), $(yaml_quote "$here/harness/build.sh")]"

@@ -113,6 +113,9 @@ esac
   echo "scheduler:"
   echo "  max_jitter_seconds: 0"
   echo "runtime:"
+  # Each session runs in a cgroup with the default limits (1 GiB, 512 processes, 1 CPU), which needs root or
+  # a delegated cgroup (docs/runtime.md, "Resource limits"); as another user the example runs without them.
+  (( EUID == 0 )) || echo "  limits: none"
   echo "  harnesses:"
   echo "    digest:"
   echo "      command: [$(yaml_quote /bin/sh), $(yaml_quote "$here/harness/digest.sh")]"

@@ -437,9 +437,12 @@ test('exit 0: running, the output as events (a JSON line as that event), then id
   assertTimestamp(runtime.started_at, 'started_at');
   assertTimestamp(runtime.ended_at, 'ended_at');
   assert.ok(runtime.duration_seconds > 0);
-  assert.deepEqual({ ...runtime, started_at: null, ended_at: null, duration_seconds: null }, {
+  // Its cgroup's peak memory is whatever the shell took: a number.
+  assert.ok(Number.isInteger(runtime.memory_peak_bytes) && runtime.memory_peak_bytes > 0, String(runtime.memory_peak_bytes));
+  assert.deepEqual({ ...runtime, started_at: null, ended_at: null, duration_seconds: null, memory_peak_bytes: null }, {
     type: 'session_runtime', session_id: created.id, runtime: 'local', harness: 'emit', state: 'exited',
     started_at: null, ended_at: null, exit_code: 0, signal: null, duration_seconds: null,
+    limits: { memory_bytes: 1073741824, pids: 512, cpus: 1 }, oom_kills: 0, memory_peak_bytes: null,
     stderr: { bytes: 17, truncated: false, tail: 'a note on stderr\n' },
     stdout: { bytes: 77, truncated: false },
   });
@@ -661,6 +664,7 @@ test('placement: an unknown harness is a 400 naming it (and other bad metadata);
   assert.deepEqual(await rt.runtime(session.id), {
     type: 'session_runtime', session_id: session.id, runtime: 'external', harness: null, state: null,
     started_at: null, ended_at: null, exit_code: null, signal: null, duration_seconds: null,
+    limits: null, oom_kills: null, memory_peak_bytes: null,
     stderr: { bytes: 0, truncated: false, tail: '' },
     stdout: { bytes: 0, truncated: false },
   });

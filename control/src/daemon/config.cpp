@@ -65,6 +65,15 @@ class YamlReader {
     }
     return value;
   }
+  double number(const YAML::Node& node, std::string_view path, double min, double max) const {
+    double value = 0;
+    std::string text = node.IsScalar() ? node.as<std::string>() : "";
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !(value >= min && value <= max)) {
+      fail(path, fmt::format("expected a number from {} to {}", min, max));
+    }
+    return value;
+  }
   std::vector<std::string> strings(const YAML::Node& node, std::string_view path) const {
     if (!node.IsSequence()) fail(path, "expected a list of strings");
     std::vector<std::string> out;
@@ -90,8 +99,32 @@ bool valid_harness_name(std::string_view name) {
   });
 }
 
+// The bounds of runtime.limits and runtime.harnesses.NAME.limits: below them nothing a harness does
+// (a shell, node) starts; above them the limit means nothing.
+constexpr long long kMinMemoryBytes = 16LL << 20;
+constexpr long long kMaxMemoryBytes = 1LL << 40;
+constexpr long long kMaxPids = 1 << 22;
+
+HarnessConfig::LimitOverrides limits_from_yaml(const YamlReader& yaml, const YAML::Node& node, const std::string& path) {
+  yaml.check_keys(node, path, {"memory_bytes", "pids", "cpus"});
+  HarnessConfig::LimitOverrides limits;
+  if (auto bytes = node["memory_bytes"]) {
+    limits.memory_bytes = static_cast<std::uint64_t>(yaml.integer(bytes, path + ".memory_bytes", kMinMemoryBytes, kMaxMemoryBytes));
+  }
+  if (auto pids = node["pids"]) limits.pids = static_cast<std::uint32_t>(yaml.integer(pids, path + ".pids", 8, kMaxPids));
+  if (auto cpus = node["cpus"]) limits.cpus = yaml.number(cpus, path + ".cpus", 0.01, 1024);
+  return limits;
+}
+
+ResourceLimits with_overrides(ResourceLimits limits, const HarnessConfig::LimitOverrides& overrides) {
+  if (overrides.memory_bytes) limits.memory_bytes = *overrides.memory_bytes;
+  if (overrides.pids) limits.pids = *overrides.pids;
+  if (overrides.cpus) limits.cpus = *overrides.cpus;
+  return limits;
+}
+
 HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, const std::string& path) {
-  yaml.check_keys(node, path, {"command", "read_only_paths", "timeout_seconds", "stdin", "env"});
+  yaml.check_keys(node, path, {"command", "read_only_paths", "timeout_seconds", "stdin", "env", "limits"});
   HarnessConfig harness;
   if (auto command = node["command"]) harness.command = yaml.strings(command, path + ".command");
   if (harness.command.empty() || harness.command[0].empty()) {
@@ -125,12 +158,22 @@ HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, 
       harness.env[name] = yaml.string(item.second, path + ".env." + name);
     }
   }
+  if (auto limits = node["limits"]) harness.limits = limits_from_yaml(yaml, limits, path + ".limits");
   return harness;
 }
 
 void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig& runtime) {
   yaml.check_keys(node, "runtime", {"default_harness", "max_concurrent_sessions", "harnesses", "bwrap", "stderr_log_bytes",
-                                    "stdout_event_bytes", "sandbox_uid_base"});
+                                    "stdout_event_bytes", "sandbox_uid_base", "limits"});
+  if (auto limits = node["limits"]) {
+    if (limits.IsScalar() && limits.as<std::string>() == "none") {
+      runtime.limits.reset();
+    } else if (limits.IsMap()) {
+      runtime.limits = with_overrides(ResourceLimits{}, limits_from_yaml(yaml, limits, "runtime.limits"));
+    } else {
+      yaml.fail("runtime.limits", "expected a mapping (memory_bytes, pids, cpus) or none");
+    }
+  }
   if (auto harnesses = node["harnesses"]) {
     if (!harnesses.IsMap()) yaml.fail("runtime.harnesses", "expected a mapping of harness name to its settings");
     for (const auto& item : harnesses) {
@@ -139,6 +182,11 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
       std::string path = "runtime.harnesses." + name;
       if (!valid_harness_name(name)) yaml.fail(path, "a harness name is 1-64 letters, digits, '-', '_' or '.'");
       runtime.harnesses[name] = harness_from_yaml(yaml, item.second, path);
+      const HarnessConfig::LimitOverrides& own = runtime.harnesses[name].limits;
+      if (!runtime.limits && (own.memory_bytes || own.pids || own.cpus)) {
+        yaml.fail(path + ".limits", "runtime.limits is none, so no session has a cgroup to hold these limits; remove them, "
+                                    "or give runtime.limits its values instead of none");
+      }
     }
   }
   if (auto name = node["default_harness"]) {
@@ -406,6 +454,11 @@ std::string_view to_string(LogLevel level) {
     case LogLevel::error: return "error";
   }
   return "info";
+}
+
+std::optional<ResourceLimits> harness_limits(const RuntimeConfig& runtime, const HarnessConfig& harness) {
+  if (!runtime.limits) return std::nullopt;
+  return with_overrides(*runtime.limits, harness.limits);
 }
 
 Config load_config(std::span<const std::string_view> args, std::string_view api_key_env) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "airlock/policies/address.hpp"
+#include "runtime/cgroup_limits.hpp"
 
 namespace airlock::control {
 
@@ -33,6 +34,12 @@ struct HarnessConfig {
   int timeout_seconds = 3600;                           // the session's time limit; the process tree is killed then
   bool keep_stdin_open = false;                         // stdin: open (events sent later arrive as lines) | close
   std::map<std::string, std::string> env;               // extra variables (not secrets: keep those in vaults)
+  // runtime.harnesses.NAME.limits: each key set here replaces runtime.limits' for this harness.
+  struct LimitOverrides {
+    std::optional<std::uint64_t> memory_bytes;
+    std::optional<std::uint32_t> pids;
+    std::optional<double> cpus;
+  } limits;
 };
 
 // runtime.*: which sessions start a local sandbox and how many at once.
@@ -46,7 +53,13 @@ struct RuntimeConfig {
   // When Airlock runs as root: gid of the sandboxes' group; sandbox N runs as uid/gid base+1+N
   // (sandbox_identity.hpp, SECURITY.md N6). 2000000000 lies in the range no distribution or systemd assigns.
   std::uint32_t sandbox_uid_base = 2000000000;
+  // runtime.limits: what each session's cgroup allows (1 GiB, 512 processes, 1 CPU by default). nullopt is
+  // "runtime.limits: none": sessions run without a cgroup, which must be asked for by name.
+  std::optional<ResourceLimits> limits = ResourceLimits{};
 };
+
+// A harness's limits: runtime.limits with its own overrides; nullopt when runtime.limits is none.
+std::optional<ResourceLimits> harness_limits(const RuntimeConfig& runtime, const HarnessConfig& harness);
 
 // proxy.transparent_sessions: connections to a transparent listener from `source` belong to `session_id`.
 struct TransparentSession {

@@ -178,6 +178,47 @@ TEST_CASE("config: runtime defaults") {
   CHECK(config.runtime.stderr_log_bytes == 1048576);
   CHECK(config.runtime.stdout_event_bytes == 16777216);
   CHECK(config.runtime.sandbox_uid_base == 2000000000);
+  CHECK(config.runtime.limits == ResourceLimits{.memory_bytes = 1073741824, .pids = 512, .cpus = 1.0});
+}
+
+TEST_CASE("config: runtime.limits, per-harness overrides, and none") {
+  TempDir dir;
+  auto load_yaml = [&](std::string_view name, std::string_view text) {
+    std::string path = dir.write(name, text).string();
+    return load({"--config", path});
+  };
+  Config config = load_yaml("a.yaml",
+                            "runtime:\n  limits: {memory_bytes: 536870912, cpus: 2.5}\n  harnesses:\n"
+                            "    small: {command: [sh], limits: {memory_bytes: 67108864, pids: 32}}\n"
+                            "    plain: {command: [sh]}\n");
+  REQUIRE(config.runtime.limits);
+  CHECK(*config.runtime.limits == ResourceLimits{.memory_bytes = 536870912, .pids = 512, .cpus = 2.5});
+  CHECK(harness_limits(config.runtime, config.runtime.harnesses.at("small")) ==
+        ResourceLimits{.memory_bytes = 67108864, .pids = 32, .cpus = 2.5});
+  CHECK(harness_limits(config.runtime, config.runtime.harnesses.at("plain")) == config.runtime.limits);
+
+  config = load_yaml("b.yaml", "runtime:\n  limits: none\n  harnesses:\n    plain: {command: [sh]}\n");
+  CHECK_FALSE(config.runtime.limits);
+  CHECK_FALSE(harness_limits(config.runtime, config.runtime.harnesses.at("plain")));
+
+  auto error_for = [&](std::string_view name, std::string_view text) {
+    std::string path = dir.write(name, text).string();
+    std::string message = config_error({"--config", path});
+    CHECK(message.starts_with(path + ": "));
+    return message.substr(path.size() + 2);
+  };
+  CHECK(error_for("c.yaml", "runtime:\n  limits: unlimited\n") ==
+        "runtime.limits: expected a mapping (memory_bytes, pids, cpus) or none");
+  CHECK(error_for("d.yaml", "runtime:\n  limits: {memory: 1}\n") ==
+        "runtime.limits.memory: unknown key; accepted here: memory_bytes, pids, cpus");
+  CHECK(error_for("e.yaml", "runtime:\n  limits: {memory_bytes: 1000}\n") ==
+        "runtime.limits.memory_bytes: expected an integer from 16777216 to 1099511627776");
+  CHECK(error_for("f.yaml", "runtime:\n  limits: {pids: 2}\n") == "runtime.limits.pids: expected an integer from 8 to 4194304");
+  CHECK(error_for("g.yaml", "runtime:\n  limits: {cpus: 0}\n") == "runtime.limits.cpus: expected a number from 0.01 to 1024");
+  CHECK(error_for("h.yaml", "runtime:\n  limits: {cpus: many}\n") == "runtime.limits.cpus: expected a number from 0.01 to 1024");
+  CHECK(error_for("i.yaml", "runtime:\n  limits: none\n  harnesses:\n    d: {command: [sh], limits: {pids: 64}}\n") ==
+        "runtime.harnesses.d.limits: runtime.limits is none, so no session has a cgroup to hold these limits; remove them, "
+        "or give runtime.limits its values instead of none");
 }
 
 TEST_CASE("config: runtime refusals name the key and what to do") {
@@ -192,7 +233,7 @@ TEST_CASE("config: runtime refusals name the key and what to do") {
   };
   CHECK(error_for("a.yaml", "runtime:\n  harness: x\n") ==
         "runtime.harness: unknown key; accepted here: default_harness, max_concurrent_sessions, harnesses, bwrap, "
-        "stderr_log_bytes, stdout_event_bytes, sandbox_uid_base");
+        "stderr_log_bytes, stdout_event_bytes, sandbox_uid_base, limits");
   CHECK(error_for("b.yaml", "runtime:\n  default_harness: digest\n") ==
         "runtime.default_harness: \"digest\" is not defined under runtime.harnesses");
   CHECK(error_for("c.yaml", "runtime:\n  harnesses:\n    d:\n      timeout_seconds: 5\n") ==

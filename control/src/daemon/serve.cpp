@@ -232,8 +232,31 @@ std::vector<proxy::SourceRoute> source_routes(const std::vector<TransparentSessi
   return routes;
 }
 
-RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca, std::optional<std::uint32_t> sandbox_uid_base) {
+// Where sessions' cgroups go: detected once, when sessions may run here and runtime.limits is not none.
+// Said once at start when they cannot be set up (each session that would start says it again).
+std::shared_ptr<const CgroupHost> session_cgroups(const Config& config, Logger& log) {
+  if (config.runtime.harnesses.empty()) return nullptr;
+  if (!config.runtime.limits) {
+    log.warn("runtime.limits is none: sessions run without memory, process or CPU limits, and one harness can starve "
+             "the machine");
+    return nullptr;
+  }
+  auto host = std::make_shared<const CgroupHost>(CgroupHost::detect());
+  if (host->usable()) {
+    log.info("runtime: sessions run in cgroups ({}) with {} bytes of memory, {} processes and {} CPU unless their harness "
+             "says otherwise",
+             host->describe(), config.runtime.limits->memory_bytes, config.runtime.limits->pids, config.runtime.limits->cpus);
+  } else {
+    log.error("runtime: sessions cannot be given their limits: {}; sessions placed in a local sandbox will not start",
+              host->problem());
+  }
+  return host;
+}
+
+RuntimeSettings runtime_settings(const Config& config, const CaFiles& ca, std::optional<std::uint32_t> sandbox_uid_base,
+                                 std::shared_ptr<const CgroupHost> cgroups) {
   RuntimeSettings settings;
+  settings.cgroups = std::move(cgroups);
   settings.config = config.runtime;
   settings.sandbox_uid_base = sandbox_uid_base;
   settings.data_dir = fs::absolute(config.data_dir);
@@ -277,7 +300,8 @@ int run(const Config& config, Logger& log) {
   asio::io_context io(1);
 
   // Sessions placed in a local sandbox start on io once it runs (after the proxy's Unix socket is bound).
-  SessionRuntime runtime(io.get_executor(), *store, runtime_settings(config, ca, sandbox_uid_base), log);
+  SessionRuntime runtime(io.get_executor(), *store,
+                         runtime_settings(config, ca, sandbox_uid_base, session_cgroups(config, log)), log);
   runtime.on_events_appended([&events](const std::string& session_id) { events.notify(session_id); });
   if (!config.runtime.harnesses.empty()) {
     // Said once at start, not only in every session's stderr: the machine cannot run sandboxes.

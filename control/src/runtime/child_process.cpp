@@ -27,34 +27,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "runtime/owned_fd.hpp"
+
 namespace airlock::control {
 namespace {
 
 namespace asio = boost::asio;
-
-// A descriptor that closes itself unless released.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) noexcept : fd_(fd) {}
-  ~OwnedFd() { reset(); }
-  OwnedFd(OwnedFd&& other) noexcept : fd_(other.release()) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = other.release();
-    }
-    return *this;
-  }
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 [[noreturn]] void fail(int error, std::string_view what) {
   throw std::system_error(error, std::generic_category(), std::string(what));
@@ -86,7 +64,7 @@ OwnedFd memfd_with(const std::string& bytes) {
 }
 
 // What the child reports when it cannot get as far as a successful exec.
-enum class ChildStep : int { descriptors, identity, exec };
+enum class ChildStep : int { cgroup, descriptors, identity, exec };
 struct ChildFailure {
   ChildStep step = ChildStep::exec;
   int error = 0;
@@ -98,6 +76,7 @@ struct ChildPlan {
   int kept = 3;                                 // descriptors below this one survive exec
   int report = -1;                              // the report pipe's write end (close-on-exec)
   const RunAs* run_as = nullptr;
+  std::vector<int> join_cgroups;
   std::vector<std::string> candidates;  // the paths execve tries, in order (the PATH search, done ahead)
   std::vector<char*> argv;
   std::vector<char*> envp;
@@ -153,6 +132,12 @@ struct KernelSigaction {
     if (signal != SIGKILL && signal != SIGSTOP) {
       ::syscall(SYS_rt_sigaction, signal, &default_action, nullptr, sizeof(default_action.mask));
     }
+  }
+
+  // The cgroups first, while nothing of the program's has run, and before the descriptors move (one of
+  // these may sit where a pipe end is about to go).
+  for (int procs : plan.join_cgroups) {
+    if (::write(procs, "0", 1) != 1) report_and_exit(plan.report, ChildStep::cgroup, errno);
   }
 
   // Every descriptor moved above 9 first: a pipe end may itself be 0..3 (a daemon started with stdin closed).
@@ -219,6 +204,7 @@ ChildProcess::ChildProcess(const asio::any_io_executor& executor, const SpawnOpt
   plan.kept = extra.get() >= 0 ? 4 : 3;
   plan.report = report.write.get();
   plan.run_as = options.run_as ? &*options.run_as : nullptr;
+  plan.join_cgroups = options.join_cgroups;
   plan.candidates = exec_candidates(options.program);
   plan.argv.push_back(const_cast<char*>(options.program.c_str()));
   for (const std::string& argument : options.arguments) plan.argv.push_back(const_cast<char*>(argument.c_str()));
@@ -255,6 +241,7 @@ ChildProcess::ChildProcess(const asio::any_io_executor& executor, const SpawnOpt
       case ChildStep::identity:
         fail(failure.error, fmt::format("cannot start {} as uid {} gid {}", options.program, options.run_as->uid,
                                         options.run_as->gid));
+      case ChildStep::cgroup: fail(failure.error, fmt::format("cannot start {}: joining its cgroup failed", options.program));
       case ChildStep::descriptors: break;
     }
     fail(failure.error, fmt::format("cannot start {}: setting up its descriptors failed", options.program));

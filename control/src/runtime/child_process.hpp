@@ -40,6 +40,9 @@ struct SpawnOptions {
   std::vector<std::string> environment;  // "NAME=value" entries: the child's whole environment
   std::optional<std::string> fd3;      // when set, the child's descriptor 3 reads these bytes (a memfd)
   std::optional<RunAs> run_as;         // when set, the child switches to this identity before exec
+  // cgroup.procs files open for writing: the child writes "0" to each first, joining those groups before it
+  // runs anything (a session's limits then hold for everything it starts).
+  std::vector<int> join_cgroups;
 };
 
 class ChildProcess {

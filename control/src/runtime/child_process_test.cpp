@@ -57,7 +57,7 @@ Outcome run(const SpawnOptions& options, std::string input = {}) {
 }  // namespace
 
 TEST_CASE("child process: stdin in, stdout and stderr out, and the exit code") {
-  Outcome o = run({"/bin/sh", {"-c", "cat; echo to-stderr >&2; exit 3"}, {}, std::nullopt, std::nullopt}, "hello child\n");
+  Outcome o = run({"/bin/sh", {"-c", "cat; echo to-stderr >&2; exit 3"}, {}, std::nullopt, std::nullopt, {}}, "hello child\n");
   CHECK(o.out == "hello child\n");
   CHECK(o.err == "to-stderr\n");
   CHECK(o.status.code == 3);
@@ -65,7 +65,7 @@ TEST_CASE("child process: stdin in, stdout and stderr out, and the exit code") {
 }
 
 TEST_CASE("child process: the environment is exactly what was given") {
-  Outcome o = run({"/usr/bin/env", {}, {"ONLY=this", "PATH=/usr/bin"}, std::nullopt, std::nullopt});
+  Outcome o = run({"/usr/bin/env", {}, {"ONLY=this", "PATH=/usr/bin"}, std::nullopt, std::nullopt, {}});
   CHECK(o.out == "ONLY=this\nPATH=/usr/bin\n");
   CHECK(o.status.code == 0);
 }
@@ -77,7 +77,7 @@ TEST_CASE("child process: descriptor 3 reads the given bytes and nothing else is
   ::close(opened);
   REQUIRE(leaked >= 50);
   Outcome o = run({"/bin/sh", {"-c", "cat <&3; echo; ls /proc/self/fd | sort -n | tr '\\n' ' '"}, {"PATH=/usr/bin:/bin"},
-                   std::string("args\0more", 9), std::nullopt});
+                   std::string("args\0more", 9), std::nullopt, {}});
   ::close(leaked);
   // 0 1 2, the shell's 3, and the one ls opens for the directory it lists; never ours.
   CHECK(o.out.substr(0, 10) == std::string("args\0more\n", 10));
@@ -88,12 +88,12 @@ TEST_CASE("child process: descriptor 3 reads the given bytes and nothing else is
 }
 
 TEST_CASE("child process: a name without a slash is found on this process's PATH") {
-  Outcome o = run({"sh", {"-c", "echo found"}, {}, std::nullopt, std::nullopt});
+  Outcome o = run({"sh", {"-c", "echo found"}, {}, std::nullopt, std::nullopt, {}});
   CHECK(o.out == "found\n");
   CHECK(o.status.code == 0);
   asio::io_context io;
   try {
-    ChildProcess child(io.get_executor(), {"no-such-program-anywhere", {}, {}, std::nullopt, std::nullopt});
+    ChildProcess child(io.get_executor(), {"no-such-program-anywhere", {}, {}, std::nullopt, std::nullopt, {}});
     FAIL("started a program that is on no PATH entry");
   } catch (const std::system_error& e) {
     CHECK(std::string(e.what()) == "cannot start no-such-program-anywhere: No such file or directory");
@@ -123,7 +123,7 @@ TEST_CASE("child process: signals are back to their defaults and unblocked in th
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGTERM);
   ::pthread_sigmask(SIG_BLOCK, &blocked, &mask_before);
-  Outcome o = run({"/bin/sh", {"-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status"}, {}, std::nullopt, std::nullopt});
+  Outcome o = run({"/bin/sh", {"-c", "grep -E '^Sig(Blk|Ign):' /proc/self/status"}, {}, std::nullopt, std::nullopt, {}});
   ::pthread_sigmask(SIG_SETMASK, &mask_before, nullptr);
   ::sigaction(SIGPIPE, &previous, nullptr);
   ::sigaction(SIGRTMIN, &previous_rtmin, nullptr);
@@ -137,7 +137,7 @@ TEST_CASE("child process: run_as starts the program as exactly that uid, gid and
   if (::geteuid() != 0) {
     asio::io_context io;
     try {
-      ChildProcess child(io.get_executor(), {"/bin/true", {}, {}, std::nullopt, sandbox});
+      ChildProcess child(io.get_executor(), {"/bin/true", {}, {}, std::nullopt, sandbox, {}});
       FAIL("switched identity without being root");
     } catch (const std::system_error& e) {
       CHECK(std::string(e.what()) == "cannot start /bin/true as uid 2000000001 gid 2000000001: Operation not permitted");
@@ -145,7 +145,7 @@ TEST_CASE("child process: run_as starts the program as exactly that uid, gid and
     return;
   }
   Outcome o = run({"/bin/sh", {"-c", "id -u; id -g; id -G; grep -E '^Cap(Prm|Eff):' /proc/self/status"}, {"PATH=/usr/bin:/bin"},
-                   std::nullopt, sandbox});
+                   std::nullopt, sandbox, {}});
   CHECK(o.out == "2000000001\n2000000001\n2000000001 2000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n");
   CHECK(o.status.code == 0);
 
@@ -155,7 +155,7 @@ TEST_CASE("child process: run_as starts the program as exactly that uid, gid and
   std::filesystem::permissions(program, std::filesystem::perms::owner_all);
   asio::io_context io;
   try {
-    ChildProcess child(io.get_executor(), {program.string(), {}, {}, std::nullopt, sandbox});
+    ChildProcess child(io.get_executor(), {program.string(), {}, {}, std::nullopt, sandbox, {}});
     FAIL("ran a program in a directory its uid cannot enter");
   } catch (const std::system_error& e) {
     CHECK(std::string(e.what()) == fmt::format("cannot start {}: Permission denied", program.string()));
@@ -164,7 +164,7 @@ TEST_CASE("child process: run_as starts the program as exactly that uid, gid and
 
 TEST_CASE("child process: kill ends it with SIGKILL") {
   asio::io_context io;
-  ChildProcess child(io.get_executor(), {"/bin/sleep", {"600"}, {}, std::nullopt, std::nullopt});
+  ChildProcess child(io.get_executor(), {"/bin/sleep", {"600"}, {}, std::nullopt, std::nullopt, {}});
   ExitStatus status;
   auto done = asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     child.kill();
@@ -180,7 +180,7 @@ TEST_CASE("child process: kill ends it with SIGKILL") {
 TEST_CASE("child process: a program that does not exist is an error naming it") {
   asio::io_context io;
   try {
-    ChildProcess child(io.get_executor(), {"/no/such/program", {}, {}, std::nullopt, std::nullopt});
+    ChildProcess child(io.get_executor(), {"/no/such/program", {}, {}, std::nullopt, std::nullopt, {}});
     FAIL("started a program that does not exist");
   } catch (const std::system_error& e) {
     CHECK(std::string(e.what()) == "cannot start /no/such/program: No such file or directory");
@@ -191,7 +191,7 @@ TEST_CASE("child process: the destructor kills and reaps a running child") {
   pid_t pid = 0;
   {
     asio::io_context io;
-    ChildProcess child(io.get_executor(), {"/bin/sleep", {"600"}, {}, std::nullopt, std::nullopt});
+    ChildProcess child(io.get_executor(), {"/bin/sleep", {"600"}, {}, std::nullopt, std::nullopt, {}});
     pid = child.pid();
     CHECK(::kill(pid, 0) == 0);
   }

@@ -98,7 +98,8 @@ std::optional<std::string> probe_sandbox(const SandboxProbe& probe) {
                           "--symlink", "usr/lib64", "/lib64"},
                          {std::string("PATH=") + kSandboxPath},
                          std::nullopt,
-                         probe.run_as};
+                         probe.run_as,
+                         {}};
     for (std::size_t i = 0; i < probe.host_paths.size(); ++i) {
       options.arguments.insert(options.arguments.end(), {"--ro-bind", probe.host_paths[i].string(), fmt::format("/probe/{}", i)});
     }
@@ -134,6 +135,8 @@ struct SessionRuntime::Sandbox {
   // its workspace's mount.
   std::optional<SessionDirGrant> session_dir_grant;
   std::optional<WorkspaceMount> workspace_mount;
+  std::optional<ResourceLimits> limits;  // what its cgroup allows; nullopt: runtime.limits is none
+  std::optional<SessionCgroup> cgroup;   // declared before the process: removed once the process is gone
   std::unique_ptr<ChildProcess> process;
   asio::steady_timer deadline;
   StopCause stop = StopCause::none;
@@ -306,6 +309,14 @@ void SessionRuntime::launch(const std::string& session_id) {
   sandbox->harness = harness_name;
   sandbox->timeout_seconds = harness->second.timeout_seconds;
   sandbox->keep_stdin_open = harness->second.keep_stdin_open;
+  sandbox->limits = harness_limits(settings_.config, harness->second);
+  if (sandbox->limits && (!settings_.cgroups || !settings_.cgroups->usable())) {
+    fail_session(session_id,
+                 fmt::format("the sandbox could not start: its limits (runtime.limits) cannot be applied: {}",
+                             settings_.cgroups ? settings_.cgroups->problem() : "this daemon has no cgroups set up"),
+                 "failed");
+    return;
+  }
   if (settings_.sandbox_uid_base) {
     std::optional<int> slot = free_slot();
     if (!slot) {
@@ -388,6 +399,10 @@ void SessionRuntime::launch(const std::string& session_id) {
     }
     options.fd3 = std::move(packed);
     options.run_as = sandbox->identity;
+    if (sandbox->limits) {
+      sandbox->cgroup.emplace(*settings_.cgroups, session_id, *sandbox->limits);
+      options.join_cgroups = sandbox->cgroup->join_descriptors();
+    }
     if (sandbox->identity) {
       try {
         sandbox->workspace_mount.emplace(dir / "workspace");  // before bubblewrap, which mounts it as it is
@@ -408,6 +423,10 @@ void SessionRuntime::launch(const std::string& session_id) {
   try {
     store::Store::Transaction transaction(store_);
     doc["runtime"]["state"] = "running";
+    doc["runtime"]["limits"] = sandbox->limits ? json{{"memory_bytes", sandbox->limits->memory_bytes},
+                                                      {"pids", sandbox->limits->pids},
+                                                      {"cpus", sandbox->limits->cpus}}
+                                               : json(nullptr);
     doc["runtime"]["started_at"] = now_text();
     take(store_.update_session(session_id, doc.dump()), "session", session_id);
     take(store_.set_session_status(session_id, "running"), "session", session_id);
@@ -609,6 +628,15 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
       }
       break;
   }
+  const CgroupUsage usage = sandbox.cgroup ? sandbox.cgroup->usage() : CgroupUsage{};
+  if (usage.oom_kills > 0 && sandbox.stop == StopCause::none && !message.empty()) {
+    // What killed it was the memory limit: say which, and how much it reached.
+    state = "out_of_memory";
+    message = fmt::format("the harness {} ran out of memory: the kernel killed {} of its processes at its limit of {} bytes "
+                          "(runtime.harnesses.{}.limits.memory_bytes, or runtime.limits.memory_bytes){}{}",
+                          sandbox.harness, usage.oom_kills, sandbox.limits->memory_bytes, sandbox.harness,
+                          usage.peak_bytes ? fmt::format("; its peak was {} bytes", *usage.peak_bytes) : "", logs);
+  }
   const bool idle = sandbox.stop == StopCause::none && message.empty();
   sandbox.stderr_log.close();
   // The sandbox is dead: its workspace is a plain directory again, and its session directory Airlock's alone.
@@ -632,6 +660,8 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
       runtime["stderr_bytes"] = sandbox.stderr_bytes;
       runtime["stdout_bytes"] = sandbox.stdout_bytes;
       runtime["stdout_stored_bytes"] = sandbox.stdout_stored;
+      runtime["oom_kills"] = usage.oom_kills;
+      runtime["memory_peak_bytes"] = usage.peak_bytes ? json(*usage.peak_bytes) : json(nullptr);
       doc["stats"]["duration_seconds"] = duration;
       doc["stats"]["active_seconds"] = duration;
       json events = json::array();
@@ -692,6 +722,7 @@ void SessionRuntime::recover() {
   };
   for (const store::Session& session : collect({"running"}, true)) {
     take_back(session_dir(session.id));  // handed to a sandbox that died with the previous process
+    if (settings_.cgroups) settings_.cgroups->remove_group(session.id);  // and its cgroup, empty since
     fail_session(session.id,
                  "airlock stopped while this session's harness was running (the daemon restarted); the harness was "
                  "stopped with it",
@@ -720,7 +751,10 @@ json SessionRuntime::describe(const store::Session& session) const {
               {"ended_at", field("ended_at")},
               {"exit_code", field("exit_code")},
               {"signal", field("signal")},
-              {"duration_seconds", field("duration_seconds")}};
+              {"duration_seconds", field("duration_seconds")},
+              {"limits", field("limits")},
+              {"oom_kills", field("oom_kills")},
+              {"memory_peak_bytes", field("memory_peak_bytes")}};
   // The tail of the stderr log (a running harness's log grows as it writes).
   std::string tail;
   std::uint64_t bytes = runtime.value("stderr_bytes", std::uint64_t{0});

@@ -43,6 +43,7 @@
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
 #include "runtime/sandbox_command.hpp"
+#include "runtime/session_cgroup.hpp"
 
 namespace airlock::control {
 
@@ -65,6 +66,9 @@ struct RuntimeSettings {
   // mounted nosuid,nodev on the host. The data dir and the proxy socket must then be open to the base's
   // group (serve does that). Unset: sandboxes are Airlock's own uid, as bubblewrap maps them.
   std::optional<std::uint32_t> sandbox_uid_base;
+  // Where sessions' cgroups go (serve detects it once); null when runtime.limits is none. A session whose
+  // limits cannot be applied does not start.
+  std::shared_ptr<const CgroupHost> cgroups;
 };
 
 struct SandboxProbe {

@@ -35,7 +35,7 @@ struct RuntimeFixture : ApiFixture {
 RuntimeSettings with_harness(int max_concurrent) {
   RuntimeSettings settings;
   settings.config.max_concurrent_sessions = max_concurrent;
-  settings.config.harnesses["digest"] = HarnessConfig{{"/bin/true"}, {}, 60, false, {}};
+  settings.config.harnesses["digest"] = HarnessConfig{{"/bin/true"}, {}, 60, false, {}, {}};
   return settings;
 }
 
@@ -51,7 +51,8 @@ TEST_CASE("session runtime: without harnesses a session runs nowhere and stays i
   CHECK(runtime == json{{"type", "session_runtime"},   {"session_id", r.json_body["id"]}, {"runtime", "none"},
                         {"harness", nullptr},          {"state", nullptr},              {"started_at", nullptr},
                         {"ended_at", nullptr},         {"exit_code", nullptr},          {"signal", nullptr},
-                        {"duration_seconds", nullptr}, {"stderr", {{"bytes", 0}, {"truncated", false}, {"tail", ""}}},
+                        {"duration_seconds", nullptr}, {"limits", nullptr},            {"oom_kills", nullptr},
+                        {"memory_peak_bytes", nullptr}, {"stderr", {{"bytes", 0}, {"truncated", false}, {"tail", ""}}},
                         {"stdout", {{"bytes", 0}, {"truncated", false}}}});
 }
 

@@ -18,7 +18,7 @@ import { Anthropic, collect, rawRequest } from './harness.mjs';
 export const kHarnessDir = fs.realpathSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'harnesses'));
 
 // States of GET /v1/sessions/{id}/runtime after which the harness will not run again.
-const kEndStates = new Set(['exited', 'failed', 'timed_out', 'stopped', 'lost']);
+const kEndStates = new Set(['exited', 'failed', 'out_of_memory', 'timed_out', 'stopped', 'lost']);
 const kPollMs = 50;
 export const kEndTimeoutMs = 20_000;
 
@@ -31,8 +31,9 @@ export const runsAsRoot = process.getuid() === 0;
 
 // node:test's test(), skipped with the reason where sandboxes cannot start; `failed` turns true when a
 // test fails (the files keep their daemons' data dirs then).
-export function sandboxSuite() {
-  const suite = { skipReason: sandboxUnavailable(), failed: false };
+// `otherReason`: a reason of the file's own to skip (null: none).
+export function sandboxSuite(otherReason = null) {
+  const suite = { skipReason: sandboxUnavailable() ?? otherReason, failed: false };
   suite.test = (name, fn) => nodeTest(name, { skip: suite.skipReason ?? false }, async (t) => {
     try {
       await fn(t);
@@ -160,7 +161,12 @@ export class RuntimeDaemon {
 
   // `airlock serve` with this config: the flags start() and startExpectingFailure() take.
   serveOptions(env = {}) {
-    fs.writeFileSync(this.configFile, `${JSON.stringify(this.config, null, 2)}\n`);
+    // Session cgroups need root (or a delegated group, which a test run does not have): elsewhere the
+    // daemons run sessions without limits, as runtime.limits: none asks (runtime-limits.test.mjs skips).
+    const config = !runsAsRoot && this.config.runtime && this.config.runtime.limits === undefined
+      ? { ...this.config, runtime: { ...this.config.runtime, limits: 'none' } }
+      : this.config;
+    fs.writeFileSync(this.configFile, `${JSON.stringify(config, null, 2)}\n`);
     return {
       dataDir: this.dataDir,
       apiKey: this.apiKey,

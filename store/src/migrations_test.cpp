@@ -49,6 +49,17 @@ TEST_CASE("an empty file is migrated to the current schema, in WAL mode") {
   CHECK(text_of(f.db_path, "SELECT key FROM meta") == "master_key_check ");
 }
 
+// Durability is a promise of every acknowledged write (a credential's value is often thrown away once
+// created): a commit fsyncs the WAL (synchronous FULL), not only at checkpoints (NORMAL).
+TEST_CASE("the store's connection runs in WAL mode with synchronous FULL, foreign keys and a busy timeout") {
+  testing::StoreFixture f;
+  const Store::ConnectionSettings settings = f.store->connection_settings();
+  CHECK(settings.journal_mode == "wal");
+  CHECK(settings.synchronous == 2);
+  CHECK(settings.foreign_keys);
+  CHECK(settings.busy_timeout_ms == 5000);
+}
+
 TEST_CASE("the database and its -wal and -shm are 0600 whatever the umask, a looser file is tightened") {
   const auto mode_of = [](const std::filesystem::path& path) {
     struct stat info {};

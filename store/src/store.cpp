@@ -156,6 +156,13 @@ int Store::schema_version() noexcept { return static_cast<int>(migrations().size
 
 const std::string& Store::last_error() const noexcept { return impl_->db_.last_error(); }
 
+Store::ConnectionSettings Store::connection_settings() {
+  Database& db = impl_->db_;
+  const std::filesystem::path& path = impl_->path_;
+  return {query_text(db, "PRAGMA journal_mode", path), std::stoi(query_text(db, "PRAGMA synchronous", path)),
+          query_text(db, "PRAGMA foreign_keys", path) == "1", std::stoi(query_text(db, "PRAGMA busy_timeout", path))};
+}
+
 void Store::on_credentials_changed(std::function<void()> callback) { impl_->callbacks_.push_back(std::move(callback)); }
 
 // --- transactions ---

@@ -332,6 +332,16 @@ class Store {
   // The schema version this build writes (PRAGMA user_version).
   static int schema_version() noexcept;
 
+  // What the store's connection runs with, as SQLite reports it: the durability every acknowledged write
+  // relies on (for diagnostics, and for the test that pins it).
+  struct ConnectionSettings {
+    std::string journal_mode;  // "wal"
+    int synchronous = 0;       // 2: FULL, an fsync of the WAL at every commit
+    bool foreign_keys = false;
+    int busy_timeout_ms = 0;
+  };
+  ConnectionSettings connection_settings();
+
   // SQLite's (or the store's) description of the most recent failure, for the log next to an Errc::io
   // result. It never contains a bound value, so never a secret.
   const std::string& last_error() const noexcept;

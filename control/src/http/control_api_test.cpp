@@ -153,6 +153,12 @@ TEST_CASE("auth: missing and invalid API keys are 401") {
   CHECK(refusal(f.request("GET", "/v1/vaults", {}, {{"Authorization", "Basic YWI6Y2Q="}}, false)) == missing);
   CHECK(refusal(f.request("GET", "/v1/vaults", {}, {{"Authorization", "Bearer "}}, false)) == missing);
   CHECK(refusal(f.request("GET", "/v1/vaults", {}, {{"Authorization", std::string(ApiFixture::kKey)}}, false)) == missing);
+  // The configured key itself under another scheme is no key either (a proxy or client that rewrites the
+  // scheme must not get in by accident).
+  for (const char* scheme : {"Basic", "Token", "Bearer:", "Bearerx", "Digest"}) {
+    CHECK(refusal(f.request("GET", "/v1/vaults", {}, {{"Authorization", fmt::format("{} {}", scheme, ApiFixture::kKey)}}, false)) ==
+          missing);
+  }
   CHECK(refusal(f.request("GET", "/v1/vaults", {}, {{"x-api-key", ""}}, false)) == missing);
   // Auth comes before routing: an unknown route without a key is 401, not 404.
   CHECK(f.request("GET", "/v1/nothing", {}, {}, false).status == 401);

@@ -3,6 +3,7 @@
 // (when installed) and Python's own urllib. A client that is not installed is reported, not failed.
 #include <doctest/doctest.h>
 
+#include "airlock/testing/skip.hpp"
 #include "test_support.hpp"
 
 namespace airlock::proxy::test {
@@ -23,16 +24,13 @@ std::string sandbox_env(const Fixture& f) {
 }
 
 bool python_has(const std::string& module) {
-  return run_command(fmt::format("python3 -c 'import {}'", module)).first == 0;
+  return run_command(fmt::format("/usr/bin/python3 -c 'import {}'", module)).first == 0;
 }
 
 }  // namespace
 
 TEST_CASE("Python requests through HTTPS_PROXY") {
-  if (!python_has("requests")) {
-    MESSAGE("python3 with requests is not installed: skipped");
-    return;
-  }
+  AIRLOCK_SKIP_UNLESS(python_has("requests"), "Debian's python3 with requests is not installed (scripts/setup installs python3-requests)");
   Fixture f;
   use_session(f);
   f.start();
@@ -41,7 +39,7 @@ TEST_CASE("Python requests through HTTPS_PROXY") {
       "r = requests.post('https://localhost:{}/echo', headers={{'Authorization': 'Bearer ' + os.environ['METRICS_API_TOKEN']}}, "
       "json={{'key': os.environ['METRICS_API_TOKEN']}}); print(r.status_code); print(r.text)",
       f.origin.port());
-  const auto [status, out] = run_command(fmt::format("{} python3 -c \"{}\"", sandbox_env(f), script));
+  const auto [status, out] = run_command(fmt::format("{} /usr/bin/python3 -c \"{}\"", sandbox_env(f), script));
   CHECK(status == 0);
   CHECK(out.rfind("200\n", 0) == 0);
   CHECK_FALSE(contains(out, kSecret));
@@ -61,7 +59,7 @@ TEST_CASE("Python urllib through HTTPS_PROXY") {
       "headers={{'X-Api-Key': os.environ['METRICS_API_TOKEN']}}); "
       "print(urllib.request.urlopen(req).read().decode())",
       f.origin.port());
-  const auto [status, out] = run_command(fmt::format("{} python3 -c \"{}\"", sandbox_env(f), script));
+  const auto [status, out] = run_command(fmt::format("{} /usr/bin/python3 -c \"{}\"", sandbox_env(f), script));
   CHECK(status == 0);
   CHECK(contains(out, "GET /echo?via=urllib HTTP/1.1"));
   CHECK(contains(out, fmt::format("X-Api-Key: {}", kPlaceholder)));

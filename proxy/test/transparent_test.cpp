@@ -15,6 +15,7 @@
 
 #include <thread>
 
+#include "airlock/testing/skip.hpp"
 #include "test_support.hpp"
 
 namespace airlock::proxy::test {
@@ -223,10 +224,7 @@ TEST_CASE("transparent: curl with no proxy settings reaches a host by name, the 
 }
 
 TEST_CASE("transparent: Node's https with no proxy settings") {
-  if (run_command("node --version").first != 0) {
-    MESSAGE("skipped: node is not installed here (scripts/setup installs it)");
-    return;
-  }
+  AIRLOCK_SKIP_UNLESS(run_command("node --version").first == 0, "node is not installed here (scripts/setup installs it)");
   Transparent t;
   t.use_session();
   t.start();

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "airlock/testing/skip.hpp"
 #include "runtime/sandbox_identity.hpp"
 #include "sessions/session_factory.hpp"
 #include "runtime/session_runtime.hpp"
@@ -157,10 +158,7 @@ TEST_CASE("session runtime: the probe, as a sandbox's uid, names a path that uid
   const auto probe = [&](std::vector<std::filesystem::path> host_paths) {
     return probe_sandbox({"bwrap", sandbox, std::move(host_paths)});
   };
-  if (probe({})) {
-    MESSAGE("skipped: bubblewrap cannot create a sandbox here");
-    return;
-  }
+  AIRLOCK_SKIP_UNLESS(!probe({}), "bubblewrap cannot create a sandbox here (docs/runtime.md, Requirements)");
   testing::TempDir dir;  // 0700, Airlock's: out of a sandbox uid's reach when Airlock is root
   const std::filesystem::path inside = dir.path() / "inside";
   std::filesystem::create_directory(inside);

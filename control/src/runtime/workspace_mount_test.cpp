@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "airlock/testing/skip.hpp"
 #include "airlock/testing/temp_dir.hpp"
 #include "runtime/workspace_mount.hpp"
 
@@ -56,10 +57,7 @@ TEST_CASE("workspace mount: mount points strictly below a directory, escapes dec
 }
 
 TEST_CASE("workspace mount: nosuid,nodev while it lives, gone after it, and leftovers are unmounted") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: only root may mount");
-    return;
-  }
+  AIRLOCK_SKIP_UNLESS(::geteuid() == 0, "only root may mount");
   testing::TempDir dir;
   const fs::path workspace = dir.path() / "sessions" / "sesn_1" / "workspace";
   fs::create_directories(workspace);

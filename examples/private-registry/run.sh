@@ -14,96 +14,25 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-airlock="${AIRLOCK_BIN:-$repo/build/airlock}"
+example="private-registry/run.sh"
+# shellcheck source=../lib/common.sh
+source "$here/../lib/common.sh"
 
-fail() {
-  echo "run.sh: $*" >&2
-  exit 1
-}
-
-[[ -x "$airlock" ]] || fail "no airlock binary at $airlock; run \`make\` at the top of the repository first"
-[[ -f "$repo/tests/sdk/node_modules/@anthropic-ai/sdk/package.json" ]] ||
-  fail "the SDK is not installed in tests/sdk/node_modules; run \`make\` at the top of the repository (or: cd tests/sdk && npm ci)"
-for tool in node npm git openssl bwrap; do
-  command -v "$tool" > /dev/null || fail "$tool is not installed (\`make\` installs what Airlock needs, bubblewrap included)"
-done
+require_sandbox_example node npm git openssl
 [[ -x /usr/lib/git-core/git-http-backend ]] ||
   fail "git's http-backend (/usr/lib/git-core/git-http-backend), which the stand-in git host runs, is missing"
-# Run by root, Airlock starts bubblewrap as an unprivileged uid of its own (2000000001 is the first one).
-probe=(bwrap --unshare-user --unshare-net --ro-bind / / /bin/true)
-(( EUID != 0 )) || probe=(setpriv --reuid=2000000001 --regid=2000000001 --clear-groups "${probe[@]}")
-"${probe[@]}" 2> /dev/null ||
-  fail "bubblewrap cannot create a user namespace here as an unprivileged user; allow unprivileged user namespaces (docs/runtime.md)"
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-registry.XXXXXX")"
-# Run by root, Airlock starts each sandbox as an unprivileged uid, which must be able to pass through the
-# data dir's parents (docs/runtime.md, Requirements); nothing in here can be listed.
-chmod 711 "$tmp"
-data="$tmp/data"
-daemon_pid=""
-servers_pid=""
-
-cleanup() {
-  local status=$?
-  for pid in "$daemon_pid" "$servers_pid"; do
-    if [[ -n "$pid" ]]; then
-      kill "$pid" 2> /dev/null || true
-      wait "$pid" 2> /dev/null || true
-    fi
-  done
-  if (( status != 0 )) && [[ -f "$tmp/airlock.log" ]]; then
-    echo "--- airlock's log (last 30 lines) ---" >&2
-    tail -n 30 "$tmp/airlock.log" >&2
-  fi
-  if [[ "${KEEP:-}" == 1 ]]; then
-    echo "kept $tmp"
-  else
-    rm -rf "$tmp"
-    (( status == 0 )) || echo "(run with KEEP=1 to keep $tmp)" >&2
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-
-# Polls for FILE until it exists, for at most 15 s, while process PID lives.
-wait_for_file() {
-  local file="$1" pid="$2" what="$3"
-  for _ in $(seq 150); do
-    [[ -s "$file" ]] && return 0
-    kill -0 "$pid" 2> /dev/null || fail "$what exited before it was ready"
-    sleep 0.1
-  done
-  fail "$what was not ready within 15 s"
-}
-
-# A YAML single-quoted scalar.
-yaml_quote() {
-  printf "'%s'" "${1//\'/\'\'}"
-}
+make_temp_dir airlock-registry
 
 # 1. A CA, and a certificate for each host signed by it (P-256, one day).
-mkdir -m 700 "$tmp/servers"
-(
-  cd "$tmp/servers"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 \
-    -subj "/CN=Private registry example CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2> /dev/null
-  for name in registry git; do
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$name.key" -out "$name.csr" \
-      -subj "/CN=$name.internal" 2> /dev/null
-    printf 'subjectAltName=DNS:%s.internal\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$name" > "$name.ext"
-    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$name.pem" -days 1 \
-      -extfile "$name.ext" 2> /dev/null
-  done
-)
+make_certs "$tmp/servers" "Private registry example CA" registry.internal git.internal
 
 # 2. The registry and the git host, with the real tokens. Only they, the vault and this script hold them.
 npm_token="npm-live-$(openssl rand -hex 20)"
 git_token="git-live-$(openssl rand -hex 20)"
 NPM_REAL_TOKEN="$npm_token" GIT_REAL_TOKEN="$git_token" node "$here/servers.mjs" "$tmp/servers" > "$tmp/servers.log" 2>&1 &
 servers_pid=$!
-wait_for_file "$tmp/servers/ready" "$servers_pid" "servers.mjs"
+background_pids+=("$servers_pid")
+wait_until "$servers_pid" "servers.mjs" test -s "$tmp/servers/ready"
 { read -r registry_port; read -r git_port; read -r git_bare; } < "$tmp/servers/ready"
 registry_url="https://registry.internal:$registry_port"
 git_url="https://git.internal:$git_port/org/repo.git"
@@ -148,7 +77,8 @@ AIRLOCK_API_KEY="$api_key" "$airlock" serve --config "$tmp/airlock.yaml" --data-
   --upstream-ca "$tmp/servers/ca.pem" --resolve registry.internal:127.0.0.1 --resolve git.internal:127.0.0.1 \
   --allow-private 127.0.0.1/32 > "$tmp/airlock.log" 2>&1 &
 daemon_pid=$!
-wait_for_file "$tmp/ready.json" "$daemon_pid" "airlock serve"
+background_pids+=("$daemon_pid")
+wait_until "$daemon_pid" "airlock serve" test -s "$tmp/ready.json"
 api="$(sed -E 's/.*"api":"([^"]+)".*/\1/' "$tmp/ready.json")"
 echo "airlock serve: API http://$api, data dir $data"
 echo "npm registry: $registry_url/"
@@ -200,20 +130,12 @@ for token in "$npm_token" "$git_token"; do
 done
 
 # A clean stop, and nothing of the tokens in what the daemon printed.
-kill -TERM "$daemon_pid"
-daemon_status=0
-wait "$daemon_pid" || daemon_status=$?
-daemon_pid=""
-(( daemon_status == 0 )) || fail "airlock serve exited with status $daemon_status on SIGTERM"
-for token in "$npm_token" "$git_token"; do
-  if grep -qF "$token" "$tmp/airlock.log"; then fail "airlock's log contains a real token"; fi
-done
+stop_daemon "$daemon_pid" "$tmp/airlock.log" "$npm_token" "$git_token"
 
 # What each host received: the registry the real token on every request; the git host the real token on
 # every request that carried one (git first asks without credentials, and gets 401 and a challenge).
 kill -TERM "$servers_pid"
 wait "$servers_pid" || fail "servers.mjs exited with status $? on SIGTERM"
-servers_pid=""
 received="$tmp/servers/received.json"
 [[ -s "$received" ]] || fail "servers.mjs did not write $received"
 summary="$(node - "$received" <<'JS'

@@ -28,36 +28,15 @@ example="sidecar/local.sh"
 source "$here/../lib/lab.sh"
 enter_lab "$@"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-sidecar.XXXXXX")"
-data="$tmp/data"
+make_temp_dir airlock-sidecar
 sandbox="airlock-sandbox-$$"  # the named network namespace: its name is visible outside the lab
-daemon_pid=""
-metrics_pid=""
-sidecar_pid=""
-
-cleanup() {
-  local status=$?
-  for pid in "$sidecar_pid" "$daemon_pid" "$metrics_pid"; do
-    if [[ -n "$pid" ]]; then
-      kill "$pid" 2> /dev/null || true
-      wait "$pid" 2> /dev/null || true
-    fi
-  done
-  ip netns del "$sandbox" 2> /dev/null || true
-  if (( status != 0 )) && [[ -f "$tmp/airlock.log" ]]; then
-    echo "--- airlock serve's log (last 20 lines) ---" >&2
-    tail -n 20 "$tmp/airlock.log" >&2
+on_exit() {
+  ip netns del "$sandbox" 2> /dev/null
+  if (( $1 != 0 )) && [[ -f "$tmp/sidecar.log" ]]; then
     echo "--- airlock proxy's log (last 20 lines) ---" >&2
-    tail -n 20 "$tmp/sidecar.log" >&2 || true
+    tail -n 20 "$tmp/sidecar.log" >&2
   fi
-  if [[ "${KEEP:-}" == 1 ]]; then
-    echo "kept $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$status"
 }
-trap cleanup EXIT
 
 # 1. The network: the sandbox namespace behind a veth pair. Inside it, every TCP connection that is not
 # the sidecar's own (marked 0x1a1) and not to loopback goes to the sidecar's transparent listener.
@@ -74,11 +53,12 @@ table inet airlock {
 NFT
 
 # 2. The fake metrics service (from the weekday-digest example) on the lab's side, with the real token.
-make_origin_certs "$tmp/metrics" "Sidecar example CA"
+make_certs "$tmp/metrics" "Sidecar example CA" metrics.internal
 token="metrics-live-$(openssl rand -hex 20)"
 METRICS_LISTEN_HOST=10.231.0.1 METRICS_REAL_TOKEN="$token" node "$repo/examples/weekday-digest/fake-metrics.mjs" \
   "$tmp/metrics" > "$tmp/metrics.log" 2>&1 &
 metrics_pid=$!
+background_pids+=("$metrics_pid")
 wait_until "$metrics_pid" "the fake metrics service" test -s "$tmp/metrics/port"
 metrics_port="$(< "$tmp/metrics/port")"
 
@@ -89,6 +69,7 @@ start_serve() {
   AIRLOCK_API_KEY="$api_key" "$airlock" serve --data-dir "$data" --api-listen 10.231.0.1:18420 \
     --proxy-listen 127.0.0.1:0 --ready-file "$tmp/ready.json" >> "$tmp/airlock.log" 2>&1 &
   daemon_pid=$!
+  background_pids+=("$daemon_pid")
   wait_until "$daemon_pid" "airlock serve" test -s "$tmp/ready.json"
 }
 start_serve
@@ -129,6 +110,7 @@ ip netns exec "$sandbox" "$airlock" proxy --control-url "$api" --session "$sessi
   --upstream-ca "$tmp/metrics/ca.pem" --resolve metrics.internal:10.231.0.1 --allow-private 10.231.0.1/32 \
   --ready-file "$tmp/sidecar.json" > "$tmp/sidecar.log" 2>&1 &
 sidecar_pid=$!
+background_pids+=("$sidecar_pid")
 wait_until "$sidecar_pid" "airlock proxy" test -s "$tmp/sidecar.json"
 
 # 6. The sandbox: no proxy variables, only the CA bundle and the placeholder. It dials an address of its
@@ -156,7 +138,6 @@ echo "egress audit on the control plane: $(egress_count) rows"
 # 8. The control plane goes away: within the grace the sidecar serves, after it it refuses everything.
 kill -TERM "$daemon_pid"
 wait "$daemon_pid" || true
-daemon_pid=""
 answer="$(metrics)" || fail "the sidecar stopped serving at once when the control plane went away"
 sleep 5
 if metrics > /dev/null 2>&1; then fail "the sidecar still served after its offline grace"; fi

@@ -27,33 +27,9 @@ example="transparent/local.sh"
 source "$here/../lib/lab.sh"
 enter_lab "$@"
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-transparent.XXXXXX")"
-data="$tmp/data"
+make_temp_dir airlock-transparent
 sandbox="airlock-sandbox-$$"  # the named network namespace: its name is visible outside the lab
-daemon_pid=""
-metrics_pid=""
-
-cleanup() {
-  local status=$?
-  for pid in "$daemon_pid" "$metrics_pid"; do
-    if [[ -n "$pid" ]]; then
-      kill "$pid" 2> /dev/null || true
-      wait "$pid" 2> /dev/null || true
-    fi
-  done
-  ip netns del "$sandbox" 2> /dev/null || true
-  if (( status != 0 )) && [[ -f "$tmp/airlock.log" ]]; then
-    echo "--- airlock's log (last 30 lines) ---" >&2
-    tail -n 30 "$tmp/airlock.log" >&2
-  fi
-  if [[ "${KEEP:-}" == 1 ]]; then
-    echo "kept $tmp"
-  else
-    rm -rf "$tmp"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
+on_exit() { ip netns del "$sandbox" 2> /dev/null; }
 
 # 1. The network: the sandbox namespace behind a veth pair, and the redirect.
 add_sandbox_namespace "$sandbox"
@@ -72,10 +48,11 @@ table inet airlock_transparent {
 NFT
 
 # 2. The fake metrics service (from the weekday-digest example), with the real token.
-make_origin_certs "$tmp/metrics" "Transparent example CA"
+make_certs "$tmp/metrics" "Transparent example CA" metrics.internal
 token="metrics-live-$(openssl rand -hex 20)"
 METRICS_REAL_TOKEN="$token" node "$repo/examples/weekday-digest/fake-metrics.mjs" "$tmp/metrics" > "$tmp/metrics.log" 2>&1 &
 metrics_pid=$!
+background_pids+=("$metrics_pid")
 wait_until "$metrics_pid" "the fake metrics service" test -s "$tmp/metrics/port"
 metrics_port="$(< "$tmp/metrics/port")"
 
@@ -88,6 +65,7 @@ AIRLOCK_API_KEY="$api_key" "$airlock" serve --config "$tmp/airlock.yaml" --data-
   --ready-file "$tmp/ready.json" --upstream-ca "$tmp/metrics/ca.pem" --resolve metrics.internal:127.0.0.1 \
   --allow-private 127.0.0.1/32 > "$tmp/airlock.log" 2>&1 &
 daemon_pid=$!
+background_pids+=("$daemon_pid")
 wait_until "$daemon_pid" "airlock serve" test -s "$tmp/ready.json"
 api="http://$(sed -E 's/.*"api":"([^"]+)".*/\1/' "$tmp/ready.json")"
 

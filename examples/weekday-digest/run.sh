@@ -14,91 +14,22 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-airlock="${AIRLOCK_BIN:-$repo/build/airlock}"
+example="weekday-digest/run.sh"
+# shellcheck source=../lib/common.sh
+source "$here/../lib/common.sh"
 
-fail() {
-  echo "run.sh: $*" >&2
-  exit 1
-}
-
-[[ -x "$airlock" ]] || fail "no airlock binary at $airlock; run \`make\` at the top of the repository first"
-[[ -f "$repo/tests/sdk/node_modules/@anthropic-ai/sdk/package.json" ]] ||
-  fail "the SDK is not installed in tests/sdk/node_modules; run \`make\` at the top of the repository (or: cd tests/sdk && npm ci)"
-for tool in node openssl curl bwrap; do
-  command -v "$tool" > /dev/null || fail "$tool is not installed (\`make\` installs what Airlock needs, bubblewrap included)"
-done
-# Run by root, Airlock starts bubblewrap as an unprivileged uid of its own (2000000001 is the first one).
-probe=(bwrap --unshare-user --unshare-net --ro-bind / / /bin/true)
-(( EUID != 0 )) || probe=(setpriv --reuid=2000000001 --regid=2000000001 --clear-groups "${probe[@]}")
-"${probe[@]}" 2> /dev/null ||
-  fail "bubblewrap cannot create a user namespace here as an unprivileged user; allow unprivileged user namespaces (docs/runtime.md)"
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/airlock-digest.XXXXXX")"
-# Run by root, Airlock starts each sandbox as an unprivileged uid, which must be able to pass through the
-# data dir's parents (docs/runtime.md, Requirements); nothing in here can be listed.
-chmod 711 "$tmp"
-data="$tmp/data"
-daemon_pid=""
-metrics_pid=""
-
-cleanup() {
-  local status=$?
-  for pid in "$daemon_pid" "$metrics_pid"; do
-    if [[ -n "$pid" ]]; then
-      kill "$pid" 2> /dev/null || true
-      wait "$pid" 2> /dev/null || true
-    fi
-  done
-  if (( status != 0 )) && [[ -f "$tmp/airlock.log" ]]; then
-    echo "--- airlock's log (last 30 lines) ---" >&2
-    tail -n 30 "$tmp/airlock.log" >&2
-  fi
-  if [[ "${KEEP:-}" == 1 ]]; then
-    echo "kept $tmp"
-  else
-    rm -rf "$tmp"
-    (( status == 0 )) || echo "(run with KEEP=1 to keep $tmp)" >&2
-  fi
-  exit "$status"
-}
-trap cleanup EXIT
-
-# Polls for FILE until it exists, for at most 15 s, while process PID lives.
-wait_for_file() {
-  local file="$1" pid="$2" what="$3"
-  for _ in $(seq 150); do
-    [[ -s "$file" ]] && return 0
-    kill -0 "$pid" 2> /dev/null || fail "$what exited before it was ready"
-    sleep 0.1
-  done
-  fail "$what was not ready within 15 s"
-}
-
-# A YAML single-quoted scalar.
-yaml_quote() {
-  printf "'%s'" "${1//\'/\'\'}"
-}
+require_sandbox_example node openssl curl
+make_temp_dir airlock-digest
 
 # 1. A CA and a certificate for metrics.internal signed by it (P-256, one day), for the fake service.
-mkdir -m 700 "$tmp/metrics"
-(
-  cd "$tmp/metrics"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 1 \
-    -subj "/CN=Weekday digest example CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2> /dev/null
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout metrics.key -out metrics.csr \
-    -subj "/CN=metrics.internal" 2> /dev/null
-  printf 'subjectAltName=DNS:metrics.internal\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > metrics.ext
-  openssl x509 -req -in metrics.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out metrics.pem -days 1 \
-    -extfile metrics.ext 2> /dev/null
-)
+make_certs "$tmp/metrics" "Weekday digest example CA" metrics.internal
 
 # 2. The fake metrics service, with the real token. Only it, the vault and this script ever hold it.
 token="metrics-live-$(openssl rand -hex 20)"
 METRICS_REAL_TOKEN="$token" node "$here/fake-metrics.mjs" "$tmp/metrics" > "$tmp/metrics.log" 2>&1 &
 metrics_pid=$!
-wait_for_file "$tmp/metrics/port" "$metrics_pid" "the fake metrics service"
+background_pids+=("$metrics_pid")
+wait_until "$metrics_pid" "the fake metrics service" test -s "$tmp/metrics/port"
 metrics_port="$(< "$tmp/metrics/port")"
 
 # 3. Airlock's configuration: the "digest" harness. Its sandbox sees /usr, the harness directory (read-only)
@@ -135,7 +66,8 @@ AIRLOCK_API_KEY="$api_key" "$airlock" serve --config "$tmp/airlock.yaml" --data-
   --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 --ready-file "$tmp/ready.json" \
   --upstream-ca "$tmp/metrics/ca.pem" --resolve metrics.internal:127.0.0.1 --allow-private 127.0.0.1/32 > "$tmp/airlock.log" 2>&1 &
 daemon_pid=$!
-wait_for_file "$tmp/ready.json" "$daemon_pid" "airlock serve"
+background_pids+=("$daemon_pid")
+wait_until "$daemon_pid" "airlock serve" test -s "$tmp/ready.json"
 api="$(sed -E 's/.*"api":"([^"]+)".*/\1/' "$tmp/ready.json")"
 echo "airlock serve: API http://$api, data dir $data"
 echo "fake metrics service: https://metrics.internal:$metrics_port"
@@ -163,12 +95,7 @@ placeholder="$(grep -oE 'METRICS_API_TOKEN is [A-Za-z0-9_]+' "$events" | head -n
 if grep -qF "$token" "$events"; then fail "the session's events contain the real token"; fi
 
 # A clean stop, and nothing of the token in what the daemon printed.
-kill -TERM "$daemon_pid"
-daemon_status=0
-wait "$daemon_pid" || daemon_status=$?
-daemon_pid=""
-(( daemon_status == 0 )) || fail "airlock serve exited with status $daemon_status on SIGTERM"
-if grep -qF "$token" "$tmp/airlock.log"; then fail "airlock's log contains the real token"; fi
+stop_daemon "$daemon_pid" "$tmp/airlock.log" "$token"
 
 echo
 echo "--- $digest ---"

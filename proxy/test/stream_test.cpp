@@ -217,7 +217,12 @@ TEST_CASE("100 MiB chunked upload and download stream through with bounded memor
   CHECK(received == kTotal);
   const long peak = proc_status_kib("VmHWM:");
   MESSAGE("RSS before " << before << " KiB, peak during 2 x 100 MiB " << peak << " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MiB): the resident size says nothing here.
+  MESSAGE("[skipped] the memory bound: an AddressSanitizer build keeps freed memory resident");
+#else
   CHECK(peak - before < 32 * 1024);
+#endif
 }
 
 TEST_CASE("WebSocket: the 101 is passed on and both directions are spliced") {

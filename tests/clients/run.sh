@@ -10,31 +10,12 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-repo="$(cd "$here/../.." && pwd)"
-export AIRLOCK_BIN="${AIRLOCK_BIN:-$repo/build/airlock}"
+suite="tests/clients/run.sh"
+# shellcheck source=../node_suite.sh
+source "$here/../node_suite.sh"
 
-if [[ ! -x "$AIRLOCK_BIN" ]]; then
-  echo "tests/clients/run.sh: no airlock binary at $AIRLOCK_BIN (build it, or set AIRLOCK_BIN)" >&2
-  exit 1
-fi
-AIRLOCK_BIN="$(realpath "$AIRLOCK_BIN")"
-
-flags=()
-files=()
-for arg in "$@"; do
-  if [[ "$arg" == -* ]]; then flags+=("$arg"); else files+=("$(realpath "$arg")"); fi
-done
+resolve_airlock_bin
 for dir in "$repo/tests/sdk" "$here"; do
   [[ -d "$dir/node_modules" ]] || (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
 done
-
-cd "$here"
-if (( ${#files[@]} == 0 )); then
-  shopt -s nullglob
-  files=(./*.test.mjs)
-fi
-if (( ${#files[@]} == 0 )); then
-  echo "tests/clients/run.sh: no test files" >&2
-  exit 1
-fi
-exec node --test --test-concurrency=1 --test-timeout=300000 "${flags[@]}" "${files[@]}"
+run_node_tests "$@"

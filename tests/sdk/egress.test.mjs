@@ -9,11 +9,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { after } from 'node:test';
 import tls from 'node:tls';
 
 import { makeTempDir, start } from './lib/daemon.mjs';
-import { makeOriginCertificates, startOrigin } from './lib/origin.mjs';
+import { useOrigin } from './lib/origin.mjs';
 import { Anthropic, useDaemon } from './lib/harness.mjs';
 
 // curl with the session's sandbox environment and nothing else of ours.
@@ -32,13 +31,7 @@ function curl(sandboxEnv, args) {
   });
 }
 
-const certDir = makeTempDir('airlock-origin-');
-const certificates = makeOriginCertificates(certDir);
-const origin = await startOrigin(certificates);
-after(() => {
-  origin.server.close();
-  fs.rmSync(certDir, { recursive: true, force: true });
-});
+const { certificates, origin } = await useOrigin();
 
 // The origin is "metrics.test" to the daemon (--resolve), so the sandbox's NO_PROXY (loopback) does not apply.
 // It listens on loopback, which the proxy refuses unless allowed (N1): this test opens 127.0.0.1 only.

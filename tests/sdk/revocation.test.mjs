@@ -6,20 +6,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { after } from 'node:test';
 import tls from 'node:tls';
 
-import { makeTempDir } from './lib/daemon.mjs';
-import { makeOriginCertificates, startOrigin } from './lib/origin.mjs';
+import { useOrigin } from './lib/origin.mjs';
 import { useDaemon } from './lib/harness.mjs';
 
-const certDir = makeTempDir('airlock-origin-');
-const certificates = makeOriginCertificates(certDir);
-const origin = await startOrigin(certificates);
-after(() => {
-  origin.server.close();
-  fs.rmSync(certDir, { recursive: true, force: true });
-});
+const { certificates, origin } = await useOrigin();
 
 const ctx = useDaemon({ args: ['--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1', '--allow-private', '127.0.0.1/32'] });
 

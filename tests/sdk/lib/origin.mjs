@@ -4,7 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 
 // A test CA and a certificate for `names` (and localhost, 127.0.0.1) signed by it (openssl, P-256, one day).
 export function makeOriginCertificates(dir, names = ['metrics.test']) {
@@ -41,3 +43,16 @@ export async function startOrigin(certificates) {
   return { server, port: server.address().port, received };
 }
 
+
+// For a test file's top level: certificates in a temp folder and the origin started now, both gone after
+// the file's tests. Resolves with {certificates, origin}.
+export async function useOrigin(names) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-origin-'));
+  const certificates = makeOriginCertificates(dir, names);
+  const origin = await startOrigin(certificates);
+  after(() => {
+    origin.server.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { certificates, origin };
+}

@@ -55,7 +55,10 @@ std::error_code Database::exec(const std::string& sql) {
   char* message = nullptr;
   const int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message);
   std::unique_ptr<char, CFree<sqlite3_free>> owned{message};
-  if (rc == SQLITE_OK) return {};
+  if (rc == SQLITE_OK) {
+    wrote(sql);
+    return {};
+  }
   // Name the statement by its first line (a migration step is a whole script).
   std::string_view head{sql};
   head.remove_prefix(std::min(head.size(), head.find_first_not_of(" \t\r\n")));
@@ -124,6 +127,7 @@ StatementUse& StatementUse::bind_blob(int index, std::span<const unsigned char> 
 Result<bool> StatementUse::step() {
   if (bind_rc_ != SQLITE_OK) return db_->fail(bind_rc_, "bind");
   const int rc = sqlite3_step(stmt_);
+  if ((rc == SQLITE_ROW || rc == SQLITE_DONE) && sqlite3_stmt_readonly(stmt_) == 0) db_->wrote(sqlite3_sql(stmt_));
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   return db_->fail(rc, "step");

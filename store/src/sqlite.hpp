@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,10 +59,19 @@ class Database {
   // True when no transaction is open (SQLite rolls one back by itself after some errors).
   bool autocommit() const noexcept { return sqlite3_get_autocommit(db_.get()) != 0; }
 
+  // Options::after_write_for_test: called after each statement that writes.
+  void set_after_write_for_test(std::function<void(std::string_view sql)> hook) {
+    after_write_for_test_ = std::move(hook);
+  }
+  void wrote(std::string_view sql) const {
+    if (after_write_for_test_) after_write_for_test_(sql);
+  }
+
  private:
   SqlitePtr db_;  // declared first: destroyed after the statements below are finalised
   std::map<std::string, StmtPtr, std::less<>> statements_;
   std::string last_error_;
+  std::function<void(std::string_view sql)> after_write_for_test_;
 };
 
 // One execution of a cached statement. Bind errors are kept and reported by the first step().

@@ -132,7 +132,9 @@ StoreState::StoreState(Options options, Database db)
     : db_(std::move(db)),
       path_(std::move(options.path)),
       master_key_(std::move(options.master_key)),
-      clock_(options.clock ? std::move(options.clock) : Clock{[] { return std::chrono::system_clock::now(); }}) {}
+      clock_(options.clock ? std::move(options.clock) : Clock{[] { return std::chrono::system_clock::now(); }}) {
+  db_.set_after_write_for_test(std::move(options.after_write_for_test));
+}
 
 std::unique_ptr<Store> Store::open(Options options) {
   require_sodium();

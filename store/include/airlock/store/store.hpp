@@ -316,6 +316,10 @@ struct Options {
   SecretValue master_key;           // 32 bytes
   Clock clock{};                    // default: system_clock::now
   std::string master_key_source{};  // MasterKey::source, named in the wrong-key message
+  // Test seam: called with the SQL after every statement that writes (BEGIN, SAVEPOINT, RELEASE and COMMIT
+  // included) once open() has returned. The crash-safety tests _exit() in it to stop the process between
+  // two statements of one write. Empty outside tests.
+  std::function<void(std::string_view sql)> after_write_for_test{};
 };
 
 class Store {

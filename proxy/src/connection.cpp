@@ -153,7 +153,9 @@ asio::awaitable<void> Connection::serve(bool transparent) {
     }
   }
   end_upstream(worker_, watchdog_, upstream_);
-  if (linger_) {
+  if (reset_) {
+    client_.reset_now();
+  } else if (linger_) {
     co_await lingering_close(client_, shared_.options.timeouts);
   } else {
     co_await client_.close(shared_.options.timeouts.tls_shutdown);
@@ -423,6 +425,7 @@ asio::awaitable<bool> Connection::tunnel_requests(http1::RequestParser& parser, 
     const Forwarded forwarded =
         co_await forward(scope, head, std::get<Plan>(decision), *caller.session, destination, exchange);
     audit(shared_, exchange);
+    reset_ = forwarded.cut_short;
     if (forwarded.refused) {
       linger_ = true;
       co_return false;
@@ -509,6 +512,7 @@ asio::awaitable<bool> Connection::absolute_request(http1::RequestParser& parser)
   const Destination destination{url->authority, false, url->origin_form, authority_text(url->authority, 80), policy.reach};
   const Forwarded forwarded = co_await forward(scope, head, std::get<Plan>(decision), *caller.session, destination, exchange);
   audit(shared_, exchange);
+  reset_ = forwarded.cut_short;
   if (forwarded.refused) {
     linger_ = true;
     co_return false;

@@ -111,6 +111,7 @@ class Connection {
   bool idle_ = false;      // waiting for the next request: drain() closes it at once
   bool draining_ = false;
   bool linger_ = false;    // a refusal was sent: close with lingering_close
+  bool reset_ = false;     // a response broke off after its head: reset the client (Forwarded::cut_short)
   bool alert_refusals_ = false;        // transparent TLS before the handshake: a refusal is a TLS alert
   std::string original_destination_;   // transparent connections: for every audit record
 };

@@ -106,8 +106,9 @@ asio::awaitable<Pump> pump_body_impl(Parser& parser, Leg& from, InputBuffer& in,
       auto [ec, n] = co_await from.read_some(in.space());
       if (ec) {
         if constexpr (std::is_same_v<Parser, http1::ResponseParser>) {
-          // A response framed by the connection's end is complete at EOF.
-          if (is_peer_close(ec) && parser.finish_on_eof()) {
+          // A response framed by the connection's end is complete at a clean end only (close_notify, or FIN
+          // on plain TCP): a reset or a TLS close without close_notify may have cut it (RFC 9112 §9.8).
+          if (ec == asio::error::eof && parser.finish_on_eof()) {
             ended = true;
           }
         }
@@ -194,7 +195,7 @@ asio::awaitable<Pump> read_encoded_body(http1::ResponseParser& parser, Leg& from
     from.expires_after(idle);
     auto [ec, n] = co_await from.read_some(in.space());
     if (ec) {
-      if (is_peer_close(ec) && parser.finish_on_eof()) {
+      if (ec == asio::error::eof && parser.finish_on_eof()) {  // a clean end only, as in pump_body_impl
         if (!decoder.finish()) {
           result.end = PumpEnd::undecodable;
           result.detail = std::string(decoder.error());
@@ -624,8 +625,10 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
     release_upstream(scope.worker, scope.watchdog, scope.upstream, false);
   }
   if (pumped.end == PumpEnd::read_failed || pumped.end == PumpEnd::bad_message) {
-    // The client has the head already; all that is left is to end its connection.
+    // The client has the head already; all that is left is to end its connection, by a reset, so that a
+    // body framed by the connection's end cannot pass for whole.
     exchange.refuse(pumped.end == PumpEnd::bad_message ? Reason::upstream_bad_response : Reason::upstream_closed);
+    result.cut_short = true;
     co_return result;
   }
   result.client_keep_alive = client_keep && pumped.end == PumpEnd::done;

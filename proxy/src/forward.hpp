@@ -49,6 +49,7 @@ struct Destination {
 struct Forwarded {
   bool client_keep_alive = false;  // the client connection may carry another request
   bool refused = false;            // a refusal was sent (the connection closes with a lingering close)
+  bool cut_short = false;          // the response broke off after its head: the client connection is reset
 };
 
 // Precondition: scope.upstream holds a connection to `destination` for `session` (ensure_upstream) and

@@ -463,6 +463,13 @@ void Leg::close_now() noexcept {
   socket_.close(ignored);
 }
 
+void Leg::reset_now() noexcept {
+  tls_broken_ = true;  // no close_notify
+  error_code ignored;
+  if (socket_.is_open()) socket_.set_option(asio::socket_base::linger(true, 0), ignored);  // close() sends RST
+  close_now();
+}
+
 // ---- Watchdog ----
 
 Watchdog::Watchdog(const asio::any_io_executor& executor) : timer_(executor) {}

@@ -127,6 +127,8 @@ class Leg {
   asio::awaitable<void> close(Clock::duration tls_timeout);
   // Closes at once, without close_notify (pooled connections being dropped, connections being aborted).
   void close_now() noexcept;
+  // Closes with a TCP reset and no close_notify: the peer sees an error, never a clean end.
+  void reset_now() noexcept;
 
   // Called by the Watchdog when the deadline passed, and by the drain: cancels pending operations, which
   // report timed_out (or closed); every later operation fails the same way.

@@ -1,8 +1,10 @@
 // The REST API's connection loop; see api_server.hpp.
 #include "http/api_server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <optional>
 
 #include "http/deadline.hpp"
 #include "sessions/event_stream.hpp"
@@ -50,6 +52,7 @@ std::string_view reason_phrase(int status) {
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 507: return "Insufficient Storage";
     default: return "Status";
   }
 }
@@ -112,16 +115,32 @@ asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
     bool complete = false;
     http1::State last = http1::State::need_more;
     self->idle = pending.empty();
+    // The whole head has one deadline, from its first byte (from the accept for a connection's first
+    // request): a client that sends a byte now and then cannot hold the connection open (slowloris).
+    bool got_bytes = !pending.empty();  // of this request
+    std::optional<Clock::time_point> head_deadline;
+    if (first || got_bytes) head_deadline = Clock::now() + limits_.head_timeout;
     while (!complete) {
       // After head_done the parser may finish the message without more input (no body).
       if (pending.empty() && last != http1::State::head_done) {
-        auto timeout = have_head ? limits_.body_idle_timeout : first ? limits_.head_timeout : limits_.keep_alive_timeout;
+        Clock::duration timeout = limits_.keep_alive_timeout;
+        if (have_head) {
+          timeout = limits_.body_idle_timeout;
+        } else if (head_deadline) {
+          timeout = std::max(Clock::duration::zero(), *head_deadline - Clock::now());
+        }
         auto [ec, n] = co_await read_some_for(socket, asio::buffer(buffer), timeout);
         if (ec) {
-          if (have_head && ec == asio::error::timed_out) co_await send(plain_error(408, "timeout_error", "request body timed out"), false, false);
+          if (got_bytes && ec == asio::error::timed_out) {
+            co_await send(plain_error(408, "timeout_error",
+                                      have_head ? "request body timed out" : "request head timed out"),
+                          false, false);
+          }
           co_return;  // peer closed, idle timeout, or stop(): nothing to answer
         }
         pending.assign(buffer.data(), n);
+        got_bytes = true;
+        if (!head_deadline) head_deadline = Clock::now() + limits_.head_timeout;
         self->idle = false;
       }
       std::vector<std::string_view> chunks;

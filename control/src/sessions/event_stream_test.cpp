@@ -1,7 +1,7 @@
 // The session event stream (API.md §6 S9, §7.6): its frames byte for byte, the route through ControlApi,
 // and whole streams through a real ApiServer on 127.0.0.1 (head and first ping at once, exactly the events
 // appended after it opened, session.deleted then the end, pings, the client leaving, stop(), a client
-// that stops reading).
+// that stops reading); and the connection loop's head deadline.
 #include <doctest/doctest.h>
 
 #include <exception>
@@ -372,6 +372,41 @@ TEST_CASE("event hub: notify wakes the session's subscriptions only, notify_all 
   io.run_for(10s);
   CHECK(woke);
   CHECK(a.take_notified());
+}
+
+}  // namespace airlock::control
+
+namespace airlock::control {
+
+TEST_CASE("api server: a head sent a byte at a time is cut at the head timeout, from its first byte, with 408") {
+  // The stream rig's server, for its connection loop: each byte would restart a per-read timer, the
+  // whole head's deadline does not move (slowloris).
+  ServerLimits limits;
+  limits.head_timeout = 1s;
+  ServerRig rig(limits);
+  rig.run([&]() -> asio::awaitable<void> {
+    tcp::socket socket(rig.io);
+    co_await socket.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), rig.port), asio::use_awaitable);
+    const std::string head = "GET /v1/vaults HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    const auto started = std::chrono::steady_clock::now();
+    asio::steady_timer timer(rig.io);
+    std::size_t sent = 0;
+    for (; sent < head.size(); ++sent) {
+      auto [ec, n] = co_await asio::async_write(socket, asio::buffer(head.data() + sent, 1),
+                                                asio::as_tuple(asio::use_awaitable));
+      if (ec) break;
+      timer.expires_after(100ms);
+      co_await timer.async_wait(asio::use_awaitable);
+      if (std::chrono::steady_clock::now() - started > 3s) break;
+    }
+    std::string answer;
+    co_await read_to_end(socket, answer);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    CHECK(sent < head.size());  // cut before the head could end
+    CHECK(elapsed < 2500ms);
+    CHECK(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    CHECK(answer.ends_with(R"({"error":{"message":"request head timed out","type":"timeout_error"},"request_id":null,"type":"error"})"));
+  });
 }
 
 }  // namespace airlock::control

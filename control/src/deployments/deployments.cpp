@@ -303,8 +303,11 @@ json deployment_json(const store::Deployment& deployment, std::chrono::system_cl
       const cron::Zone* zone = zones.find(deployment.schedule->timezone);
       // Both were valid when stored; a tz database update could remove a zone, and then nothing is listed.
       if (parsed && zone != nullptr) {
-        for (date::sys_seconds fire : cron::next_fires(*parsed, *zone, std::chrono::floor<std::chrono::microseconds>(now),
-                                                       kUpcomingRuns)) {
+        // Fires count only after fire_after (the scheduler's rule), which is later than now after the clock
+        // went back: a minute that has run already is not upcoming.
+        cron::Instant from = std::chrono::floor<std::chrono::microseconds>(now);
+        if (auto fired_until = cron::parse_rfc3339(deployment.fire_after)) from = std::max(from, *fired_until);
+        for (date::sys_seconds fire : cron::next_fires(*parsed, *zone, from, kUpcomingRuns)) {
           upcoming.push_back(nominal_text(fire));
         }
       }

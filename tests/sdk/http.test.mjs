@@ -3,6 +3,7 @@
 // content type and request-id on every response, Idempotency-Key, and x-should-retry on conflicts.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 
 import {
   Anthropic, assertRawError, collect, expectApiError, randomKey, rawSocketRequest, useDaemon,
@@ -21,6 +22,13 @@ test('GET /healthz answers 200 without a key', async () => {
   const res = await fetch(`${ctx.daemon.baseURL}/healthz`);
   assert.equal(res.status, 200);
   await res.arrayBuffer();
+});
+
+test('the daemon cannot dump core: RLIMIT_CORE is 0, soft and hard', async () => {
+  // (PR_SET_DUMPABLE 0 is checked by the unit test of disable_core_dumps; from outside, as root, it shows
+  // only as /proc/PID files owned by root.)
+  const limits = fs.readFileSync(`/proc/${ctx.daemon.pid}/limits`, 'utf8');
+  assert.match(limits, /^Max core file size\s+0\s+0\s+bytes\s*$/m);
 });
 
 // ---- API keys ------------------------------------------------------------------------------------------

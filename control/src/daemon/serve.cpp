@@ -32,6 +32,7 @@
 #include "http/deadline.hpp"
 #include "sessions/event_hub.hpp"
 #include "daemon/log.hpp"
+#include "daemon/no_core_dumps.hpp"
 #include "dataplane/proxy_log.hpp"
 #include "runtime/sandbox_identity.hpp"
 #include "deployments/scheduler.hpp"
@@ -495,6 +496,10 @@ int serve_command(std::span<const std::string_view> args) {
     return 2;
   }
   Logger log(config.log_level);
+  if (const std::string failed = disable_core_dumps(); !failed.empty()) {
+    log.warn("core dumps stay possible ({}): a core file of this process would hold the master key and secrets",
+             failed);
+  }
   try {
     return run(config, log);
   } catch (const std::system_error& e) {

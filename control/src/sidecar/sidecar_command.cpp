@@ -35,6 +35,7 @@
 #include "airlock/proxy/proxy.hpp"
 #include "daemon/config.hpp"
 #include "daemon/log.hpp"
+#include "daemon/no_core_dumps.hpp"
 #include "dataplane/proxy_log.hpp"
 #include "sidecar/audit_buffer.hpp"
 #include "sidecar/control_client.hpp"
@@ -305,6 +306,9 @@ void write_ready_file(const fs::path& file, const proxy::Proxy& proxy) {
 
 int run(const SidecarConfig& config) {
   Logger log(config.log_level);
+  if (const std::string failed = disable_core_dumps(); !failed.empty()) {
+    log.warn("core dumps stay possible ({}): a core file of this process would hold the session's secrets", failed);
+  }
   if (sodium_init() < 0) throw std::runtime_error("libsodium could not be initialised");
   ControlClient client(config.control, read_token(config.token_file), config.control_ca, proxy::ProxyOptions{}.upstream_mark);
   proxy::SnapshotSlot slot;

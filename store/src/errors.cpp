@@ -27,6 +27,10 @@ class Category final : public std::error_category {
         return "wrong or malformed master key";
       case Errc::io:
         return "database or file system error";
+      case Errc::disk_full:
+        return "the data directory's file system is full";
+      case Errc::read_only:
+        return "the database is read-only";
     }
     return "unknown store error";
   }

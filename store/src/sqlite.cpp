@@ -1,7 +1,11 @@
 // The SQLite connection, its statement cache and the per-use statement guard (see sqlite.hpp).
 #include "sqlite.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include <fmt/format.h>
 
@@ -11,16 +15,38 @@ namespace airlock::store {
 
 namespace {
 
-std::error_code code_for(int rc) {
-  // A uniqueness rule of the schema (partial UNIQUE indexes, primary keys) is a conflict the caller can
-  // explain; every other failure is an I/O-level problem.
-  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Errc::conflict;
-  return Errc::io;
+// Why the file system holding `dir` cannot take a write, as an errno: asked by writing one byte to an
+// unnamed file there (O_TMPFILE, never linked). 0 when it takes it, or when the probe itself is unsupported.
+int write_probe_errno(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return errno == EROFS || errno == ENOSPC || errno == EDQUOT ? errno : 0;
+  const char byte = 0;
+  const int result = ::write(fd, &byte, 1) == 1 ? 0 : errno;
+  ::close(fd);
+  return result;
 }
 
 }  // namespace
 
-Database::Database(const std::filesystem::path& path) {
+std::error_code Database::code_for(int rc) const {
+  // A uniqueness rule of the schema (partial UNIQUE indexes, primary keys) is a conflict the caller can
+  // explain; a full or read-only file system is a state the operator can fix (the API says which); every
+  // other failure is an I/O-level problem. SQLite reports a write to a file system that turned read-only
+  // after an error as a plain I/O error (its errno is gone by the time a COMMIT returns, and the mount may
+  // still say rw), so the file system is asked with a write of its own.
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Errc::conflict;
+  const int primary = rc & 0xff;
+  if (primary == SQLITE_FULL) return Errc::disk_full;
+  if (primary == SQLITE_READONLY) return Errc::read_only;
+  if (primary == SQLITE_IOERR) {
+    const int why = write_probe_errno(path_.parent_path().empty() ? "." : path_.parent_path());
+    if (why == EROFS) return Errc::read_only;
+    if (why == ENOSPC || why == EDQUOT) return Errc::disk_full;
+  }
+  return Errc::io;
+}
+
+Database::Database(const std::filesystem::path& path) : path_(path) {
   sqlite3* raw = nullptr;
   // NOMUTEX: a Store is used from one thread, so SQLite's own locking would only cost time.
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;

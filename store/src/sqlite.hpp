@@ -68,7 +68,11 @@ class Database {
   }
 
  private:
-  SqlitePtr db_;  // declared first: destroyed after the statements below are finalised
+  // The store error for a SQLite result code (see sqlite.cpp).
+  std::error_code code_for(int rc) const;
+
+  std::filesystem::path path_;
+  SqlitePtr db_;  // declared before the statements: destroyed after they are finalised
   std::map<std::string, StmtPtr, std::less<>> statements_;
   std::string last_error_;
   std::function<void(std::string_view sql)> after_write_for_test_;

@@ -124,6 +124,33 @@ ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRu
   add_deployment_routes(router_, store_, runtime, log_);
 }
 
+// A write the data dir cannot take is the operator's to fix, so the client is told which state it is in:
+// 507 for a full disk, 503 for a read-only one (the SDKs retry both). Either way the store rolled the
+// write back: nothing of the request was kept. Any other failure is a 500.
+HttpReply ControlApi::storage_error_reply(const std::system_error& e, const std::string& request_id) {
+  if (e.code() == store::Errc::disk_full) {
+    log_.error("request_id={}: the data directory's file system is full; free space there ({})", request_id,
+               printable(store_.last_error()));
+    return error_reply(ApiError(507, "api_error",
+                                "the server's data directory is full, so nothing of this request was stored; "
+                                "free space there and retry"),
+                       request_id);
+  }
+  if (e.code() == store::Errc::read_only) {
+    log_.error("request_id={}: the database cannot be written: read-only file system or file ({})", request_id,
+               printable(store_.last_error()));
+    return error_reply(ApiError(503, "api_error",
+                                "the server's database is read-only, so nothing of this request was stored; "
+                                "make the data directory writable and retry"),
+                       request_id);
+  }
+  // A store failure's own words are SQLite's (store.last_error(): never a bound value, so never a secret).
+  const bool from_store = e.code().category() == store::error_category();
+  log_.error("internal error request_id={}: {}{}{}", request_id, printable(e.what()), from_store ? ": " : "",
+             from_store ? printable(store_.last_error()) : std::string{});
+  return error_reply(ApiError(500, "api_error", "internal error; the request id is in the daemon's log"), request_id);
+}
+
 HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
   ApiRequest request;
   request.method = head.method;
@@ -134,6 +161,8 @@ HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
   HttpReply reply;
   try {
     reply = answer(head.target, request);
+  } catch (const std::system_error& e) {
+    reply = storage_error_reply(e, request.request_id);
   } catch (const std::exception& e) {
     // Whatever failed, in a handler or while serializing a response (a refusal included), the client gets
     // a 500, never a dropped connection. Nothing internal reaches it; the log has the cause under the

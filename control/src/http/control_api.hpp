@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <string_view>
 #include <vector>
 
@@ -80,6 +81,8 @@ class ControlApi {
   HttpReply answer(std::string_view target, ApiRequest& request);
   HttpReply dispatch(ApiRequest& request);
   HttpReply run_mutation(const Router::Route& route, ApiRequest& request);
+  // 507 (disk full), 503 (read-only database) or 500 for an error that escaped the handlers.
+  HttpReply storage_error_reply(const std::system_error& e, const std::string& request_id);
 
   store::Store& store_;
   ApiKeys keys_;

@@ -39,6 +39,8 @@ enum class Errc {
   newer_schema,      // the database was written by a newer Airlock
   wrong_master_key,  // the master key does not open this database's sealed values
   io,                // SQLite or the file system failed; the message says what
+  disk_full,         // the data dir's file system is full (SQLITE_FULL, ENOSPC); the write was rolled back
+  read_only,         // the database cannot be written (read-only file system or file); rolled back
 };
 const std::error_category& error_category() noexcept;
 std::error_code make_error_code(Errc e) noexcept;

@@ -294,7 +294,16 @@ class Engine {
 
   static int on_status(llhttp_t* parser, const char* at, std::size_t length) {
     return guarded(parser, [&](Engine& self) {
-      if constexpr (!kIsRequest) self.head_.reason.append(at, length);
+      if constexpr (!kIsRequest) {
+        // RFC 9112 section 4: the reason phrase is HTAB, SP, visible characters and obs-text. llhttp lets
+        // other control bytes through (NUL included), which would reach the sandbox as they came.
+        const std::string_view reason(at, length);
+        if (std::any_of(reason.begin(), reason.end(), [](char c) { return (c < 0x20 && c != '\t') || c == 0x7f; })) {
+          self.callback_error_ = "a control character in the reason phrase";
+          return kCallbackFailed;
+        }
+        self.head_.reason.append(reason);
+      }
       return kProceed;
     });
   }
@@ -316,6 +325,12 @@ class Engine {
 
   static int on_header_field_complete(llhttp_t* parser) {
     return guarded(parser, [](Engine& self) {
+      // llhttp accepts a line that starts with ":" (no name at all, so no on_header_field); serialized again
+      // it would be a field each hop reads its own way (S6).
+      if (!self.in_field_name_ || self.fields().fields.back().name.empty()) {
+        self.callback_error_ = "a header field with an empty name";
+        return kCallbackFailed;
+      }
       self.in_field_name_ = false;
       return kProceed;
     });
@@ -367,6 +382,12 @@ class Engine {
       // hop behind us may ignore it and read the body differently.
       if (has_flag(parser_, F_TRANSFER_ENCODING) && head.version_major == 1 && head.version_minor == 0) {
         callback_error_ = "Transfer-Encoding in an HTTP/1.0 request";
+        return kCallbackFailed;
+      }
+      // S6: a request's Transfer-Encoding must end in chunked (RFC 9112 section 6.3), and llhttp only says
+      // so once it reaches the body, after the head has gone upstream. Refuse it with the head.
+      if (has_flag(parser_, F_TRANSFER_ENCODING) && !chunked) {
+        callback_error_ = "Transfer-Encoding whose final coding is not chunked";
         return kCallbackFailed;
       }
       // S6: two Host fields let two parsers disagree on the authority (RFC 9112 section 3.2).

@@ -32,6 +32,25 @@ TEST_CASE("refused requests (testdata/refused_requests.txt)") {
   for (const auto& c : cases) check_refused<RequestParser>(c, {});
 }
 
+TEST_CASE("a request whose Transfer-Encoding does not end in chunked is refused with its head, before any of it is passed on") {
+  // llhttp itself notices only when it reaches the body: by then the head would have gone upstream.
+  for (const std::string_view value : {"identity", "gzip", "xchunked", "chunked;q=1", "chunked, gzip", "gzip, identity",
+                                  "chunkedx", "deflate"}) {
+    CAPTURE(value);
+    RequestParser parser;
+    const auto run =
+        test::feed(parser, {"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: " + std::string(value) + "\r\n\r\n"}, {});
+    INFO(test::dump(run));
+    CHECK_FALSE(run.error.empty());
+    CHECK(run.messages.empty());
+    CHECK_FALSE(run.head_in_progress);
+  }
+  RequestParser parser;  // the one accepted form
+  const auto run = test::feed(parser, {"POST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"}, {});
+  CHECK(run.error.empty());
+  CHECK(run.messages.size() == 1);
+}
+
 TEST_CASE("refused responses (testdata/refused_responses.txt)") {
   const auto cases = test::load_table("refused_responses.txt");
   CHECK(cases.size() >= 10);

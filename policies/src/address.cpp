@@ -143,6 +143,9 @@ std::optional<std::uint64_t> aton_part(std::string_view part) noexcept {
     base = 8;
     part.remove_prefix(1);
   }
+  // Leading zeros change nothing (inet_aton reads with strtoul), however many: only the digits after them
+  // are bounded, so that from_chars cannot overflow.
+  while (part.size() > 1 && part[0] == '0') part.remove_prefix(1);
   if (part.size() > 16) return std::nullopt;
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value, base);

@@ -2,6 +2,7 @@
 // mcp_oauth. Write-only fields (secret_value, token, access_token, refresh_token, client_secret) go to the
 // store as SecretValue and are sealed there; they never enter `doc`, a response, an error or a log line.
 // The ones the proxy substitutes (secret_value, token) must also be strong enough (secret_strength.hpp).
+#include <algorithm>
 #include <chrono>
 #include <regex>
 
@@ -93,8 +94,12 @@ std::string take_url(const json& object, std::string_view key, std::string_view 
   std::string url = required_string(object, key, path, 1, kUrlMax);
   bool scheme_ok = url.starts_with("https://") || url.starts_with("http://");
   std::size_t host_start = url.find("://") + 3;
-  if (!scheme_ok || host_start >= url.size() || url[host_start] == '/' ||
-      url.find_first_of(" \t\r\n\"<>\\^`{|}") != std::string::npos) {
+  // Printable ASCII only (an IDN host in its xn-- form): a control byte, NUL included, or a raw non-ASCII
+  // one would make a host the proxy could never match.
+  const bool printable_ascii =
+      std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (!scheme_ok || host_start >= url.size() || url[host_start] == '/' || !printable_ascii ||
+      url.find_first_of("\"<>\\^`{|}") != std::string::npos) {
     bad_request(fmt::format("{}: must be an absolute http:// or https:// URL, e.g. https://mcp.example.com/mcp", field));
   }
   return url;

@@ -136,6 +136,11 @@ TEST_CASE("credentials: static_bearer create") {
         bad("auth.mcp_server_url: must be an absolute http:// or https:// URL, e.g. https://mcp.example.com/mcp"));
   CHECK(f.create_refusal({{"type", "static_bearer"}, {"mcp_server_url", "https://a b.example"}, {"token", kSecret}}) ==
         bad("auth.mcp_server_url: must be an absolute http:// or https:// URL, e.g. https://mcp.example.com/mcp"));
+  for (const std::string& url : {std::string("https://mcp") + '\0' + ".example.com/mcp",
+                                 std::string("https://mcp.example.com/\x7f"), std::string("https://m\xc3\xa9" "cp.example.com/")}) {
+    CHECK(f.create_refusal({{"type", "static_bearer"}, {"mcp_server_url", url}, {"token", kSecret}}) ==
+          bad("auth.mcp_server_url: must be an absolute http:// or https:// URL, e.g. https://mcp.example.com/mcp"));
+  }
   CHECK(f.create_refusal({{"type", "static_bearer"}, {"token", kSecret}}) == bad("auth.mcp_server_url: required field is missing"));
   CHECK(f.create_refusal({{"type", "static_bearer"}, {"mcp_server_url", "https://x.example"}, {"token", kSecret},
                           {"networking", {{"type", "unrestricted"}}}}) ==

@@ -16,9 +16,11 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 HttpReply plain_error(int status, std::string_view type, std::string_view message) {
-  // Transport-level refusals (before a request exists) in the API's error shape.
-  json body = {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}, {"request_id", nullptr}};
-  return HttpReply{status, {{"Content-Type", "application/json"}}, body.dump(), std::nullopt};
+  // Transport-level refusals (before a request could be parsed) in the API's error shape, with a request id
+  // like every other response (API.md §7.2).
+  const std::string request_id = store::random_id("req_");
+  json body = {{"type", "error"}, {"error", {{"type", type}, {"message", message}}}, {"request_id", request_id}};
+  return HttpReply{status, {{"Content-Type", "application/json"}, {"request-id", request_id}}, body.dump(), std::nullopt};
 }
 
 std::string serialize_reply(const HttpReply& reply, bool keep_alive, bool head_only) {

@@ -66,6 +66,10 @@ json parse_body(const ApiRequest& request) {
   if (!json_depth_within(request.body)) {
     bad_request(fmt::format("body: JSON nested deeper than {} levels; no field of this API needs that", kJsonDepthMax));
   }
+  // A raw NUL is never JSON, and the parser would take it for the end of the input, ignoring what follows.
+  if (const std::size_t nul = request.body.find('\0'); nul != std::string::npos) {
+    bad_request(fmt::format("body: malformed JSON at byte {}: a NUL byte (inside a string, write \\u0000)", nul + 1));
+  }
   json body = json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     // Parse again for the position of the problem; this path is rare.
@@ -73,6 +77,8 @@ json parse_body(const ApiRequest& request) {
       [[maybe_unused]] json reparsed = json::parse(request.body);
     } catch (const json::parse_error& e) {
       bad_request(fmt::format("body: malformed JSON at byte {}; send a JSON object", e.byte));
+    } catch (const json::exception&) {  // out_of_range: a number too large for a double (1e999)
+      bad_request("body: malformed JSON: a number out of range; send a JSON object");
     }
     bad_request("body: malformed JSON; send a JSON object");
   }

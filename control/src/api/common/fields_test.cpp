@@ -203,6 +203,13 @@ TEST_CASE("fields: parse_body") {
   CHECK(refused([] { parse_body(with_body(R"({"a":)")); }) == "body: malformed JSON at byte 6; send a JSON object");
   CHECK(refused([] { parse_body(with_body(R"({"a" 1})")); }) == "body: malformed JSON at byte 6; send a JSON object");
   CHECK(refused([] { parse_body(with_body("{} x")); }) == "body: malformed JSON at byte 4; send a JSON object");
+  CHECK(refused([] { parse_body(with_body(R"({"name": 1e999})")); }) ==
+        "body: malformed JSON: a number out of range; send a JSON object");
+  // A raw NUL would end the parser's input: what follows it must not be ignored.
+  CHECK(refused([] { parse_body(with_body(std::string(R"({"display_name":"ab"})") + '\0' + R"({"x":1})")); }) ==
+        "body: malformed JSON at byte 22: a NUL byte (inside a string, write \\u0000)");
+  CHECK(refused([] { parse_body(with_body(std::string(R"({"a":"x)") + '\0' + R"("})")); }) ==
+        "body: malformed JSON at byte 8: a NUL byte (inside a string, write \\u0000)");
   CHECK(refused([] { parse_body(with_body("[1,2]")); }) == "body: expected a JSON object, got an array");
   CHECK(refused([] { parse_body(with_body("\"text\"")); }) == "body: expected a JSON object, got a string");
   CHECK(refused([] { parse_body(with_body("null")); }) == "body: expected a JSON object, got null");

@@ -229,7 +229,8 @@ Result<SecretValue> Store::unseal_secret(std::string_view credential_id, std::st
   return std::move(*value);
 }
 
-Result<std::vector<ActiveCredential>> Store::active_credentials() {
+Result<std::vector<ActiveCredential>> Store::active_credentials(
+    const std::function<bool(const ActiveCredential&)>& still_held) {
   auto& db = impl_->db_;
   BOOST_OUTCOME_TRY(auto stmt, db.statement(kActiveCredentials));
   StatementUse use{db, stmt};
@@ -247,6 +248,12 @@ Result<std::vector<ActiveCredential>> Store::active_credentials() {
     credential.doc = use.text(6);
     if (!use.is_null(7)) {
       const auto field = use.text(7);
+      const auto sealed = use.blob(8);
+      credential.sealed.assign(reinterpret_cast<const char*>(sealed.data()), sealed.size());
+      if (still_held && still_held(credential)) {
+        active.push_back(std::move(credential));
+        continue;
+      }
       auto value =
           unseal(impl_->master_key_, use.blob(8), field_associated_data(credential.id, credential.auth_type, field));
       if (!value) {

@@ -46,6 +46,23 @@ std::shared_ptr<const CredentialRule> make_rule(const store::ActiveCredential& c
   return rule;
 }
 
+// Everything a rule is made from but the secret's value, which the sealed bytes stand for.
+std::string fingerprint(const store::ActiveCredential& credential) {
+  std::string out;
+  auto add = [&out](std::string_view part) {
+    out.append(part);
+    out.push_back('\x1f');
+  };
+  auto add_optional = [&add](const std::optional<std::string>& part) { add(part ? std::string_view(*part) : "\x1e"); };
+  add(credential.auth_type);
+  add(credential.doc);
+  add_optional(credential.secret_name);
+  add_optional(credential.placeholder);
+  add_optional(credential.mcp_server_url);
+  add(credential.sealed);
+  return out;
+}
+
 // The host of an MCP server URL ("https://mcp.example.com:8443/sse" -> "mcp.example.com"), normalised as
 // allowed_hosts entries are; empty when the URL has none.
 std::string host_of_url(std::string_view url) {
@@ -112,11 +129,32 @@ void apply_environment(store::Store& store, const store::Session& session,
 
 std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
                                                                 const std::shared_ptr<const policies::PolicySet>& policies,
-                                                                std::vector<proxy::SourceRoute> transparent_sources) {
+                                                                std::vector<proxy::SourceRoute> transparent_sources,
+                                                                CredentialRuleCache* cache) {
+  auto held = [cache](const store::ActiveCredential& credential) {
+    if (cache == nullptr) return false;
+    const auto found = cache->by_id.find(credential.id);
+    return found != cache->by_id.end() && found->second.made_from == fingerprint(credential);
+  };
+  CredentialRuleCache next;
   std::unordered_map<std::string, std::vector<std::shared_ptr<const CredentialRule>>> by_vault;
-  for (const store::ActiveCredential& credential : need(store.active_credentials(), "reading credentials")) {
-    if (auto rule = make_rule(credential)) by_vault[credential.vault_id].push_back(std::move(rule));
+  for (const store::ActiveCredential& credential : need(store.active_credentials(held), "reading credentials")) {
+    std::shared_ptr<const CredentialRule> rule;
+    std::string made_from = fingerprint(credential);
+    if (cache != nullptr) {
+      if (const auto found = cache->by_id.find(credential.id);
+          found != cache->by_id.end() && found->second.made_from == made_from) {
+        rule = found->second.rule;  // unchanged: its value was not unsealed again
+      } else {
+        rule = make_rule(credential);
+      }
+      next.by_id.emplace(credential.id, CredentialRuleCache::Entry{std::move(made_from), rule});
+    } else {
+      rule = make_rule(credential);
+    }
+    if (rule) by_vault[credential.vault_id].push_back(std::move(rule));
   }
+  if (cache != nullptr) *cache = std::move(next);  // credentials gone since are forgotten
   auto snapshot = std::make_shared<proxy::CredentialSnapshot>();
   for (const store::Session& session : need(store.active_sessions(), "reading sessions")) {
     proxy::SessionEntry entry;
@@ -163,7 +201,7 @@ void SnapshotPublisher::flush() {
   if (!stale_) return;
   stale_ = false;
   try {
-    auto snapshot = build_snapshot(store_, policies_, transparent_sources_);
+    auto snapshot = build_snapshot(store_, policies_, transparent_sources_, &rules_);
     log_.debug("proxy snapshot published sessions={}", snapshot->sessions.size());
     slot_.store(std::move(snapshot));
   } catch (const std::exception& e) {

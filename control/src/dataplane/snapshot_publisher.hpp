@@ -13,6 +13,11 @@
 // closed: every proxy request is refused) and logs why.
 #pragma once
 
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
 #include <boost/asio/io_context.hpp>
 
 #include "airlock/policies/policy.hpp"
@@ -25,12 +30,24 @@ namespace airlock::control {
 // The metadata key of an environment that picks its network policy by name (docs/policy.md).
 inline constexpr std::string_view kPolicyMetadataKey = "airlock.policy";
 
+// The credential rules of the last build, by credential id, with what each was made from (its sealed
+// secret included): a rebuild unseals only the credentials that changed since.
+struct CredentialRuleCache {
+  struct Entry {
+    std::string made_from;  // fingerprint of the ActiveCredential, value aside
+    std::shared_ptr<const proxy::CredentialRule> rule;  // null for a credential the proxy does not inject
+  };
+  std::unordered_map<std::string, Entry> by_id;
+};
+
 // Pure composition, exposed for tests: the snapshot for the store's current state. A session's policy is
 // the one its environment names (metadata airlock.policy), else the file's default_policy, else none.
-// `transparent_sources` (proxy.transparent_sessions) go in as they are.
+// `transparent_sources` (proxy.transparent_sessions) go in as they are. With a `cache`, unchanged
+// credentials keep the rules (and unsealed values) of the previous build, and the cache is updated.
 std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
                                                                 const std::shared_ptr<const policies::PolicySet>& policies = {},
-                                                                std::vector<proxy::SourceRoute> transparent_sources = {});
+                                                                std::vector<proxy::SourceRoute> transparent_sources = {},
+                                                                CredentialRuleCache* cache = nullptr);
 
 class SnapshotPublisher {
  public:
@@ -50,6 +67,7 @@ class SnapshotPublisher {
   Logger& log_;
   std::shared_ptr<const policies::PolicySet> policies_;
   std::vector<proxy::SourceRoute> transparent_sources_;
+  CredentialRuleCache rules_;
   bool stale_ = true;
   bool posted_ = false;
 };

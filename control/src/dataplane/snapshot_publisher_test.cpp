@@ -96,3 +96,65 @@ TEST_CASE("snapshot: an environment's airlock.policy picks the policy, the file'
 
 }  // namespace
 }  // namespace airlock::control
+
+namespace airlock::control {
+namespace {
+
+store::SecretFields secret_value(std::string_view value) {
+  store::SecretFields fields;
+  fields.emplace_back("secret_value", store::SecretValue{value});
+  return fields;
+}
+
+std::string text_of(const proxy::CredentialRule& rule) {
+  return {reinterpret_cast<const char*>(rule.value.bytes().data()), rule.value.bytes().size()};
+}
+
+}  // namespace
+
+TEST_CASE("snapshot: with a cache, a rebuild keeps unchanged credentials' rules and unseals only what changed") {
+  SnapshotFixture f;
+  store::Store& store = f.store();
+  const std::string vault = store.create_vault("{}").value().id;
+  const std::string doc = R"({"auth":{"networking":{"type":"unrestricted"}}})";
+  const std::string a =
+      store.create_credential({vault, "environment_variable", "A", std::nullopt, doc, secret_value("value-a-0123456789")})
+          .value()
+          .id;
+  const std::string b =
+      store.create_credential({vault, "environment_variable", "B", std::nullopt, doc, secret_value("value-b-0123456789")})
+          .value()
+          .id;
+  CredentialRuleCache cache;
+  build_snapshot(store, {}, {}, &cache);
+  REQUIRE(cache.by_id.size() == 2);
+  const auto rule_a = cache.by_id.at(a).rule;
+  const auto rule_b = cache.by_id.at(b).rule;
+
+  // A change elsewhere (a session that uses the vault): the same rules, nothing unsealed again.
+  const std::string environment = f.ok_post("/v1/environments", {{"name", "e"}})["id"];
+  const std::string session =
+      f.ok_post("/v1/sessions", {{"agent", f.agent}, {"environment_id", environment}, {"vault_ids", {vault}}})["id"];
+  build_snapshot(store, {}, {}, &cache);
+  CHECK(cache.by_id.at(a).rule == rule_a);
+  CHECK(cache.by_id.at(b).rule == rule_b);
+
+  // A rotation, even with the same doc: a's rule is new and holds the new value.
+  REQUIRE(store.update_credential(vault, a, doc, secret_value("value-a-rotated-0123")).has_value());
+  build_snapshot(store, {}, {}, &cache);
+  CHECK(cache.by_id.at(a).rule != rule_a);
+  CHECK(text_of(*cache.by_id.at(a).rule) == "value-a-rotated-0123");
+  CHECK(cache.by_id.at(b).rule == rule_b);
+  const auto rotated = build_snapshot(store, {}, {}, &cache);
+  const auto& rules = rotated->sessions.at(session).credentials;
+  REQUIRE(rules.size() == 2);
+  CHECK(std::count(rules.begin(), rules.end(), cache.by_id.at(a).rule) == 1);  // the session has the new one
+
+  // Archived: gone from the snapshot and from the cache.
+  REQUIRE(store.archive_credential(vault, b).has_value());
+  build_snapshot(store, {}, {}, &cache);
+  CHECK(cache.by_id.count(b) == 0);
+  CHECK(cache.by_id.size() == 1);
+}
+
+}  // namespace airlock::control

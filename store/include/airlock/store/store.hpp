@@ -146,6 +146,9 @@ struct ActiveCredential {
   std::optional<std::string> placeholder;
   std::string doc;    // networking, injection_location, ...
   SecretValue value;  // the primary secret, unsealed: secret_value, token or access_token
+  // The primary secret as stored, sealed (ciphertext, not a secret). Every write seals with a fresh random
+  // nonce, so the same bytes mean the same value: a caller that unsealed them before can keep its copy.
+  std::string sealed;
 };
 
 // A stored response for an Idempotency-Key, kept 24 h.
@@ -395,8 +398,12 @@ class Store {
   // after the outermost commit (never after a rollback), and may use the store. It should not throw: an
   // exception leaves through the store call (or Transaction::commit) whose commit ran it, though the
   // change stays committed.
-  // active_credentials: a credential without its primary secret has an empty value.
-  Result<std::vector<ActiveCredential>> active_credentials();
+  // active_credentials: a credential without its primary secret has an empty value. `still_held`, when
+  // given, is asked for each credential before its value is unsealed (with everything but `value` set);
+  // when it answers true the value is left empty, because the caller holds it from an earlier call
+  // (unsealing every credential at every change made large stores slow).
+  Result<std::vector<ActiveCredential>> active_credentials(
+      const std::function<bool(const ActiveCredential&)>& still_held = {});
   void on_credentials_changed(std::function<void()> callback);
 
   // Agents. Versions start at 1; update_agent stores a new version only when `doc` differs from the

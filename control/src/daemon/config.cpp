@@ -2,8 +2,10 @@
 #include "daemon/config.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <set>
+#include <span>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -34,6 +36,9 @@ class YamlReader {
   explicit YamlReader(std::string file) : file_(std::move(file)) {}
 
   void check_keys(const YAML::Node& node, std::string_view path, std::initializer_list<std::string_view> known) const {
+    check_keys(node, path, std::span<const std::string_view>(known.begin(), known.size()));
+  }
+  void check_keys(const YAML::Node& node, std::string_view path, std::span<const std::string_view> known) const {
     if (!node.IsMap()) fail(path, "expected a mapping");
     for (const auto& item : node) {
       if (!item.first.IsScalar()) fail(path, "keys must be plain names");
@@ -256,6 +261,34 @@ std::vector<TransparentSession> transparent_sessions_of(const YAML::Node& node, 
   return out;
 }
 
+// proxy.timeouts: each ProxyTimeouts member by name, in milliseconds (1 ms to a day); unset ones keep
+// their defaults.
+proxy::ProxyTimeouts proxy_timeouts_of(const YAML::Node& node, const YamlReader& yaml) {
+  using Member = std::chrono::milliseconds proxy::ProxyTimeouts::*;
+  static constexpr std::array<std::pair<std::string_view, Member>, 10> kTimeouts{{
+      {"request_head_ms", &proxy::ProxyTimeouts::request_head},
+      {"keep_alive_idle_ms", &proxy::ProxyTimeouts::keep_alive_idle},
+      {"client_handshake_ms", &proxy::ProxyTimeouts::client_handshake},
+      {"body_idle_ms", &proxy::ProxyTimeouts::body_idle},
+      {"upstream_connect_ms", &proxy::ProxyTimeouts::upstream_connect},
+      {"upstream_response_ms", &proxy::ProxyTimeouts::upstream_response},
+      {"tunnel_idle_ms", &proxy::ProxyTimeouts::tunnel_idle},
+      {"tls_shutdown_ms", &proxy::ProxyTimeouts::tls_shutdown},
+      {"pool_idle_ms", &proxy::ProxyTimeouts::pool_idle},
+      {"drain_ms", &proxy::ProxyTimeouts::drain},
+  }};
+  std::array<std::string_view, kTimeouts.size()> names;
+  for (std::size_t i = 0; i < kTimeouts.size(); ++i) names[i] = kTimeouts[i].first;
+  yaml.check_keys(node, "proxy.timeouts", names);
+  proxy::ProxyTimeouts timeouts;
+  for (const auto& [name, member] : kTimeouts) {
+    if (auto value = node[std::string(name)]) {
+      timeouts.*member = std::chrono::milliseconds(yaml.integer(value, fmt::format("proxy.timeouts.{}", name), 1, 86'400'000));
+    }
+  }
+  return timeouts;
+}
+
 // proxy.upstream_mark: decimal or 0x-prefixed hexadecimal, 0 to 2^32-1.
 std::uint32_t parse_mark(const YAML::Node& node, const YamlReader& yaml) {
   const std::string text = yaml.string(node, "proxy.upstream_mark");
@@ -292,7 +325,8 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
                                      "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy", "max_connections",
                                      "max_connections_per_session", "max_requests_per_second_per_session",
-                                     "transparent_listen", "transparent_sessions", "upstream_mark"});
+                                     "transparent_listen", "transparent_sessions", "upstream_mark", "timeouts"});
+    if (auto node = proxy["timeouts"]) config.proxy_timeouts = proxy_timeouts_of(node, yaml);
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
     if (auto node = proxy["transparent_listen"]) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "airlock/policies/address.hpp"
+#include "airlock/proxy/proxy.hpp"
 #include "runtime/cgroup_limits.hpp"
 
 namespace airlock::control {
@@ -92,6 +93,7 @@ struct Config {
   bool allow_plaintext_substitution = false;
   std::size_t max_header_bytes = 65536;
   std::size_t max_decoded_body_bytes = 8 << 20;  // S11: compressed responses from credential hosts, decoded whole
+  proxy::ProxyTimeouts proxy_timeouts;           // proxy.timeouts.<name>_ms; unset ones keep the proxy's defaults
   int catch_up_window_seconds = 900;
   int max_jitter_seconds = 60;
   int audit_retention_days = 30;

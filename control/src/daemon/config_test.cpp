@@ -318,7 +318,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
                  "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
                  "max_decoded_body_bytes, allow_private, policy_file, default_policy, max_connections, "
                  "max_connections_per_session, max_requests_per_second_per_session, transparent_listen, transparent_sessions, "
-                "upstream_mark");
+                "upstream_mark, timeouts");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
@@ -497,6 +497,20 @@ TEST_CASE("config: address allow list and policy file, by flag and by YAML key, 
   CHECK(limited.max_connections == 50);
   CHECK(limited.max_connections_per_session == 5);
   CHECK(limited.max_requests_per_second_per_session == 0);
+  // proxy.timeouts: the ones named change, the others keep the proxy's defaults.
+  CHECK(yaml.proxy_timeouts.upstream_response == proxy::ProxyTimeouts{}.upstream_response);
+  const std::string timeouts = dir.write("t.yaml", "proxy:\n  timeouts:\n    body_idle_ms: 1500\n    drain_ms: 250\n").string();
+  const Config timed = load({"--config", timeouts});
+  CHECK(timed.proxy_timeouts.body_idle == std::chrono::milliseconds(1500));
+  CHECK(timed.proxy_timeouts.drain == std::chrono::milliseconds(250));
+  CHECK(timed.proxy_timeouts.request_head == proxy::ProxyTimeouts{}.request_head);
+  const std::string zero = dir.write("t0.yaml", "proxy:\n  timeouts:\n    body_idle_ms: 0\n").string();
+  CHECK(config_error({"--config", zero}) == zero + ": proxy.timeouts.body_idle_ms: expected an integer from 1 to 86400000");
+  const std::string unknown = dir.write("t1.yaml", "proxy:\n  timeouts:\n    body_idle: 5\n").string();
+  CHECK(config_error({"--config", unknown}) ==
+        unknown + ": proxy.timeouts.body_idle: unknown key; accepted here: request_head_ms, keep_alive_idle_ms, "
+                  "client_handshake_ms, body_idle_ms, upstream_connect_ms, upstream_response_ms, tunnel_idle_ms, "
+                  "tls_shutdown_ms, pool_idle_ms, drain_ms");
   // The flag adds to the YAML list (unlike other repeatable flags), wherever --config stands.
   const Config both = load({"--allow-private", "10.0.0.0/8", "--config", file});
   REQUIRE(both.allow_private.size() == 3);

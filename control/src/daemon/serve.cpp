@@ -222,6 +222,7 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
   options.allow_plaintext_substitution = config.allow_plaintext_substitution;
   options.max_header_bytes = config.max_header_bytes;
   options.max_decoded_body_bytes = config.max_decoded_body_bytes;
+  options.timeouts = config.proxy_timeouts;
   options.log_level = proxy_log_level(config.log_level);
   options.log = proxy_log(log);
   return options;

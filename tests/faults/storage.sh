@@ -34,7 +34,7 @@ mkfs.ext4 -q -m 0 "$tmp/data.img" || skip "mkfs.ext4 failed"
 mount_data() { mount -o loop,errors=remount-ro "$tmp/data.img" "$data" && chmod 700 "$data"; }
 mount_data || skip "cannot mount an ext4 image through a loop device here"
 
-api_key="sk-airlock-test-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+api_key="sk-airlock-test-$(od -A n -N 16 -t x1 /dev/urandom | tr -d ' \n')"
 start_daemon() {
   rm -f "$tmp/ready.json"
   AIRLOCK_API_KEY="$api_key" "$airlock" serve --data-dir "$data" --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 \

@@ -5,7 +5,10 @@
 // fetch: every response the suite receives, through the SDK or through ctx.raw(), is kept so that the
 // file can check, at its end, that no response ever carried a secret it sent (ctx.secret() makes and
 // registers one). The after hook stops the daemon with SIGTERM and requires exit 0; when a test of the
-// file failed, it prints the tail of the daemon's output and keeps the data dir.
+// file failed, it prints the tail of the daemon's output and keeps the data dir. Then, for every file, it
+// checks secret hygiene: no secret value the file sent to the credential routes (secret_value, token,
+// access_token, refresh_token, client_secret, seen by the recorder), nor any ctx.secret(), appears in a
+// response, in the daemon's output, or in any file of the data dir (the database holds them sealed only).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -18,11 +21,19 @@ import { makeTempDir, randomApiKey, start } from './daemon.mjs';
 
 export { Anthropic, randomApiKey as randomKey };
 
-// A fetch that forwards to the real one and records each exchange.
+// The fields of a credential's auth that hold secret values (API.md §4: write-only).
+const kSecretFields = ['secret_value', 'token', 'access_token', 'refresh_token', 'client_secret'];
+// Shorter values could turn up in binary files by chance; the API refuses them anyway (16 bytes at least).
+const kMinTrackedSecret = 12;
+
+// A fetch that forwards to the real one and records each exchange, and every secret value sent to the
+// credential routes (sentSecrets).
 export class Recorder {
   constructor() {
     this.exchanges = [];
+    this.sentSecrets = new Set();
     this.fetch = async (url, init = {}) => {
+      this.noteSecrets(String(url), init.body);
       const response = await globalThis.fetch(url, init);
       const text = await response.clone().text();
       this.exchanges.push({
@@ -35,6 +46,20 @@ export class Recorder {
       });
       return response;
     };
+  }
+
+  noteSecrets(url, body) {
+    if (typeof body !== 'string' || !/\/v1\/vaults\/[^/]+\/credentials/.test(url)) return;
+    let auth;
+    try {
+      auth = JSON.parse(body)?.auth;
+    } catch {
+      return;
+    }
+    for (const field of kSecretFields) {
+      const value = auth?.[field];
+      if (typeof value === 'string' && value.length >= kMinTrackedSecret) this.sentSecrets.add(value);
+    }
   }
 
   get count() {
@@ -97,10 +122,13 @@ export function useDaemon({ env = {}, apiKey = randomApiKey(), args = [] } = {})
   after(async () => {
     if (!ctx.daemon) return;
     let status;
+    let clean = false;
     try {
       status = await ctx.daemon.stop();
+      assertSecretHygiene(ctx);
+      clean = true;
     } finally {
-      if (ctx.failed || !status || status.code !== 0) {
+      if (ctx.failed || !clean || !status || status.code !== 0) {
         process.stderr.write(`\n--- airlock output (tail), data dir ${ctx.tmp} ---\n${ctx.daemon.logTail(120)}\n`);
       } else {
         fs.rmSync(ctx.tmp, { recursive: true, force: true });
@@ -110,6 +138,33 @@ export function useDaemon({ env = {}, apiKey = randomApiKey(), args = [] } = {})
   });
 
   return ctx;
+}
+
+// Every secret the file sent or made: in no response, not in the daemon's output, in no file of the data dir.
+function assertSecretHygiene(ctx) {
+  const secrets = new Set([...ctx.secrets, ...ctx.rec.sentSecrets]);
+  if (secrets.size === 0) return;
+  assertNoSecretsInResponses(ctx.rec, secrets);
+  const log = ctx.daemon.log();
+  for (const secret of secrets) assert.ok(!log.includes(secret), 'the daemon\'s output contains a secret');
+  assertNoSecretsInFiles(ctx.tmp, secrets);
+}
+
+// No regular file under `dir` (the data dir: database, WAL, CA, session workspaces, logs) holds any of
+// `secrets` in plain text.
+export function assertNoSecretsInFiles(dir, secrets) {
+  const needles = [...secrets].map((secret) => Buffer.from(secret));
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = `${entry.parentPath ?? entry.path}/${entry.name}`;
+    let bytes;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      continue;  // gone meanwhile, or unreadable
+    }
+    for (const needle of needles) assert.ok(!bytes.includes(needle), `${file} holds a secret in plain text`);
+  }
 }
 
 export async function rawRequest(target, method, path, { body, headers = {}, auth = true } = {}) {
@@ -179,6 +234,14 @@ export function rawSocketRequest(daemon, head, body = '') {
 export function assertNoSecretsLeaked(rec, secrets, daemons) {
   assert.ok(secrets.size > 0, 'the file registered no secret to look for');
   assert.ok(rec.count > 0, 'no response was recorded');
+  assertNoSecretsInResponses(rec, secrets);
+  for (const daemon of daemons) {
+    const log = daemon.log();
+    for (const secret of secrets) assert.ok(!log.includes(secret), 'the daemon\'s output contains a secret');
+  }
+}
+
+function assertNoSecretsInResponses(rec, secrets) {
   for (const exchange of rec.exchanges) {
     for (const secret of secrets) {
       const where = `${exchange.method} ${exchange.url} → ${exchange.status}`;
@@ -187,10 +250,6 @@ export function assertNoSecretsLeaked(rec, secrets, daemons) {
         assert.ok(!value.includes(secret), `response header ${name} of ${where} contains a secret`);
       }
     }
-  }
-  for (const daemon of daemons) {
-    const log = daemon.log();
-    for (const secret of secrets) assert.ok(!log.includes(secret), 'the daemon\'s output contains a secret');
   }
 }
 

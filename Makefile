@@ -2,23 +2,29 @@
 #   make run    the daemon on embedded defaults (extra flags: make run ARGS="--log-level debug")
 #   make test   every test: unit, end-to-end, SDK conformance, real clients
 #   make bench  the proxy and cron benchmarks (figures only; see bench/README.md)
+#   make load   load test: 1,000 intercepted keep-alive connections for 60 s, with checks (see bench/README.md)
 #   make test-asan  every test again, built with AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/)
 #   make test-tsan  every test again, built with ThreadSanitizer (build-tsan/)
+#   make fuzz   the libFuzzer targets of tests/fuzz, FUZZ_SECONDS (60) each, built with clang (build-fuzz/)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 ARGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all setup configure build run test bench clean node-deps test-asan test-tsan
+.PHONY: all setup configure build run test bench load clean node-deps test-asan test-tsan fuzz
 
 all: build
 
 setup:
 	@bash scripts/setup
 
+# ccache, where the machine has it: CI's fresh clones rebuild little (.ci/run sets CCACHE_BASEDIR).
+LAUNCHER = $(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
 configure: setup
-	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) > /dev/null
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(LAUNCHER) $(CMAKE_FLAGS) > /dev/null
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -39,18 +45,24 @@ SANITIZER_ENV = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:check_initializatio
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 
 test-asan: setup node-deps
-	@cmake -S . -B build-asan -G Ninja $(SANITIZE_BUILD) -DAIRLOCK_SANITIZE=address,undefined $(CMAKE_FLAGS) > /dev/null
+	@cmake -S . -B build-asan -G Ninja $(SANITIZE_BUILD) -DAIRLOCK_SANITIZE=address,undefined $(LAUNCHER) $(CMAKE_FLAGS) > /dev/null
 	@cmake --build build-asan -j $(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir build-asan --output-on-failure -j $(JOBS)
 
 test-tsan: setup node-deps
-	@cmake -S . -B build-tsan -G Ninja $(SANITIZE_BUILD) -DAIRLOCK_SANITIZE=thread $(CMAKE_FLAGS) > /dev/null
+	@cmake -S . -B build-tsan -G Ninja $(SANITIZE_BUILD) -DAIRLOCK_SANITIZE=thread $(LAUNCHER) $(CMAKE_FLAGS) > /dev/null
 	@cmake --build build-tsan -j $(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir build-tsan --output-on-failure -j $(JOBS)
+
+fuzz: setup
+	@JOBS=$(JOBS) bash scripts/fuzz $(FUZZ_SECONDS)
 
 bench: build
 	./$(BUILD_DIR)/bench/airlock_proxy_bench $(ARGS)
 	./$(BUILD_DIR)/bench/airlock_cron_bench
 
+load: build
+	bench/load/run.sh
+
 clean:
-	rm -rf $(BUILD_DIR) build-asan build-tsan
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

@@ -13,10 +13,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test as nodeTest } from 'node:test';
 
 import { makeTempDir, randomApiKey, start } from './lib/daemon.mjs';
-import { Anthropic, collect } from './lib/harness.mjs';
+import { Anthropic, collect, useDaemonSeries } from './lib/harness.mjs';
 import { delay, waitUntil } from './lib/faults.mjs';
 
 const kLeadMs = 4000;     // the daemon's clock starts this long before the boundary a phase watches
@@ -27,37 +26,10 @@ const dataDir = makeTempDir('airlock-faults-clock-');
 const config = path.join(dataDir, 'airlock.yaml');
 fs.writeFileSync(config, 'scheduler:\n  max_jitter_seconds: 0\n');
 const apiKey = randomApiKey();
-const daemons = [];
+const { daemons, test } = useDaemonSeries({ dirs: [dataDir], tailLines: 40 });
 let daemon = null;
 let client = null;
 let offsetSeconds = 0;
-let failed = false;
-
-function test(name, fn) {
-  return nodeTest(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
-}
-
-after(async () => {
-  for (const d of daemons) {
-    try {
-      await d.stop();
-    } catch {
-      // reported by the test that stopped it
-    }
-  }
-  if (failed) {
-    for (const d of daemons) process.stderr.write(`\n--- airlock output (tail), data dir ${dataDir} ---\n${d.logTail(40)}\n`);
-  } else {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-});
 
 const daemonNow = () => Date.now() + offsetSeconds * 1000;
 const iso = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

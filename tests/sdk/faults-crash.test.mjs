@@ -13,11 +13,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test as nodeTest } from 'node:test';
 
 import { makeOriginCertificates } from './lib/origin.mjs';
 import { makeTempDir, randomApiKey, start } from './lib/daemon.mjs';
-import { Anthropic, assertId, assertTimestamp, collect } from './lib/harness.mjs';
+import { Anthropic, assertId, assertTimestamp, collect, useDaemonSeries } from './lib/harness.mjs';
 import { faultOrigin, parseResponse, readUntil, response, tlsThroughProxy, waitUntil } from './lib/faults.mjs';
 
 const kClients = 4;
@@ -27,35 +26,13 @@ const certDir = makeTempDir('airlock-faults-origin-');
 const certificates = makeOriginCertificates(certDir, ['metrics.test']);
 const apiKey = randomApiKey();
 const args = ['--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1', '--allow-private', '127.0.0.1/32'];
-const daemons = [];
+const { daemons, test } = useDaemonSeries({ dirs: [dataDir, certDir], stopWith: 'SIGKILL', tailLines: 40 });
 let daemon = null;
 let client = null;
-let failed = false;
 
 const origin = await faultOrigin(certificates, (request, conn) => {
   conn.write(response(200, 'ok'));
   conn.next();
-});
-
-function test(name, fn) {
-  return nodeTest(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
-}
-
-after(async () => {
-  for (const d of daemons) await d.kill('SIGKILL');
-  if (failed) {
-    for (const d of daemons) process.stderr.write(`\n--- airlock output (tail), data dir ${dataDir} ---\n${d.logTail(40)}\n`);
-  } else {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-  fs.rmSync(certDir, { recursive: true, force: true });
 });
 
 async function boot() {

@@ -6,34 +6,21 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test as nodeTest } from 'node:test';
 
 import { makeTempDir, randomApiKey, start, startExpectingFailure } from './lib/daemon.mjs';
 import {
-  Anthropic, Recorder, assertNoSecretsLeaked, assertResponsesWellFormed, collect, expectApiError,
+  Anthropic, Recorder, assertNoSecretsLeaked, assertResponsesWellFormed, collect, expectApiError, useDaemonSeries,
 } from './lib/harness.mjs';
 
 const secrets = new Set();
 const rec = new Recorder();
-const daemons = [];
 const dirs = [];
-let failed = false;
+const { daemons, test } = useDaemonSeries({ dirs, tailLines: 80 });
 
 function secret(prefix) {
   const value = `${prefix}-${crypto.randomBytes(12).toString('hex')}`;
   secrets.add(value);
   return value;
-}
-
-function test(name, fn) {
-  return nodeTest(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
 }
 
 async function boot(dataDir, { env = {} } = {}) {
@@ -51,23 +38,6 @@ function fileState(file) {
 function otherHexKey() {
   return crypto.randomBytes(32).toString('hex');
 }
-
-after(async () => {
-  for (const daemon of daemons) {
-    try {
-      await daemon.stop();
-    } catch {
-      // Already reported by the test that stopped it.
-    }
-  }
-  if (failed) {
-    for (const daemon of daemons) {
-      process.stderr.write(`\n--- airlock output (tail), data dir ${daemon.dataDir} ---\n${daemon.logTail(80)}\n`);
-    }
-  } else {
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
 
 // Everything one daemon life writes, and reads back for comparison after a restart.
 async function writeState(client) {

@@ -12,10 +12,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test as nodeTest } from 'node:test';
 
 import { makeTempDir, randomApiKey, start } from './lib/daemon.mjs';
-import { Anthropic, Recorder, assertId, assertResponsesWellFormed, assertTimestamp, collect, instantNs } from './lib/harness.mjs';
+import { Anthropic, Recorder, assertId, assertResponsesWellFormed, assertTimestamp, collect, instantNs, useDaemonSeries } from './lib/harness.mjs';
 
 const kLeadMs = 4000;          // daemon clock at start: this long before the next minute boundary
 const kFireTimeoutMs = 15_000; // how long to wait for a fire that must happen
@@ -26,38 +25,11 @@ const config = path.join(dataDir, 'airlock.yaml');
 fs.writeFileSync(config, 'scheduler:\n  max_jitter_seconds: 0\n');
 const apiKey = randomApiKey();
 const rec = new Recorder();
-const daemons = [];
-let failed = false;
+const { daemons, test } = useDaemonSeries({ dirs: [dataDir], tailLines: 60 });
 
 let daemon = null;
 let client = null;
 let offsetSeconds = 0;
-
-function test(name, fn) {
-  return nodeTest(name, async (t) => {
-    try {
-      await fn(t);
-    } catch (err) {
-      failed = true;
-      throw err;
-    }
-  });
-}
-
-after(async () => {
-  for (const d of daemons) {
-    try {
-      await d.stop();
-    } catch {
-      // reported by the test that stopped it
-    }
-  }
-  if (failed) {
-    for (const d of daemons) process.stderr.write(`\n--- airlock output (tail), data dir ${dataDir} ---\n${d.logTail(60)}\n`);
-  } else {
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
-});
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const daemonNow = () => Date.now() + offsetSeconds * 1000;

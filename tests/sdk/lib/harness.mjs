@@ -167,6 +167,39 @@ export function assertNoSecretsInFiles(dir, secrets) {
   }
 }
 
+// For files that start, stop and restart daemons themselves (restarts, crashes, clock jumps): a test()
+// that notes failures, and the list `daemons` to push each daemon onto. At the end every daemon still
+// running is stopped (`stopWith` 'SIGTERM', or 'SIGKILL' for files that crash them anyway), and either
+// each one's output tail is printed (a test failed: `dirs` are kept) or `dirs` are removed.
+export function useDaemonSeries({ dirs = [], stopWith = 'SIGTERM', tailLines = 60 } = {}) {
+  const series = { daemons: [], dirs, failed: false };
+  series.test = (name, fn) => nodeTest(name, async (t) => {
+    try {
+      await fn(t);
+    } catch (err) {
+      series.failed = true;
+      throw err;
+    }
+  });
+  after(async () => {
+    for (const daemon of series.daemons) {
+      try {
+        await (stopWith === 'SIGKILL' ? daemon.kill('SIGKILL') : daemon.stop());
+      } catch {
+        // already reported by the test that stopped it
+      }
+    }
+    if (series.failed) {
+      for (const daemon of series.daemons) {
+        process.stderr.write(`\n--- airlock output (tail), data dir ${daemon.dataDir} ---\n${daemon.logTail(tailLines)}\n`);
+      }
+    } else {
+      for (const dir of series.dirs) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  return series;
+}
+
 export async function rawRequest(target, method, path, { body, headers = {}, auth = true } = {}) {
   const daemon = target.daemon ?? target;
   const h = new Headers(headers);

@@ -212,9 +212,15 @@ asio::awaitable<Connection::HeadResult> Connection::read_head(http1::RequestPars
   }
 }
 
-asio::awaitable<void> Connection::deny_head(HeadResult result, http1::RequestParser& parser) {
+asio::awaitable<void> Connection::deny_head(HeadResult result, http1::RequestParser& parser,
+                                            const std::string& session_id, const Authority* target) {
   Exchange exchange;
   exchange.record.time = std::chrono::system_clock::now();
+  exchange.record.session_id = session_id;
+  if (target != nullptr) {
+    exchange.record.host = target->host.text();
+    exchange.record.port = target->port;
+  }
   if (result == HeadResult::timed_out) {
     client_.reopen_after_read_timeout();
     co_await deny(exchange, Reason::request_timeout, {});
@@ -350,7 +356,7 @@ asio::awaitable<bool> Connection::tunnel_requests(http1::RequestParser& parser, 
     if (result == HeadResult::abandoned) co_return true;
     if (result == HeadResult::closed) co_return false;
     if (result != HeadResult::ok) {
-      co_await deny_head(result, parser);
+      co_await deny_head(result, parser, session_id, &target);
       co_return false;
     }
     const http1::RequestHead& head = parser.head();

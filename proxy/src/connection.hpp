@@ -91,7 +91,9 @@ class Connection {
   void rejected_after_handshake(Exchange& exchange, const certs::ValidatedHost& host);
   // Refuses, audits, and marks the connection for a lingering close.
   asio::awaitable<void> deny(Exchange& exchange, Reason reason, RefusalFacts facts);
-  asio::awaitable<void> deny_head(HeadResult result, http1::RequestParser& parser);
+  // Inside a tunnel the refusal is the tunnel's session's, for its egress audit, and names its host.
+  asio::awaitable<void> deny_head(HeadResult result, http1::RequestParser& parser, const std::string& session_id = {},
+                                  const Authority* target = nullptr);
   Exchange begin(const http1::RequestHead& head) const;
   // 503 proxy_offline: `snapshot` says this proxy serves no one now (CredentialSnapshot::unavailable). A
   // call only on that rare path, so a request's own path awaits nothing more for the check.

@@ -350,8 +350,15 @@ TEST_CASE("request smuggling inputs are refused with 400, in the tunnel and on t
   };
   for (const auto& bytes : heads) {
     CAPTURE(bytes.substr(0, 60));
+    f.sink.clear();
     const Response inside = through_tunnel(f, "localhost", bytes);
     check_refusal(inside, 400, "bad_request", "http_request_error");
+    // Audited as the tunnel's session's, so that it shows in that session's egress, with the tunnel's host.
+    const auto refused = f.sink.wait_for_reason("bad_request");
+    REQUIRE(refused.has_value());
+    CHECK(refused->session_id == kSession);
+    CHECK(refused->host == "localhost");
+    CHECK(refused->status == 400);
     // The same on the plain connection, as an absolute-form request.
     std::string absolute = bytes;
     absolute.replace(absolute.find(' ') + 1, 0, "http://" + host);

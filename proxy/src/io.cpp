@@ -356,6 +356,10 @@ asio::awaitable<error_code> Leg::wait_readable() {
   expires_never();
   if (ec == asio::error::eof) in_eof_ = true;
   if (ec) co_return map(ec);
+  // The bytes came: a deadline that fired while this completion waited in a busy worker's queue lost the
+  // race. Left timed out, the leg would fail the read of the request that is already here, and the
+  // connection would close without an answer.
+  if (state_ == State::timed_out) state_ = State::open;
   in_ = buffers_.take();
   std::memcpy(in_.get(), idle_bytes_.data(), n);
   in_begin_ = 0;

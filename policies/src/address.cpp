@@ -237,7 +237,9 @@ std::optional<address_v4> teredo_client(const address_v6& address) noexcept {
 }
 
 std::optional<Address> parse_address(std::string_view text) noexcept {
-  if (text.empty() || text.size() > 64) return std::nullopt;
+  // As long as a host name may be (253): leading zeros make an address's spelling as long as anyone likes,
+  // and a shorter bound here would leave such a spelling to be taken for a name.
+  if (text.empty() || text.size() > 253) return std::nullopt;
   if (text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
   if (text.find(':') != std::string_view::npos) {
     boost::system::error_code ec;

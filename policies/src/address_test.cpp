@@ -138,7 +138,8 @@ TEST_CASE("every spelling of an address a client can send is the same address") 
   for (std::string_view spelling : {"127.0.0.1", "2130706433", "0x7f000001", "0X7F000001", "0177.0.0.1", "127.1",
                                     "127.0.1", "0x7f.1", "017700000001", "[::ffff:7f00:1]",
                                     "[0:0:0:0:0:ffff:127.0.0.1]", "::ffff:127.0.0.1",
-                                    "127.0.0.000000000000000000000000000001", "0x00000000000000000000007f.1"}) {
+                                    "127.0.0.000000000000000000000000000001", "0x00000000000000000000007f.1",
+                                    "127.00000000000000000000000000000000000000000000000000000000000000000001"}) {
     CAPTURE(spelling);
     const Address parsed = address(spelling);
     const Address v4 = parsed.is_v6() ? Address(*embedded_v4(parsed.to_v6())) : parsed;

@@ -298,7 +298,11 @@ class Engine {
         // RFC 9112 section 4: the reason phrase is HTAB, SP, visible characters and obs-text. llhttp lets
         // other control bytes through (NUL included), which would reach the sandbox as they came.
         const std::string_view reason(at, length);
-        if (std::any_of(reason.begin(), reason.end(), [](char c) { return (c < 0x20 && c != '\t') || c == 0x7f; })) {
+        const auto control = [](char c) {
+          const auto byte = static_cast<unsigned char>(c);  // obs-text (0x80 and up) is allowed
+          return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+        };
+        if (std::any_of(reason.begin(), reason.end(), control)) {
           self.callback_error_ = "a control character in the reason phrase";
           return kCallbackFailed;
         }

@@ -290,6 +290,15 @@ TEST_CASE("an empty reason phrase is allowed") {
   CHECK(run.messages[0].head.reason.empty());
 }
 
+TEST_CASE("a reason phrase may hold tabs and obs-text (bytes 0x80 and up), not other control bytes") {
+  const auto run = feed_whole<ResponseParser>("HTTP/1.1 200 Tr\xc3\xa8s\tbien\r\nContent-Length: 0\r\n\r\n", {"GET"});
+  REQUIRE(run.error.empty());
+  REQUIRE(run.messages.size() == 1);
+  CHECK(run.messages[0].head.reason == "Tr\xc3\xa8s\tbien");
+  CHECK_FALSE(feed_whole<ResponseParser>("HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n", {"GET"}).error.empty());
+  CHECK_FALSE(feed_whole<ResponseParser>("HTTP/1.1 200 O\x7fK\r\nContent-Length: 0\r\n\r\n", {"GET"}).error.empty());
+}
+
 TEST_CASE("response header block limit: at the limit passes and one more byte fails") {
   constexpr std::size_t kLimit = 128;
   const std::string start = "HTTP/1.1 200 OK\r\nX-Pad: ";

@@ -12,7 +12,7 @@ import { makeOriginCertificates } from './lib/origin.mjs';
 import { makeTempDir } from './lib/daemon.mjs';
 import { useDaemon } from './lib/harness.mjs';
 import {
-  chunk, connectThroughProxy, faultOrigin, openFds, parseResponse, readUntil, response, tlsThroughProxy, waitUntil,
+  chunk, connectThroughProxy, faultOrigin, openFds, parseResponse, readUntil, response, tlsThroughProxy, waitUntil, metricsSession,
 } from './lib/faults.mjs';
 
 const certDir = makeTempDir('airlock-faults-origin-');
@@ -68,17 +68,7 @@ async function settled() {
 }
 
 ctx.test('setup: a session, one whole exchange, and the daemon\'s descriptors once it settled', async () => {
-  const vault = await ctx.client.beta.vaults.create({ display_name: 'faults' });
-  await ctx.client.beta.vaults.credentials.create(vault.id, {
-    auth: { type: 'environment_variable', secret_name: 'METRICS_API_TOKEN', secret_value: ctx.secret('sk-faults'),
-            networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
-  });
-  const environment = await ctx.client.beta.environments.create({ name: 'faults' });
-  const agent = await ctx.client.beta.agents.create({ name: 'faults', model: 'claude-opus-5-5' });
-  session = await ctx.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, vault_ids: [vault.id] });
-  const { json } = await ctx.raw('GET', `/v1/sessions/${session.id}/sandbox_env`);
-  env = json.env;
-  ca = fs.readFileSync(path.join(ctx.tmp, 'ca-bundle.pem'));
+  ({ session, env, ca } = await metricsSession(ctx));
   const first = await ok('/warm-up');
   assert.equal(first.status, 200);
   assert.equal(first.body.toString(), 'fine');

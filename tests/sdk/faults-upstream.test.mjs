@@ -13,7 +13,7 @@ import { makeOriginCertificates } from './lib/origin.mjs';
 import { makeTempDir } from './lib/daemon.mjs';
 import { useDaemon } from './lib/harness.mjs';
 import {
-  chunk, faultOrigin, parseResponse, readUntil, recordTypes, refusal, response, tlsThroughProxy, waitUntil,
+  chunk, faultOrigin, parseResponse, readUntil, recordTypes, refusal, response, tlsThroughProxy, waitUntil, metricsSession,
 } from './lib/faults.mjs';
 
 const certDir = makeTempDir('airlock-faults-origin-');
@@ -63,18 +63,7 @@ let session;
 let ca;
 
 ctx.test('setup: a session whose credential may go to metrics.test, not to plain.test', async () => {
-  const vault = await ctx.client.beta.vaults.create({ display_name: 'faults' });
-  await ctx.client.beta.vaults.credentials.create(vault.id, {
-    auth: { type: 'environment_variable', secret_name: 'METRICS_API_TOKEN', secret_value: ctx.secret('sk-faults'),
-            networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
-  });
-  const environment = await ctx.client.beta.environments.create({ name: 'faults' });
-  const agent = await ctx.client.beta.agents.create({ name: 'faults', model: 'claude-opus-5-5' });
-  session = await ctx.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, vault_ids: [vault.id] });
-  const { status, json } = await ctx.raw('GET', `/v1/sessions/${session.id}/sandbox_env`);
-  assert.equal(status, 200);
-  env = json.env;
-  ca = fs.readFileSync(path.join(ctx.tmp, 'ca-bundle.pem'));
+  ({ session, env, ca } = await metricsSession(ctx));
 });
 
 // One request through a fresh tunnel. With `cutWhen`, reads until cutWhen(bytes so far) holds, then has

@@ -8,8 +8,10 @@
 //   plain request, and readers that keep everything until the peer closes.
 // - parseResponse(): one HTTP/1.1 response from raw bytes, saying whether its framing was complete.
 // - openFds(pid), waitUntil(): the daemon's descriptors, and polling with a deadline instead of sleeps.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { after } from 'node:test';
@@ -338,4 +340,20 @@ export function refusal(status, statusText, word, proxyStatus, body, extra = '')
   return `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
          `Proxy-Status: airlock; error=${proxyStatus}; details="${word}"\r\nX-Airlock-Refusal: ${word}\r\n${extra}` +
          `Connection: close\r\n\r\n${body}`;
+}
+
+// A session whose one credential (METRICS_API_TOKEN, a ctx.secret()) may go to metrics.test only, made
+// through the API of a useDaemon() context; with its sandbox_env and the CA bundle its sandbox trusts.
+export async function metricsSession(ctx) {
+  const vault = await ctx.client.beta.vaults.create({ display_name: 'faults' });
+  await ctx.client.beta.vaults.credentials.create(vault.id, {
+    auth: { type: 'environment_variable', secret_name: 'METRICS_API_TOKEN', secret_value: ctx.secret('sk-faults'),
+            networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
+  });
+  const environment = await ctx.client.beta.environments.create({ name: 'faults' });
+  const agent = await ctx.client.beta.agents.create({ name: 'faults', model: 'claude-opus-5-5' });
+  const session = await ctx.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, vault_ids: [vault.id] });
+  const { status, json } = await ctx.raw('GET', `/v1/sessions/${session.id}/sandbox_env`);
+  assert.equal(status, 200);
+  return { session, env: json.env, ca: fs.readFileSync(path.join(ctx.tmp, 'ca-bundle.pem')) };
 }

@@ -192,8 +192,12 @@ test('a daemon killed while a harness runs: after the restart the session is ter
   const mounted = () => fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === workspace);
   assert.equal(mounted(), runsAsRoot);
 
+  // Its workspace's volume (workspace_bytes) is mounted again at the start and saved as a plain directory.
+  const image = path.join(path.dirname(workspace), 'workspace.img');
+  assert.equal(fs.existsSync(image), runsAsRoot);
   await rt.start();
-  assert.equal(mounted(), false);
+  await until('the workspace volume a killed daemon left to be saved', () => !mounted() && !fs.existsSync(image));
+  assert.ok(fs.statSync(workspace).isDirectory());
   const { session, runtime, events } = await rt.waitForEnd(created.id);
   assert.deepEqual(eventTypes(events),
     ['session.status_running', 'agent.message', 'session.error', 'session.status_terminated']);

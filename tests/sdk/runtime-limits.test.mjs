@@ -2,12 +2,14 @@
 // A harness that takes memory is killed at its limit and its session ends out_of_memory, saying so; a
 // harness that forks and hogs memory together is held to its process and memory limits while another
 // session's requests go through the proxy and the API keeps answering; and every running session's
-// runtime record shows the limits it runs under.
+// runtime record shows the limits it runs under. A harness that fills its workspace meets ENOSPC at the
+// workspace's limit, and what it wrote is on the host as a plain directory once it has ended.
 //
 // Skipped, with the reason, where bubblewrap cannot create its namespaces.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before } from 'node:test';
 
 import { makeTempDir } from './lib/daemon.mjs';
@@ -24,6 +26,7 @@ let origin = null;
 let rt = null;
 
 const kHogLimit = 64 << 20;
+const kFillerWorkspace = 32 << 20;
 // Room enough that the hog is always the largest process when the limit is reached, so it is the one the
 // kernel kills (the relay of an AddressSanitizer build is large too).
 const kStormLimits = { memory_bytes: 192 << 20, pids: 48, cpus: 0.5 };
@@ -42,6 +45,7 @@ before(async () => {
           hog: harness('hog.sh', { limits: { memory_bytes: kHogLimit }, timeout_seconds: 60 }),
           storm: harness('storm.sh', { limits: kStormLimits, timeout_seconds: 8 }),
           network: harness('network.sh'),
+          filler: harness('filler.sh', { limits: { workspace_bytes: kFillerWorkspace } }),
         },
       },
     },
@@ -79,7 +83,7 @@ test('a harness that takes memory is killed at its limit: the session ends out_o
   // bubblewrap reports its child's SIGKILL as exit status 137.
   assert.deepEqual([runtime.exit_code, runtime.signal], [137, null]);
   assert.ok(runtime.oom_kills >= 1, JSON.stringify(runtime));
-  assert.deepEqual(runtime.limits, { memory_bytes: kHogLimit, pids: 256, cpus: 1 });
+  assert.deepEqual(runtime.limits, { memory_bytes: kHogLimit, pids: 256, cpus: 1, workspace_bytes: 1 << 30 });
   assert.ok(runtime.memory_peak_bytes > kHogLimit * 0.9 && runtime.memory_peak_bytes <= kHogLimit,
             `peak ${runtime.memory_peak_bytes}`);
   const error = events.find((e) => e.type === 'session.error');
@@ -118,6 +122,31 @@ test('a fork bomb with a memory hog is held to its limits while another session 
   assert.ok(forked > 0 && forked < kStormLimits.pids, `started ${forked}`);
   assert.equal(runtime.state, 'timed_out');
   assert.ok(runtime.oom_kills >= 1, JSON.stringify(runtime));
-  assert.deepEqual(runtime.limits, kStormLimits);
+  assert.deepEqual(runtime.limits, { ...kStormLimits, workspace_bytes: 1 << 30 });
   assert.deepEqual(labelled(events, 'started').length, 1);
+});
+
+test('a harness that fills its workspace meets ENOSPC at its limit; its files stay on the host as a directory', async () => {
+  const created = await sessionOf('filler');
+  const { session, runtime, events } = await rt.waitForEnd(created.id);
+  assert.equal(session.status, 'terminated');
+  assert.equal(runtime.state, 'failed');
+  assert.deepEqual(runtime.limits, { memory_bytes: 256 << 20, pids: 256, cpus: 1, workspace_bytes: kFillerWorkspace });
+  assert.equal(single(events, 'dd'), 'No space left on device');
+  assert.equal(single(events, 'status'), '1');
+  const error = events.find((e) => e.type === 'session.error');
+  assert.equal(error.error.message,
+               `the harness filler exited with status 1; its stderr is in GET /v1/sessions/${created.id}/runtime; its ` +
+               `workspace was full (runtime.harnesses.filler.limits.workspace_bytes, or runtime.limits.workspace_bytes: ` +
+               `${kFillerWorkspace} bytes)`);
+
+  // On the host: a plain directory (nothing mounted), what the harness wrote in it, and no volume image.
+  const dir = path.join(rt.dataDir, 'sessions', created.id);
+  const workspace = path.join(dir, 'workspace');
+  const mounted = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((line) => line.split(' ')[4] === workspace);
+  assert.equal(mounted, false);
+  assert.equal(fs.readFileSync(path.join(workspace, 'kept.txt'), 'utf8'), 'kept\n');
+  const big = fs.statSync(path.join(workspace, 'big')).size;
+  assert.ok(big > kFillerWorkspace / 2 && big < kFillerWorkspace, `big is ${big} bytes`);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['initial_events.json', 'stderr.log', 'workspace']);
 });

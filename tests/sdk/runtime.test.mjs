@@ -442,7 +442,7 @@ test('exit 0: running, the output as events (a JSON line as that event), then id
   assert.deepEqual({ ...runtime, started_at: null, ended_at: null, duration_seconds: null, memory_peak_bytes: null }, {
     type: 'session_runtime', session_id: created.id, runtime: 'local', harness: 'emit', state: 'exited',
     started_at: null, ended_at: null, exit_code: 0, signal: null, duration_seconds: null,
-    limits: { memory_bytes: 1073741824, pids: 512, cpus: 1 }, oom_kills: 0, memory_peak_bytes: null,
+    limits: { memory_bytes: 1073741824, pids: 512, cpus: 1, workspace_bytes: 1073741824 }, oom_kills: 0, memory_peak_bytes: null,
     stderr: { bytes: 17, truncated: false, tail: 'a note on stderr\n' },
     stdout: { bytes: 77, truncated: false },
   });

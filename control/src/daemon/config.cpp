@@ -109,15 +109,23 @@ bool valid_harness_name(std::string_view name) {
 constexpr long long kMinMemoryBytes = 16LL << 20;
 constexpr long long kMaxMemoryBytes = 1LL << 40;
 constexpr long long kMaxPids = 1 << 22;
+constexpr long long kMinWorkspaceBytes = 16LL << 20;  // an ext4 file system's smallest useful size
+constexpr long long kMaxWorkspaceBytes = 1LL << 44;
 
 HarnessConfig::LimitOverrides limits_from_yaml(const YamlReader& yaml, const YAML::Node& node, const std::string& path) {
-  yaml.check_keys(node, path, {"memory_bytes", "pids", "cpus"});
+  yaml.check_keys(node, path, {"memory_bytes", "pids", "cpus", "workspace_bytes"});
   HarnessConfig::LimitOverrides limits;
   if (auto bytes = node["memory_bytes"]) {
     limits.memory_bytes = static_cast<std::uint64_t>(yaml.integer(bytes, path + ".memory_bytes", kMinMemoryBytes, kMaxMemoryBytes));
   }
   if (auto pids = node["pids"]) limits.pids = static_cast<std::uint32_t>(yaml.integer(pids, path + ".pids", 8, kMaxPids));
   if (auto cpus = node["cpus"]) limits.cpus = yaml.number(cpus, path + ".cpus", 0.01, 1024);
+  if (auto bytes = node["workspace_bytes"]) {
+    limits.workspace_bytes = bytes.IsScalar() && bytes.Scalar() == "none"
+                                 ? 0
+                                 : static_cast<std::uint64_t>(yaml.integer(bytes, path + ".workspace_bytes", kMinWorkspaceBytes,
+                                                                           kMaxWorkspaceBytes));
+  }
   return limits;
 }
 
@@ -125,6 +133,7 @@ ResourceLimits with_overrides(ResourceLimits limits, const HarnessConfig::LimitO
   if (overrides.memory_bytes) limits.memory_bytes = *overrides.memory_bytes;
   if (overrides.pids) limits.pids = *overrides.pids;
   if (overrides.cpus) limits.cpus = *overrides.cpus;
+  if (overrides.workspace_bytes) limits.workspace_bytes = *overrides.workspace_bytes;
   return limits;
 }
 
@@ -176,7 +185,7 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
     } else if (limits.IsMap()) {
       runtime.limits = with_overrides(ResourceLimits{}, limits_from_yaml(yaml, limits, "runtime.limits"));
     } else {
-      yaml.fail("runtime.limits", "expected a mapping (memory_bytes, pids, cpus) or none");
+      yaml.fail("runtime.limits", "expected a mapping (memory_bytes, pids, cpus, workspace_bytes) or none");
     }
   }
   if (auto harnesses = node["harnesses"]) {
@@ -188,7 +197,7 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
       if (!valid_harness_name(name)) yaml.fail(path, "a harness name is 1-64 letters, digits, '-', '_' or '.'");
       runtime.harnesses[name] = harness_from_yaml(yaml, item.second, path);
       const HarnessConfig::LimitOverrides& own = runtime.harnesses[name].limits;
-      if (!runtime.limits && (own.memory_bytes || own.pids || own.cpus)) {
+      if (!runtime.limits && (own.memory_bytes || own.pids || own.cpus || own.workspace_bytes)) {
         yaml.fail(path + ".limits", "runtime.limits is none, so no session has a cgroup to hold these limits; remove them, "
                                     "or give runtime.limits its values instead of none");
       }

@@ -40,6 +40,7 @@ struct HarnessConfig {
     std::optional<std::uint64_t> memory_bytes;
     std::optional<std::uint32_t> pids;
     std::optional<double> cpus;
+    std::optional<std::uint64_t> workspace_bytes;  // 0: none
   } limits;
 };
 

@@ -197,6 +197,16 @@ TEST_CASE("config: runtime.limits, per-harness overrides, and none") {
         ResourceLimits{.memory_bytes = 67108864, .pids = 32, .cpus = 2.5});
   CHECK(harness_limits(config.runtime, config.runtime.harnesses.at("plain")) == config.runtime.limits);
 
+  // The workspace's size: 1 GiB unless said, per harness too, and none (0) on its own.
+  config = load_yaml("w.yaml",
+                     "runtime:\n  limits: {workspace_bytes: 67108864}\n  harnesses:\n"
+                     "    free: {command: [sh], limits: {workspace_bytes: none}}\n"
+                     "    big: {command: [sh], limits: {workspace_bytes: 8589934592}}\n");
+  CHECK(config.runtime.limits->workspace_bytes == 67108864);
+  CHECK(harness_limits(config.runtime, config.runtime.harnesses.at("free"))->workspace_bytes == 0);
+  CHECK(harness_limits(config.runtime, config.runtime.harnesses.at("big"))->workspace_bytes == 8589934592);
+  CHECK(ResourceLimits{}.workspace_bytes == 1073741824);
+
   config = load_yaml("b.yaml", "runtime:\n  limits: none\n  harnesses:\n    plain: {command: [sh]}\n");
   CHECK_FALSE(config.runtime.limits);
   CHECK_FALSE(harness_limits(config.runtime, config.runtime.harnesses.at("plain")));
@@ -208,11 +218,13 @@ TEST_CASE("config: runtime.limits, per-harness overrides, and none") {
     return message.substr(path.size() + 2);
   };
   CHECK(error_for("c.yaml", "runtime:\n  limits: unlimited\n") ==
-        "runtime.limits: expected a mapping (memory_bytes, pids, cpus) or none");
+        "runtime.limits: expected a mapping (memory_bytes, pids, cpus, workspace_bytes) or none");
   CHECK(error_for("d.yaml", "runtime:\n  limits: {memory: 1}\n") ==
-        "runtime.limits.memory: unknown key; accepted here: memory_bytes, pids, cpus");
+        "runtime.limits.memory: unknown key; accepted here: memory_bytes, pids, cpus, workspace_bytes");
   CHECK(error_for("e.yaml", "runtime:\n  limits: {memory_bytes: 1000}\n") ==
         "runtime.limits.memory_bytes: expected an integer from 16777216 to 1099511627776");
+  CHECK(error_for("w.yaml", "runtime:\n  limits: {workspace_bytes: 4096}\n") ==
+        "runtime.limits.workspace_bytes: expected an integer from 16777216 to 17592186044416");
   CHECK(error_for("f.yaml", "runtime:\n  limits: {pids: 2}\n") == "runtime.limits.pids: expected an integer from 8 to 4194304");
   CHECK(error_for("g.yaml", "runtime:\n  limits: {cpus: 0}\n") == "runtime.limits.cpus: expected a number from 0.01 to 1024");
   CHECK(error_for("h.yaml", "runtime:\n  limits: {cpus: many}\n") == "runtime.limits.cpus: expected a number from 0.01 to 1024");

@@ -20,6 +20,8 @@ struct ResourceLimits {
   std::uint64_t memory_bytes = 1ULL << 30;  // RAM; no swap on top of it
   std::uint32_t pids = 512;                 // processes and threads, together
   double cpus = 1.0;                        // CPU time, in CPUs (0.5: half of one)
+  // Not the cgroup's: the size of the workspace's volume (workspace_volume.hpp); 0 is "none", no volume.
+  std::uint64_t workspace_bytes = 1ULL << 30;
 
   friend bool operator==(const ResourceLimits&, const ResourceLimits&) = default;
 };

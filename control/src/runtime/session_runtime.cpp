@@ -1,6 +1,7 @@
 // SessionRuntime; see session_runtime.hpp.
 #include "runtime/session_runtime.hpp"
 
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@
 #include "runtime/sandbox_identity.hpp"
 #include "sessions/session_factory.hpp"
 #include "runtime/workspace_mount.hpp"
+#include "runtime/workspace_volume.hpp"
 
 namespace airlock::control {
 namespace {
@@ -134,7 +136,9 @@ struct SessionRuntime::Sandbox {
   // Declared before the process, so released after it is dead: the sandbox never outlives its grant or
   // its workspace's mount.
   std::optional<SessionDirGrant> session_dir_grant;
-  std::optional<WorkspaceMount> workspace_mount;
+  std::optional<WorkspaceMount> workspace_mount;    // without a workspace limit
+  std::optional<WorkspaceVolume> workspace_volume;  // with one
+  bool workspace_full = false;                      // less than 1 MiB of it was left when the sandbox ended
   std::optional<ResourceLimits> limits;  // what its cgroup allows; nullopt: runtime.limits is none
   std::optional<SessionCgroup> cgroup;   // declared before the process: removed once the process is gone
   std::unique_ptr<ChildProcess> process;
@@ -317,6 +321,14 @@ void SessionRuntime::launch(const std::string& session_id) {
                  "failed");
     return;
   }
+  if (sandbox->limits && sandbox->limits->workspace_bytes != 0 && !settings_.sandbox_uid_base) {
+    fail_session(session_id,
+                 "the sandbox could not start: its workspace limit (runtime.limits.workspace_bytes) cannot be applied: "
+                 "only a daemon run as root can mount a volume for it; set runtime.limits.workspace_bytes: none to run "
+                 "without it",
+                 "failed");
+    return;
+  }
   if (settings_.sandbox_uid_base) {
     std::optional<int> slot = free_slot();
     if (!slot) {
@@ -403,7 +415,17 @@ void SessionRuntime::launch(const std::string& session_id) {
       sandbox->cgroup.emplace(*settings_.cgroups, session_id, *sandbox->limits);
       options.join_cgroups = sandbox->cgroup->join_descriptors();
     }
-    if (sandbox->identity) {
+    if (sandbox->identity && sandbox->limits && sandbox->limits->workspace_bytes != 0) {
+      try {
+        sandbox->workspace_volume.emplace(WorkspaceVolume::create(dir / "workspace.img", dir / "workspace",
+                                                                  sandbox->limits->workspace_bytes, sandbox->identity->uid,
+                                                                  sandbox->identity->gid));
+      } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("its workspace limit (runtime.limits.workspace_bytes) cannot be applied: {}; set "
+                                             "runtime.limits.workspace_bytes: none to run without it",
+                                             e.what()));
+      }
+    } else if (sandbox->identity) {
       try {
         sandbox->workspace_mount.emplace(dir / "workspace");  // before bubblewrap, which mounts it as it is
       } catch (const std::system_error& e) {
@@ -415,6 +437,13 @@ void SessionRuntime::launch(const std::string& session_id) {
     }
     sandbox->process = std::make_unique<ChildProcess>(executor_, options);
   } catch (const std::exception& e) {
+    if (sandbox->workspace_volume) {
+      // Nothing ran in it: the empty volume goes.
+      const fs::path image = sandbox->workspace_volume->image();
+      sandbox->workspace_volume.reset();
+      std::error_code ignored;
+      fs::remove(image, ignored);
+    }
     fail_session(session_id, fmt::format("the sandbox could not start: {}", e.what()), "failed");
     return;
   }
@@ -425,7 +454,10 @@ void SessionRuntime::launch(const std::string& session_id) {
     doc["runtime"]["state"] = "running";
     doc["runtime"]["limits"] = sandbox->limits ? json{{"memory_bytes", sandbox->limits->memory_bytes},
                                                       {"pids", sandbox->limits->pids},
-                                                      {"cpus", sandbox->limits->cpus}}
+                                                      {"cpus", sandbox->limits->cpus},
+                                                      {"workspace_bytes", sandbox->limits->workspace_bytes != 0
+                                                                              ? json(sandbox->limits->workspace_bytes)
+                                                                              : json(nullptr)}}
                                                : json(nullptr);
     doc["runtime"]["started_at"] = now_text();
     take(store_.update_session(session_id, doc.dump()), "session", session_id);
@@ -473,7 +505,46 @@ asio::awaitable<void> SessionRuntime::supervise(std::shared_ptr<Sandbox> sandbox
   sandbox->deadline.cancel();
   error_code ignored;
   sandbox->process->stdin_pipe().close(ignored);
+  if (sandbox->workspace_volume) co_await save_workspace(*sandbox);
   finish(*sandbox, exit.code, exit.signal);
+}
+
+asio::awaitable<void> SessionRuntime::save_workspace(Sandbox& sandbox) {
+  WorkspaceVolume volume = std::move(*sandbox.workspace_volume);
+  sandbox.workspace_volume.reset();
+  struct statvfs space {};
+  sandbox.workspace_full = ::statvfs(volume.mount_point().c_str(), &space) == 0 && space.f_bavail * space.f_frsize < (1U << 20);
+  if (!store_.get_session(sandbox.session_id)) co_return;  // deleted: its files go with it (finish)
+  try {
+    co_await control::save_workspace(executor_, std::move(volume));
+  } catch (const std::exception& e) {
+    log_.error("session {}: its workspace stays in {}, as copying it out failed: {}", sandbox.session_id,
+               (session_dir(sandbox.session_id) / "workspace.img").string(), e.what());
+  }
+}
+
+void SessionRuntime::save_left_workspace(const std::string& session_id) {
+  const fs::path dir = session_dir(session_id);
+  std::error_code ec;
+  if (!fs::exists(dir / "workspace.img", ec)) return;
+  try {
+    WorkspaceVolume volume = WorkspaceVolume::mount(dir / "workspace.img", dir / "workspace");
+    asio::co_spawn(executor_, control::save_workspace(executor_, std::move(volume)),
+                   [this, session_id](std::exception_ptr error) {
+                     if (!error) {
+                       log_.info("session {}: saved the workspace its sandbox left in a volume", session_id);
+                       return;
+                     }
+                     try {
+                       std::rethrow_exception(error);
+                     } catch (const std::exception& e) {
+                       log_.error("session {}: its workspace stays in its workspace.img, as copying it out failed: {}",
+                                  session_id, e.what());
+                     }
+                   });
+  } catch (const std::exception& e) {
+    log_.error("session {}: its workspace stays in its workspace.img, as mounting it failed: {}", session_id, e.what());
+  }
 }
 
 asio::awaitable<void> SessionRuntime::pump_stdout(std::shared_ptr<Sandbox> sandbox) {
@@ -637,6 +708,11 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
                           sandbox.harness, usage.oom_kills, sandbox.limits->memory_bytes, sandbox.harness,
                           usage.peak_bytes ? fmt::format("; its peak was {} bytes", *usage.peak_bytes) : "", logs);
   }
+  if (sandbox.workspace_full && !message.empty()) {
+    message += fmt::format("; its workspace was full (runtime.harnesses.{}.limits.workspace_bytes, or "
+                           "runtime.limits.workspace_bytes: {} bytes)",
+                           sandbox.harness, sandbox.limits->workspace_bytes);
+  }
   const bool idle = sandbox.stop == StopCause::none && message.empty();
   sandbox.stderr_log.close();
   // The sandbox is dead: its workspace is a plain directory again, and its session directory Airlock's alone.
@@ -723,6 +799,7 @@ void SessionRuntime::recover() {
   for (const store::Session& session : collect({"running"}, true)) {
     take_back(session_dir(session.id));  // handed to a sandbox that died with the previous process
     if (settings_.cgroups) settings_.cgroups->remove_group(session.id);  // and its cgroup, empty since
+    save_left_workspace(session.id);  // and its workspace's volume, unmounted at the start (serve.cpp)
     fail_session(session.id,
                  "airlock stopped while this session's harness was running (the daemon restarted); the harness was "
                  "stopped with it",

@@ -130,6 +130,10 @@ class SessionRuntime {
 
   void launch(const std::string& session_id);
   boost::asio::awaitable<void> supervise(std::shared_ptr<Sandbox> sandbox);
+  // The sandbox has ended: its workspace volume's files become a plain directory (workspace_volume.hpp).
+  boost::asio::awaitable<void> save_workspace(Sandbox& sandbox);
+  // At the start, for a session that was running when the daemon died: the same for the volume it left.
+  void save_left_workspace(const std::string& session_id);
   boost::asio::awaitable<void> pump_stdout(std::shared_ptr<Sandbox> sandbox);
   boost::asio::awaitable<void> pump_stderr(std::shared_ptr<Sandbox> sandbox);
   boost::asio::awaitable<void> write_stdin(std::shared_ptr<Sandbox> sandbox);

@@ -62,13 +62,14 @@ Result<void> Store::record_egress(const std::vector<EgressRow>& rows) {
   auto& db = impl_->db_;
   WriteTransaction tx{*impl_};
   if (auto ec = tx.begin()) return ec;
+  const auto now = std::chrono::system_clock::now();
   for (const auto& row : rows) {
     BOOST_OUTCOME_TRY(auto stmt, db.statement(kInsertEgress));
     StatementUse use{db, stmt};
     std::optional<std::string> reason, original;
     if (!row.reason.empty()) reason = row.reason;
     if (!row.original_destination.empty()) original = row.original_destination;
-    use.bind_all(random_id("egr_"), row.session_id, row.created_at, row.method, row.host, row.port, row.path,
+    use.bind_all(time_ordered_id("egr_", now), row.session_id, row.created_at, row.method, row.host, row.port, row.path,
                  row.status, row.bytes_up, row.bytes_down, row.decision, reason, row.credentials_doc, original);
     if (auto ec = use.run()) return ec;
   }

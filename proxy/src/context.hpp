@@ -43,6 +43,7 @@ struct Shared {
       : options(std::move(options_in)),
         address_rules(std::move(address_rules_in)),
         limits(options.max_connections_per_session, options.max_requests_per_second_per_session),
+        sources(options.max_connections_per_source),
         leaves(std::move(leaves_in)),
         upstream_tls(std::move(upstream_tls_in)),
         snapshots(snapshots_in),
@@ -52,6 +53,7 @@ struct Shared {
   const ProxyOptions options;
   const policies::AddressRules address_rules;  // N1: options.allow_private, and every listener of this process
   SessionLimits limits;                        // per-session connections and request rate (internally locked)
+  SourceLimits sources;                        // per-address connections (internally locked)
   const std::unique_ptr<certs::LeafCache> leaves;
   const certs::ClientContext upstream_tls;
   SnapshotSlot& snapshots;

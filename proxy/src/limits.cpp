@@ -76,4 +76,38 @@ bool SessionLimits::request(std::string_view session_id, Clock::time_point now) 
   return true;
 }
 
+SourceLimits::Lease& SourceLimits::Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    owner_ = std::exchange(other.owner_, nullptr);
+    source_ = std::move(other.source_);
+  }
+  return *this;
+}
+
+void SourceLimits::Lease::release() noexcept {
+  if (owner_ == nullptr) return;
+  if (owner_->max_connections_ > 0) {
+    std::lock_guard lock(owner_->mutex_);
+    if (auto found = owner_->open_.find(source_); found != owner_->open_.end() && --found->second == 0) {
+      owner_->open_.erase(found);
+    }
+  }
+  owner_ = nullptr;
+}
+
+SourceLimits::Lease SourceLimits::connect(std::string source) {
+  if (max_connections_ == 0) return Lease(this, {});
+  std::lock_guard lock(mutex_);
+  std::size_t& open = open_[source];
+  if (open >= max_connections_) return Lease{};
+  ++open;
+  return Lease(this, std::move(source));
+}
+
+std::size_t SourceLimits::sources() const {
+  std::lock_guard lock(mutex_);
+  return open_.size();
+}
+
 }  // namespace airlock::proxy

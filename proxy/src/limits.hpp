@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace airlock::proxy {
 
@@ -68,6 +69,44 @@ class SessionLimits {
   };
   std::unordered_map<std::string, Usage, Hash, std::equal_to<>> sessions_;
   std::size_t sweep_at_ = 1024;  // sweep when the table grows past this
+};
+
+// Open client connections per source address (proxy.max_connections_per_source), counted from the
+// accept, before the client has said who it is: one address, authenticated or not (slowloris), cannot
+// take all of max_connections. An address leaves the table with its last connection.
+class SourceLimits {
+ public:
+  explicit SourceLimits(std::size_t max_connections) : max_connections_(max_connections) {}
+
+  // One open connection from an address; releases it on destruction. Move-only.
+  class Lease {
+   public:
+    Lease() = default;
+    Lease(Lease&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)), source_(std::move(other.source_)) {}
+    Lease& operator=(Lease&& other) noexcept;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { release(); }
+
+    bool held() const noexcept { return owner_ != nullptr; }
+
+   private:
+    friend class SourceLimits;
+    Lease(SourceLimits* owner, std::string source) : owner_(owner), source_(std::move(source)) {}
+    void release() noexcept;
+    SourceLimits* owner_ = nullptr;
+    std::string source_;
+  };
+
+  // A lease, or an empty one when `source` (an address's bytes or text) already holds max_connections.
+  // With the limit off, a held lease that counts nothing.
+  Lease connect(std::string source);
+  std::size_t sources() const;  // addresses holding a connection now
+
+ private:
+  const std::size_t max_connections_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::size_t> open_;
 };
 
 }  // namespace airlock::proxy

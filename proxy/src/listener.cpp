@@ -28,7 +28,9 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -83,12 +85,11 @@ std::system_error errno_error(std::string_view what) {
   return std::system_error(errno, std::generic_category(), std::string(what));
 }
 
-// Past proxy.max_connections: a 503 instead of a connection (and instead of running out of descriptors),
-// then the same lingering close as any refusal, under a watchdog of its own.
-asio::awaitable<void> turn_away(const Shared& shared, Worker& worker, Socket socket) {
+// Past proxy.max_connections (503) or max_connections_per_source (429): a refusal instead of a connection
+// (and instead of running out of descriptors), then the same lingering close as any refusal, under a
+// watchdog of its own.
+asio::awaitable<void> turn_away(const Shared& shared, Worker& worker, Socket socket, std::string response) {
   using namespace asio::experimental::awaitable_operators;
-  const std::string detail = std::to_string(shared.options.max_connections);
-  const std::string response = render_refusal(Reason::proxy_connection_limit, RefusalFacts{.detail = detail});
   Leg client(std::move(socket), worker.buffers);
   Watchdog watchdog(client.socket().get_executor());
   watchdog.watch(client);
@@ -99,6 +100,12 @@ asio::awaitable<void> turn_away(const Shared& shared, Worker& worker, Socket soc
   };
   co_await (refuse_and_close() || watchdog.run());
   watchdog.unwatch(client);
+}
+
+// A connection's coroutine with its source's lease, released when the connection ends.
+asio::awaitable<void> holding(SourceLimits::Lease lease, asio::awaitable<void> connection) {
+  co_await std::move(connection);
+  (void)lease;
 }
 
 // The CPUs this process may run on (its affinity mask: a container or `taskset` gives fewer than the
@@ -302,18 +309,43 @@ struct Proxy::Impl {
         continue;
       }
       shared->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+      Shared* state = shared.get();
+      // The relay's Unix socket has one peer, itself, for every session: only TCP sources are counted.
+      SourceLimits::Lease source;
+      std::string source_text;
+      if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+        error_code peer_error;
+        const tcp::endpoint peer = accepted.remote_endpoint(peer_error);
+        source_text = peer_error ? std::string("?") : peer.address().to_string();
+        source = state->sources.connect(source_text);
+      }
       Socket socket(std::move(accepted));
       prepare_socket(socket, family);
-      Shared* state = shared.get();
       const std::size_t limit = state->options.max_connections;
       if (limit > 0 && state->counters.connections_open.load(std::memory_order_relaxed) >= limit) {
         state->counters.refused[static_cast<std::size_t>(Reason::proxy_connection_limit)].fetch_add(1, std::memory_order_relaxed);
-        asio::co_spawn(worker.io, turn_away(*state, worker, std::move(socket)), asio::detached);
+        const std::string detail = std::to_string(limit);
+        asio::co_spawn(worker.io,
+                       turn_away(*state, worker, std::move(socket),
+                                 render_refusal(Reason::proxy_connection_limit, RefusalFacts{.detail = detail})),
+                       asio::detached);
         continue;
+      }
+      if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+        if (!source.held()) {
+          state->counters.refused[static_cast<std::size_t>(Reason::source_connection_limit)].fetch_add(1, std::memory_order_relaxed);
+          const std::string detail = std::to_string(state->options.max_connections_per_source);
+          asio::co_spawn(worker.io,
+                         turn_away(*state, worker, std::move(socket),
+                                   render_refusal(Reason::source_connection_limit,
+                                                  RefusalFacts{.host = source_text, .detail = detail})),
+                         asio::detached);
+          continue;
+        }
       }
       auto serve = transparent ? serve_transparent(*state, worker, std::move(socket))
                                : serve_connection(*state, worker, std::move(socket));
-      asio::co_spawn(worker.io, std::move(serve), [state](std::exception_ptr error) {
+      asio::co_spawn(worker.io, holding(std::move(source), std::move(serve)), [state](std::exception_ptr error) {
         if (!error) return;
         try {
           std::rethrow_exception(error);

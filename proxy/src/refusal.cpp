@@ -49,6 +49,9 @@ constexpr std::array<RefusalRow, static_cast<std::size_t>(Reason::count)> kRefus
      "raise proxy.max_requests_per_second_per_session"},
     {Reason::proxy_connection_limit, "proxy_connection_limit", 503, "connection_limit_reached", "error",
      "Airlock's proxy already holds {detail} open connections, its limit; retry later, or raise proxy.max_connections"},
+    {Reason::source_connection_limit, "source_connection_limit", 429, "connection_limit_reached", "error",
+     "{host} already holds {detail} open connections to Airlock's proxy, the limit for one address; close some "
+     "or reuse them (keep-alive), or raise proxy.max_connections_per_source"},
     {Reason::proxy_offline, "proxy_offline", 503, "proxy_internal_error", "error",
      "this proxy refuses everything until it reaches its control plane again ({detail}); retry later"},
     {Reason::placeholder_violation, "placeholder_violation", 403, "http_request_denied", "denied",

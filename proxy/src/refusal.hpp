@@ -32,6 +32,7 @@ enum class Reason : std::uint8_t {
   session_connection_limit,
   session_rate_limit,
   proxy_connection_limit,
+  source_connection_limit,
   proxy_offline,
   placeholder_violation,
   plaintext_substitution,

@@ -1,6 +1,8 @@
 // Admission limits (docs/policy.md, Limits): a session's open connections and request rate (429 with
 // Retry-After and an audit row), and the proxy's own connection limit (503, then the connection closes).
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -152,6 +154,65 @@ TEST_CASE("limits: past max_connections a new connection gets 503 and is closed,
   CHECK(f.proxy->stats().refused["proxy_connection_limit"] == 1);
   first.send(absolute_get(f.origin.port(), "/echo"));
   CHECK(read_response(first, leftover).status == 200);
+}
+
+TEST_CASE("limits: past max_connections_per_source a new connection from that address gets 429, before it says anything") {
+  Fixture f(plain_origin());
+  use_session(f);
+  ProxyOptions options = f.options();
+  options.max_connections_per_source = 2;
+  f.start(options);
+  // Two connections that never send a byte (slowloris) hold the address's share.
+  Stream first(connect_tcp(f.proxy_port()));
+  Stream second(connect_tcp(f.proxy_port()));
+  std::string leftover;
+  Stream third(connect_tcp(f.proxy_port()));
+  const Response refused = read_response(third, leftover);
+  CHECK(refused.status == 429);
+  CHECK(refused.body == "source_connection_limit: 127.0.0.1 already holds 2 open connections to Airlock's proxy, the limit "
+                        "for one address; close some or reuse them (keep-alive), or raise proxy.max_connections_per_source\n");
+  CHECK(*refused.header("Retry-After") == "1");
+  CHECK(*refused.header("X-Airlock-Refusal") == "source_connection_limit");
+  CHECK(f.proxy->stats().refused["source_connection_limit"] == 1);
+
+  // The held ones still work, and once one closes the address has room again.
+  first.send(absolute_get(f.origin.port(), "/echo"));
+  CHECK(read_response(first, leftover).status == 200);
+  second.close();
+  Response fourth;
+  for (int attempt = 0; attempt < 100; ++attempt) {  // the proxy sees the close a moment later
+    Stream retry(connect_tcp(f.proxy_port()));
+    retry.send(absolute_get(f.origin.port(), "/echo"));
+    std::string rest;
+    fourth = read_response(retry, rest);
+    if (fourth.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(fourth.status == 200);
+}
+
+TEST_CASE("limits: source leases count per address, free on release, and count nothing when off") {
+  SourceLimits limits(2);
+  SourceLimits::Lease a1 = limits.connect("10.0.0.1");
+  SourceLimits::Lease a2 = limits.connect("10.0.0.1");
+  CHECK(a1.held());
+  CHECK(a2.held());
+  CHECK_FALSE(limits.connect("10.0.0.1").held());
+  CHECK(limits.connect("10.0.0.2").held());  // another address has its own share (that lease ends at once)
+  CHECK(limits.sources() == 1);
+  SourceLimits::Lease moved = std::move(a2);
+  a2 = SourceLimits::Lease{};  // releasing a moved-from lease frees nothing
+  CHECK_FALSE(limits.connect("10.0.0.1").held());
+  moved = SourceLimits::Lease{};
+  CHECK(limits.connect("10.0.0.1").held());
+  a1 = SourceLimits::Lease{};
+  CHECK(limits.sources() == 0);  // an address leaves the table with its last connection
+
+  SourceLimits off(0);
+  std::vector<SourceLimits::Lease> many;
+  for (int i = 0; i < 5000; ++i) many.push_back(off.connect("10.0.0.1"));
+  CHECK(many.back().held());
+  CHECK(off.sources() == 0);
 }
 
 }  // namespace airlock::proxy::test

@@ -11,7 +11,7 @@
 //                            after its first byte, on the proxy (CONNECT, and inside a tunnel); the API
 //                            must cut such a head at its own head timeout (30 s) as well.
 // body_idle (60 s), keep_alive_idle (60 s), upstream_response (300 s), tunnel_idle (300 s) and pool_idle
-// (30 s, but a pooled connection is swept between 30 and 45 s) are too long for this suite.
+// (30 s) are too long for this suite: faults-timeouts-short.test.mjs shortens them through proxy.timeouts.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';

@@ -325,15 +325,19 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   yaml.check_keys(root, "", {"data_dir", "api", "proxy", "credentials", "scheduler", "runtime", "audit", "log"});
   if (auto node = root["data_dir"]) config.data_dir = yaml.string(node, "data_dir");
   if (auto api = root["api"]) {
-    yaml.check_keys(api, "api", {"listen", "keys"});
+    yaml.check_keys(api, "api", {"listen", "keys", "max_connections_per_source"});
     if (auto node = api["listen"]) config.api_listen = parse_endpoint(yaml.string(node, "api.listen"), "api.listen");
     if (auto node = api["keys"]) config.api_keys = yaml.strings(node, "api.keys");
+    if (auto node = api["max_connections_per_source"]) {
+      config.api_max_connections_per_source =
+          static_cast<std::size_t>(yaml.integer(node, "api.max_connections_per_source", 0, 1'000'000));
+    }
   }
   if (auto proxy = root["proxy"]) {
     yaml.check_keys(proxy, "proxy", {"listen", "advertise_url", "upstream_ca", "resolve", "placeholder_violation",
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
                                      "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy", "max_connections",
-                                     "max_connections_per_session", "max_requests_per_second_per_session",
+                                     "max_connections_per_session", "max_connections_per_source", "max_requests_per_second_per_session",
                                      "transparent_listen", "transparent_sessions", "upstream_mark", "timeouts"});
     if (auto node = proxy["timeouts"]) config.proxy_timeouts = proxy_timeouts_of(node, yaml);
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
@@ -377,6 +381,10 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     if (auto node = proxy["max_connections_per_session"]) {
       config.max_connections_per_session =
           static_cast<std::size_t>(yaml.integer(node, "proxy.max_connections_per_session", 0, 1'000'000));
+    }
+    if (auto node = proxy["max_connections_per_source"]) {
+      config.max_connections_per_source =
+          static_cast<std::size_t>(yaml.integer(node, "proxy.max_connections_per_source", 0, 1'000'000));
     }
     if (auto node = proxy["max_requests_per_second_per_session"]) {
       config.max_requests_per_second_per_session =

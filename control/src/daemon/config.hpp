@@ -74,6 +74,7 @@ struct Config {
   std::filesystem::path data_dir = ".airlock";
   Endpoint api_listen{"127.0.0.1", 8420};
   std::vector<std::string> api_keys;  // api.keys, plus AIRLOCK_API_KEY
+  std::size_t api_max_connections_per_source = 256;  // api.max_connections_per_source (0: no limit)
   Endpoint proxy_listen{"127.0.0.1", 8421};
   std::string proxy_advertise_url;  // default http:// + proxy.listen (the bound port when 0)
   // Transparent listeners (docs/sidecar.md): proxy.transparent_listen, --transparent-listen (IP:PORT).
@@ -88,6 +89,7 @@ struct Config {
   std::string default_policy;  // proxy.default_policy: overrides the file's default_policy
   std::size_t max_connections = 10'000;           // proxy.max_connections (0: no limit)
   std::size_t max_connections_per_session = 256;  // proxy.max_connections_per_session (0: no limit)
+  std::size_t max_connections_per_source = 1024;  // proxy.max_connections_per_source (0: no limit)
   std::size_t max_requests_per_second_per_session = 1000;  // proxy.max_requests_per_second_per_session (0: no limit)
   std::string placeholder_violation = "block";
   std::vector<std::string> passthrough_hosts;

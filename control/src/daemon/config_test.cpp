@@ -329,11 +329,12 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
         nested + ": proxy.lisen: unknown key; accepted here: listen, advertise_url, upstream_ca, resolve, "
                  "placeholder_violation, passthrough_hosts, allow_plaintext_substitution, max_header_bytes, "
                  "max_decoded_body_bytes, allow_private, policy_file, default_policy, max_connections, "
-                 "max_connections_per_session, max_requests_per_second_per_session, transparent_listen, transparent_sessions, "
+                 "max_connections_per_session, max_connections_per_source, max_requests_per_second_per_session, transparent_listen, "
+                                                "transparent_sessions, "
                 "upstream_mark, timeouts");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
-  CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys");
+  CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys, max_connections_per_source");
 
   std::string scheduler = dir.write("scheduler.yaml", "scheduler:\n  jitter: 1\n").string();
   CHECK(config_error({"--config", scheduler}) ==
@@ -502,12 +503,16 @@ TEST_CASE("config: address allow list and policy file, by flag and by YAML key, 
   CHECK(yaml.default_policy == "read-only");
   CHECK(yaml.max_connections == 10'000);
   CHECK(yaml.max_connections_per_session == 256);
+  CHECK(yaml.max_connections_per_source == 1024);
   CHECK(yaml.max_requests_per_second_per_session == 1000);
-  const std::string limits = dir.write("l.yaml", "proxy:\n  max_connections: 50\n  max_connections_per_session: 5\n"
+  const std::string limits = dir.write("l.yaml", "proxy:\n  max_connections: 50\n  max_connections_per_session: 5\n  max_connections_per_source: 7\n"
                                                  "  max_requests_per_second_per_session: 0\n").string();
   const Config limited = load({"--config", limits});
   CHECK(limited.max_connections == 50);
   CHECK(limited.max_connections_per_session == 5);
+  CHECK(limited.max_connections_per_source == 7);
+  CHECK(yaml.api_max_connections_per_source == 256);
+  CHECK(load({"--config", dir.write("s.yaml", "api:\n  max_connections_per_source: 0\n").string()}).api_max_connections_per_source == 0);
   CHECK(limited.max_requests_per_second_per_session == 0);
   // proxy.timeouts: the ones named change, the others keep the proxy's defaults.
   CHECK(yaml.proxy_timeouts.upstream_response == proxy::ProxyTimeouts{}.upstream_response);

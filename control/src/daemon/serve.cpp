@@ -216,6 +216,7 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
   for (const policies::AllowedRange& range : config.allow_private) options.allow_private.push_back(range.cidr);
   options.max_connections = config.max_connections;
   options.max_connections_per_session = config.max_connections_per_session;
+  options.max_connections_per_source = config.max_connections_per_source;
   options.max_requests_per_second_per_session = static_cast<double>(config.max_requests_per_second_per_session);
   options.placeholder_violation_passthrough = config.placeholder_violation == "passthrough";
   options.passthrough_hosts = config.passthrough_hosts;
@@ -373,7 +374,8 @@ int run(const Config& config, Logger& log) {
   add_network_policy_routes(api.router(), network_policies, apply_policies);
   SidecarApi sidecars(*store, snapshots, [&network_policies] { return network_policies.current(); }, ca.ca, log);
   api.set_token_routes([&sidecars](ApiRequest& request) { return sidecars.handle(request); });
-  ApiServer server(std::move(api_acceptor), api, events, log, ServerLimits{.max_header_bytes = config.max_header_bytes});
+  ApiServer server(std::move(api_acceptor), api, events, log, ServerLimits{.max_header_bytes = config.max_header_bytes,
+                                                                           .max_connections_per_source = config.api_max_connections_per_source});
 
   auto on_exit = [&log](std::string_view what) {
     return [&log, what](std::exception_ptr error) {

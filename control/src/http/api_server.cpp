@@ -91,13 +91,34 @@ void ApiServer::stop() {
 }
 
 asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
+  error_code peer_error;
+  const tcp::endpoint peer = socket.remote_endpoint(peer_error);
+  const std::string source = peer_error ? std::string("?") : peer.address().to_string();
+  std::size_t& from_source = per_source_[source];
+  if (limits_.max_connections_per_source > 0 && from_source >= limits_.max_connections_per_source) {
+    const std::string message =
+        fmt::format("{} already holds {} open connections to the API, the limit for one address; close some or reuse "
+                    "them (keep-alive), or raise api.max_connections_per_source",
+                    source, limits_.max_connections_per_source);
+    HttpReply reply = plain_error(429, "rate_limit_error", message);
+    reply.headers.emplace_back("retry-after", "1");
+    const std::string bytes = serialize_reply(reply, false, false);
+    co_await write_for(socket, asio::buffer(bytes), limits_.write_timeout);
+    co_return;
+  }
+  ++from_source;
   connections_.push_back({&socket, true});
   auto self = std::prev(connections_.end());
   struct Unregister {
     std::list<Connection>& list;
     std::list<Connection>::iterator it;
-    ~Unregister() { list.erase(it); }
-  } unregister{connections_, self};
+    std::unordered_map<std::string, std::size_t>& per_source;
+    const std::string& source;
+    ~Unregister() {
+      list.erase(it);
+      if (auto found = per_source.find(source); found != per_source.end() && --found->second == 0) per_source.erase(found);
+    }
+  } unregister{connections_, self, per_source_, source};
 
   http1::RequestParser parser(http1::Limits{limits_.max_header_bytes});
   std::array<char, 16384> buffer{};

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstddef>
 #include <list>
+#include <string>
+#include <unordered_map>
 
 #include <boost/asio.hpp>
 
@@ -30,6 +32,9 @@ struct ServerLimits {
   std::chrono::seconds keep_alive_timeout{60};
   std::chrono::seconds write_timeout{30};
   std::chrono::milliseconds stream_ping_interval{15000};  // event streams: a ping frame this often
+  // Open connections from one address (api.max_connections_per_source; 0: no limit): past it a new one
+  // gets 429 and is closed, so one client cannot hold every descriptor with idle connections.
+  std::size_t max_connections_per_source = 256;
 };
 
 class ApiServer {
@@ -55,6 +60,7 @@ class ApiServer {
   Logger& log_;
   ServerLimits limits_;
   std::list<Connection> connections_;
+  std::unordered_map<std::string, std::size_t> per_source_;  // open connections by peer address
   bool stopping_ = false;
 };
 

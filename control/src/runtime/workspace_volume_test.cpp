@@ -30,6 +30,9 @@ namespace asio = boost::asio;
 constexpr std::uint64_t kVolumeBytes = 32ULL << 20;
 constexpr uid_t kOwner = 2000000123;
 
+constexpr const char* kNoVolumes = "volumes need root and loop devices (/dev/loop-control)";
+bool volumes_possible() { return ::geteuid() == 0 && ::access("/dev/loop-control", F_OK) == 0; }
+
 std::string mount_line_at(const fs::path& point) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
@@ -39,6 +42,14 @@ std::string mount_line_at(const fs::path& point) {
   }
   return found;
 }
+
+// A session directory: its workspace (created) and where its image goes.
+struct VolumeDir {
+  VolumeDir() { fs::create_directories(workspace); }
+  testing::TempDir dir;
+  fs::path workspace = dir.path() / "workspace";
+  fs::path image = dir.path() / "workspace.img";
+};
 
 void save(WorkspaceVolume volume) {
   asio::io_context io(1);
@@ -72,12 +83,10 @@ int fill(const fs::path& path, std::uint64_t& written) {
 }  // namespace
 
 TEST_CASE("workspace volume: owned by the sandbox, empty, nosuid,nodev, and full at its size with ENOSPC") {
-  AIRLOCK_SKIP_UNLESS(::geteuid() == 0, "only root may mount a loop device");
-  AIRLOCK_SKIP_UNLESS(::access("/dev/loop-control", F_OK) == 0, "this machine has no loop devices (/dev/loop-control)");
-  testing::TempDir dir;
-  const fs::path workspace = dir.path() / "workspace";
-  const fs::path image = dir.path() / "workspace.img";
-  fs::create_directories(workspace);
+  AIRLOCK_SKIP_UNLESS(volumes_possible(), kNoVolumes);
+  const VolumeDir v;
+  const fs::path& workspace = v.workspace;
+  const fs::path& image = v.image;
   {
     WorkspaceVolume volume = WorkspaceVolume::create(image, workspace, kVolumeBytes, kOwner, kOwner);
     const std::string line = mount_line_at(workspace);
@@ -106,12 +115,10 @@ TEST_CASE("workspace volume: owned by the sandbox, empty, nosuid,nodev, and full
 }
 
 TEST_CASE("workspace volume: saved as a plain directory, every file, link and mode kept, the image removed") {
-  AIRLOCK_SKIP_UNLESS(::geteuid() == 0, "only root may mount a loop device");
-  AIRLOCK_SKIP_UNLESS(::access("/dev/loop-control", F_OK) == 0, "this machine has no loop devices (/dev/loop-control)");
-  testing::TempDir dir;
-  const fs::path workspace = dir.path() / "workspace";
-  const fs::path image = dir.path() / "workspace.img";
-  fs::create_directories(workspace);
+  AIRLOCK_SKIP_UNLESS(volumes_possible(), kNoVolumes);
+  const VolumeDir v;
+  const fs::path& workspace = v.workspace;
+  const fs::path& image = v.image;
   WorkspaceVolume volume = WorkspaceVolume::create(image, workspace, kVolumeBytes, kOwner, kOwner);
   fs::create_directories(workspace / "out" / "deep");
   { std::ofstream(workspace / "out" / "deep" / "digest.md") << "# digest\n"; }
@@ -123,7 +130,7 @@ TEST_CASE("workspace volume: saved as a plain directory, every file, link and mo
   save(std::move(volume));
   CHECK(mount_line_at(workspace).empty());
   CHECK_FALSE(fs::exists(image));
-  CHECK_FALSE(fs::exists(dir.path() / "workspace.saving"));
+  CHECK_FALSE(fs::exists(v.dir.path() / "workspace.saving"));
   CHECK(read(workspace / "out" / "deep" / "digest.md") == "# digest\n");
   struct stat file {};
   REQUIRE(::stat((workspace / "out" / "deep" / "digest.md").c_str(), &file) == 0);
@@ -139,19 +146,17 @@ TEST_CASE("workspace volume: saved as a plain directory, every file, link and mo
 }
 
 TEST_CASE("workspace volume: one a killed daemon left behind is mounted again and saved") {
-  AIRLOCK_SKIP_UNLESS(::geteuid() == 0, "only root may mount a loop device");
-  AIRLOCK_SKIP_UNLESS(::access("/dev/loop-control", F_OK) == 0, "this machine has no loop devices (/dev/loop-control)");
-  testing::TempDir dir;
-  const fs::path workspace = dir.path() / "workspace";
-  const fs::path image = dir.path() / "workspace.img";
-  fs::create_directories(workspace);
+  AIRLOCK_SKIP_UNLESS(volumes_possible(), kNoVolumes);
+  const VolumeDir v;
+  const fs::path& workspace = v.workspace;
+  const fs::path& image = v.image;
   {
     WorkspaceVolume volume = WorkspaceVolume::create(image, workspace, kVolumeBytes, kOwner, kOwner);
     std::ofstream(workspace / "report.txt") << "half done";
   }  // unmounted as the next start does with what a killed daemon left (serve.cpp), the image kept
   REQUIRE(fs::exists(image));
   CHECK(fs::is_empty(workspace));
-  fs::create_directories(dir.path() / "workspace.saving" / "stale");  // a copy the killed daemon did not finish
+  fs::create_directories(v.dir.path() / "workspace.saving" / "stale");  // a copy the killed daemon did not finish
 
   save(WorkspaceVolume::mount(image, workspace));
   CHECK(read(workspace / "report.txt") == "half done");
@@ -160,8 +165,7 @@ TEST_CASE("workspace volume: one a killed daemon left behind is mounted again an
 }
 
 TEST_CASE("workspace volume: a failure says what failed and leaves no image behind") {
-  AIRLOCK_SKIP_UNLESS(::geteuid() == 0, "only root may mount a loop device");
-  AIRLOCK_SKIP_UNLESS(::access("/dev/loop-control", F_OK) == 0, "this machine has no loop devices (/dev/loop-control)");
+  AIRLOCK_SKIP_UNLESS(volumes_possible(), kNoVolumes);
   testing::TempDir dir;
   const fs::path image = dir.path() / "workspace.img";
   // The mount point is missing.

@@ -75,6 +75,13 @@ struct ServerRig : SessionFixture {
     server.emplace(std::move(acceptor), api, hub, log, limits);
     asio::co_spawn(io, server->accept_loop(), asio::detached);
   }
+  // A test that failed before run() stopped the server leaves its acceptor open: close it while the
+  // io_context (whose socket service the acceptor needs) is still there.
+  ~ServerRig() {
+    if (server) server->stop();
+  }
+  ServerRig(const ServerRig&) = delete;
+  ServerRig& operator=(const ServerRig&) = delete;
 
   // Runs `client` on the io_context, then stops the server and lets every connection end. The 30 s
   // bound only keeps a broken stream from hanging the suite.

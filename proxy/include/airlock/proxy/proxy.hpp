@@ -99,8 +99,10 @@ struct ProxyOptions {
   std::size_t pool_per_worker = 256;                  // idle upstream connections kept per worker thread
   std::size_t leaf_cache_capacity = 1024;
   // Admission (docs/policy.md, Limits); 0 turns one off. Past max_connections a new connection gets 503
-  // and is closed; past a session's limits its request gets 429 with Retry-After.
+  // and is closed, past max_connections_per_source 429 and is closed; past a session's limits its request
+  // gets 429 with Retry-After.
   std::size_t max_connections = 10'000;               // open client connections, all sessions together
+  std::size_t max_connections_per_source = 1024;      // open TCP client connections from one address
   std::size_t max_connections_per_session = 256;      // open client connections of one session
   double max_requests_per_second_per_session = 1000;  // a token bucket holding one second of burst
   ProxyTimeouts timeouts;

@@ -72,6 +72,28 @@ TEST_CASE("rewrite_head: hop-by-hop fields go, substitutions are made, framing i
   CHECK(out.uses[1].location == "header");
 }
 
+TEST_CASE("rewrite_head: the Basic scheme inside Authorization is matched in any case") {
+  // RFC 9110 section 11.1: the scheme is case-insensitive, and decide() finds the placeholder under any case.
+  const auto c = credential();
+  for (const std::string scheme : {"basic", "BASIC", "bAsIc"}) {
+    CAPTURE(scheme);
+    http1::RequestHead client;
+    client.method = "GET";
+    client.target = "/";
+    client.headers.fields = {{"Host", "api.example.com"},
+                             {"Authorization", scheme + " " + test::b64("u:" + std::string(kPh))}};
+    Plan plan;
+    plan.header = {c.get()};
+    const UpstreamRequest out = rewrite_head(client, "/", "api.example.com", plan);
+    CHECK(*out.head.headers.find("Authorization") == scheme + " " + test::b64("u:" + std::string(kValue)));
+    REQUIRE(out.uses.size() == 1);
+    CHECK(out.uses[0].location == "header");
+    REQUIRE(out.written.size() == 1);
+    CHECK(out.written[0].written == test::b64("u:" + std::string(kValue)));
+    CHECK(out.written[0].sent == test::b64("u:" + std::string(kPh)));
+  }
+}
+
 TEST_CASE("rewrite_head: Host added when missing, Upgrade kept for an upgrade, nothing substituted without a plan") {
   http1::RequestHead client;
   client.method = "GET";

@@ -117,6 +117,22 @@ TEST_CASE("decide: plain http:// (S9) and compressed bodies (S5)") {
     REQUIRE(std::holds_alternative<Plan>(allowed));
     CHECK(std::get<Plan>(allowed).header.size() == 1);
   }
+  SUBCASE("plaintext URL substitution refused unless allowed") {
+    const auto in_url = env_credential("c2", "B", std::string(kPh2), "v2", {"api.example.com"}, false, false, true);
+    const auto with_url = session({in_url});
+    const auto h = head("GET", fmt::format("/v1/items?key={}", kPh2), {});
+    const auto d = decide(h, plain, with_url, {});
+    REQUIRE(std::holds_alternative<Refuse>(d));
+    CHECK(std::get<Refuse>(d).reason == Reason::plaintext_substitution);
+    CHECK(std::get<Refuse>(d).credential == in_url.get());
+    const auto allowed = decide(h, plain, with_url, {.allow_plaintext_substitution = true});
+    REQUIRE(std::holds_alternative<Plan>(allowed));
+    CHECK(std::get<Plan>(allowed).url.size() == 1);
+    // Over TLS the same request is substituted.
+    const auto tls = decide(h, upstream("api.example.com"), with_url, {});
+    REQUIRE(std::holds_alternative<Plan>(tls));
+    CHECK(std::get<Plan>(tls).url.size() == 1);
+  }
   SUBCASE("plaintext body is watched") {
     const auto d = decide(head("POST", "/", {}, 3), plain, s, {});
     REQUIRE(std::holds_alternative<Plan>(d));

@@ -101,6 +101,32 @@ TEST_CASE("redaction: base64 forms of a secret at every alignment, both alphabet
   CHECK(echoed == "Basic " + sent);
 }
 
+TEST_CASE("base64_forms: every character that depends on the secret alone, and forms of 8 characters are kept") {
+  // Each form is base64 of the secret after 0, 1 or 2 other bytes, cut to the characters whose six bits all
+  // come from the secret. 28 bytes after 2 others end on a character boundary: that form keeps its last
+  // character ("m", the end of "def").
+  const std::string secret = "sk-live-\xfb\xff\xfe-0123456789abcdef";
+  CHECK(base64_forms(secret) == std::vector<std::string>{"c2stbGl2ZS37//4tMDEyMzQ1Njc4OWFiY2RlZ",
+                                                         "NrLWxpdmUt+//+LTAxMjM0NTY3ODlhYmNkZW",
+                                                         "zay1saXZlLfv//i0wMTIzNDU2Nzg5YWJjZGVm",
+                                                         "c2stbGl2ZS37__4tMDEyMzQ1Njc4OWFiY2RlZ",
+                                                         "NrLWxpdmUt-__-LTAxMjM0NTY3ODlhYmNkZW",
+                                                         "zay1saXZlLfv__i0wMTIzNDU2Nzg5YWJjZGVm"});
+  // Six bytes: 8 characters at the first alignment (kept: kMinEncodedNeedle is the shortest redacted), 7 at
+  // the others (dropped); no + or /, so the URL-safe forms are the same and appear once.
+  CHECK(base64_forms("abcdef") == std::vector<std::string>{"YWJjZGVm"});
+
+  // "user:" puts the secret at the third alignment: the whole encoding from its first secret-only character
+  // to the end is redacted, and only the edge character it shares with "user:" stays.
+  const auto env = test::env_credential("c1", "A", std::string(kPh), secret, {});
+  const std::vector<const CredentialRule*> reflect = {env.get()};
+  Redaction redaction(reflect, {});
+  std::string echoed = "Basic " + test::b64("user:" + secret);
+  REQUIRE(echoed == "Basic dXNlcjpzay1saXZlLfv//i0wMTIzNDU2Nzg5YWJjZGVm");
+  CHECK(redaction.whole(echoed) == 1);
+  CHECK(echoed == "Basic dXNlcjpairlock-redacted");
+}
+
 TEST_CASE("random chunkings: no secret form gets out, and what gets out when depends on lengths only") {
   const std::uint64_t seed = test_seed();
   INFO("replay with AIRLOCK_TEST_SEED=" << seed);

@@ -125,6 +125,9 @@ TEST_CASE("ports, methods, paths") {
   CHECK(request_allowed(agents, "api.example.com", "HEAD", "/healthz"));
   CHECK_FALSE(request_allowed(agents, "api.example.com", "POST", "/v1/reports/daily"));
   CHECK_FALSE(request_allowed(agents, "api.example.com", "GET", "/v1/reports"));  // a prefix is a prefix
+  // ... of the path: a rule's path found further inside it does not match.
+  CHECK_FALSE(request_allowed(agents, "api.example.com", "GET", "/admin/v1/reports/daily"));
+  CHECK_FALSE(request_allowed(agents, "api.example.com", "HEAD", "/x/healthz"));
   CHECK_FALSE(request_allowed(agents, "api.example.com", "GET", "/v2/"));
   const PolicyDecision capped = decide_request(agents, host("api.example.com"), {"GET", "/healthz"});
   CHECK(capped.max_request_body_bytes == 1024);

@@ -69,6 +69,18 @@ TEST_CASE("the allow list opens ranges, but a metadata address only when named o
   CHECK(metadata.range == "cloud metadata");
   CHECK(metadata.cidr == "169.254.169.254/32");
   CHECK(metadata.hint == "allow it with --allow-private 169.254.169.254/32 (on its own: a wider range does not open it)");
+  // Every metadata address inside link-local stays closed (AWS ECS and EKS credentials), and the IPv6 ones
+  // inside unique local.
+  for (std::string_view inside : {"169.254.170.2", "169.254.170.23"}) {
+    CAPTURE(inside);
+    CHECK(link_local.check(address(inside), 80).range == "cloud metadata");
+  }
+  const AddressRules unique_local({cidr("fc00::/7")}, {});
+  CHECK(unique_local.check(address("fd00::1"), 80).allowed);
+  for (std::string_view inside : {"fd00:ec2::254", "fd00:ec2::23"}) {
+    CAPTURE(inside);
+    CHECK(unique_local.check(address(inside), 80).range == "cloud metadata");
+  }
 
   const AddressRules named({cidr("169.254.169.254/32")}, {});
   CHECK(named.check(address("169.254.169.254"), 80).allowed);

@@ -50,6 +50,20 @@ TEST_CASE("unseal refuses another key, other associated data, and any change to 
   CHECK_FALSE(unseal(key, sealed, "vcrd_01abc").has_value());
 }
 
+TEST_CASE("a key that is not 32 bytes neither seals nor unseals") {
+  const auto key = testing::key_of(7);
+  const auto sealed = seal(key, bytes_of("hunter2"), "vcrd_01abc");
+  for (const std::size_t size : {std::size_t{33}, std::size_t{64}, std::size_t{31}, std::size_t{16}, std::size_t{0}}) {
+    CAPTURE(size);
+    auto other = SecretValue::with_size(size);
+    for (std::size_t i = 0; i < size; ++i) other.data()[i] = static_cast<unsigned char>(7 + i);  // key_of(7)'s bytes
+    const auto error = testing::thrown_by([&] { (void)seal(other, bytes_of("hunter2"), "vcrd_01abc"); });
+    CHECK(error.code == make_error_code(Errc::wrong_master_key));
+    CHECK(error.message == "the master key must be 32 bytes");
+    CHECK_FALSE(unseal(other, sealed, "vcrd_01abc").has_value());
+  }
+}
+
 TEST_CASE("associated data: the credential id for the primary field, id/field for the others") {
   CHECK(primary_field("environment_variable") == "secret_value");
   CHECK(primary_field("static_bearer") == "token");

@@ -246,6 +246,24 @@ TEST_CASE("2xx to CONNECT is a tunnel - a refusal to CONNECT has a normal body")
     CHECK_FALSE(run.messages[0].head.content_length.has_value());  // ignored (RFC 9110 section 9.3.6)
     CHECK(run.tunnel == "\x16\x03\x03tls");
   }
+  SUBCASE("299 is still 2xx") {
+    const auto run = feed_whole<ResponseParser>("HTTP/1.1 299 Fine\r\nContent-Length: 5\r\n\r\ntunnel", {"CONNECT"});
+    REQUIRE(run.messages.size() == 1);
+    CHECK(run.messages[0].head.upgrade);
+    CHECK(run.tunnel == "tunnel");
+  }
+  SUBCASE("300 and other 3xx are not a tunnel: their body is read by its framing") {
+    for (const std::string status : {"300 Multiple Choices", "302 Found"}) {
+      CAPTURE(status);
+      const auto run = feed_whole<ResponseParser>(
+          "HTTP/1.1 " + status + "\r\nLocation: /x\r\nContent-Length: 5\r\n\r\nmoved", {"CONNECT"});
+      INFO(test::dump(run));
+      REQUIRE(run.messages.size() == 1);
+      CHECK_FALSE(run.messages[0].head.upgrade);
+      CHECK(run.messages[0].body == "moved");
+      CHECK(run.tunnel.empty());
+    }
+  }
   SUBCASE("403") {
     const auto run =
         feed_whole<ResponseParser>("HTTP/1.1 403 Forbidden\r\nContent-Length: 6\r\n\r\ndenied", {"CONNECT"});

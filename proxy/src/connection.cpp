@@ -89,7 +89,7 @@ Exchange Connection::begin(const http1::RequestHead& head) const {
 }
 
 std::optional<Reason> Connection::admit(const std::string& session_id) {
-  if (!lease_.held() || lease_.session_id() != session_id) {
+  if (!lease_.held() || lease_.key() != session_id) {
     SessionLimits::Lease lease = shared_.limits.connect(session_id);
     if (!lease.held()) return Reason::session_connection_limit;
     lease_ = std::move(lease);

@@ -10,27 +10,11 @@ namespace airlock::proxy {
 SessionLimits::SessionLimits(std::size_t max_connections, double requests_per_second)
     : max_connections_(max_connections), rate_(requests_per_second) {}
 
-SessionLimits::Lease::Lease(Lease&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), session_id_(std::move(other.session_id_)) {}
-
-SessionLimits::Lease& SessionLimits::Lease::operator=(Lease&& other) noexcept {
-  if (this != &other) {
-    release();
-    owner_ = std::exchange(other.owner_, nullptr);
-    session_id_ = std::move(other.session_id_);
-  }
-  return *this;
-}
-
-SessionLimits::Lease::~Lease() { release(); }
-
-void SessionLimits::Lease::release() noexcept {
-  if (owner_ == nullptr) return;
-  std::lock_guard lock(owner_->mutex_);
-  if (auto found = owner_->sessions_.find(session_id_); found != owner_->sessions_.end() && found->second.connections > 0) {
+void SessionLimits::release(const std::string& session_id) noexcept {
+  std::lock_guard lock(mutex_);
+  if (auto found = sessions_.find(session_id); found != sessions_.end() && found->second.connections > 0) {
     --found->second.connections;
   }
-  owner_ = nullptr;
 }
 
 void SessionLimits::refill(Usage& usage, Clock::time_point now) const noexcept {
@@ -76,24 +60,10 @@ bool SessionLimits::request(std::string_view session_id, Clock::time_point now) 
   return true;
 }
 
-SourceLimits::Lease& SourceLimits::Lease::operator=(Lease&& other) noexcept {
-  if (this != &other) {
-    release();
-    owner_ = std::exchange(other.owner_, nullptr);
-    source_ = std::move(other.source_);
-  }
-  return *this;
-}
-
-void SourceLimits::Lease::release() noexcept {
-  if (owner_ == nullptr) return;
-  if (owner_->max_connections_ > 0) {
-    std::lock_guard lock(owner_->mutex_);
-    if (auto found = owner_->open_.find(source_); found != owner_->open_.end() && --found->second == 0) {
-      owner_->open_.erase(found);
-    }
-  }
-  owner_ = nullptr;
+void SourceLimits::release(const std::string& source) noexcept {
+  if (max_connections_ == 0) return;
+  std::lock_guard lock(mutex_);
+  if (auto found = open_.find(source); found != open_.end() && --found->second == 0) open_.erase(found);
 }
 
 SourceLimits::Lease SourceLimits::connect(std::string source) {

@@ -18,6 +18,39 @@
 
 namespace airlock::proxy {
 
+// One connection counted under a key (a session id, an address) by `Owner`, which takes it back
+// (Owner::release(key)) when the lease is destroyed or assigned over. Move-only; an empty lease (default,
+// or moved from) counts nothing.
+template <class Owner>
+class CountedLease {
+ public:
+  CountedLease() = default;
+  CountedLease(CountedLease&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)), key_(std::move(other.key_)) {}
+  CountedLease& operator=(CountedLease&& other) noexcept {
+    if (this != &other) {
+      reset();
+      owner_ = std::exchange(other.owner_, nullptr);
+      key_ = std::move(other.key_);
+    }
+    return *this;
+  }
+  CountedLease(const CountedLease&) = delete;
+  CountedLease& operator=(const CountedLease&) = delete;
+  ~CountedLease() { reset(); }
+
+  bool held() const noexcept { return owner_ != nullptr; }
+  const std::string& key() const noexcept { return key_; }
+
+ private:
+  friend Owner;
+  CountedLease(Owner* owner, std::string key) : owner_(owner), key_(std::move(key)) {}
+  void reset() noexcept {
+    if (Owner* owner = std::exchange(owner_, nullptr)) owner->release(key_);
+  }
+  Owner* owner_ = nullptr;
+  std::string key_;
+};
+
 class SessionLimits {
  public:
   using Clock = std::chrono::steady_clock;
@@ -25,26 +58,8 @@ class SessionLimits {
   // 0 turns a limit off.
   SessionLimits(std::size_t max_connections, double requests_per_second);
 
-  // One open connection of a session; releases it on destruction. Move-only.
-  class Lease {
-   public:
-    Lease() = default;
-    Lease(Lease&& other) noexcept;
-    Lease& operator=(Lease&& other) noexcept;
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    ~Lease();
-
-    bool held() const noexcept { return owner_ != nullptr; }
-    const std::string& session_id() const noexcept { return session_id_; }
-
-   private:
-    friend class SessionLimits;
-    Lease(SessionLimits* owner, std::string session_id) : owner_(owner), session_id_(std::move(session_id)) {}
-    void release() noexcept;
-    SessionLimits* owner_ = nullptr;
-    std::string session_id_;
-  };
+  // One open connection of a session (its key is the session id).
+  using Lease = CountedLease<SessionLimits>;
 
   // A lease, or an empty one when the session already holds max_connections.
   Lease connect(std::string_view session_id);
@@ -57,6 +72,8 @@ class SessionLimits {
     double tokens = 0;
     Clock::time_point refilled{};
   };
+  friend Lease;
+  void release(const std::string& session_id) noexcept;
   void refill(Usage& usage, Clock::time_point now) const noexcept;
   void sweep(Clock::time_point now);  // under mutex_
 
@@ -78,25 +95,8 @@ class SourceLimits {
  public:
   explicit SourceLimits(std::size_t max_connections) : max_connections_(max_connections) {}
 
-  // One open connection from an address; releases it on destruction. Move-only.
-  class Lease {
-   public:
-    Lease() = default;
-    Lease(Lease&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)), source_(std::move(other.source_)) {}
-    Lease& operator=(Lease&& other) noexcept;
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    ~Lease() { release(); }
-
-    bool held() const noexcept { return owner_ != nullptr; }
-
-   private:
-    friend class SourceLimits;
-    Lease(SourceLimits* owner, std::string source) : owner_(owner), source_(std::move(source)) {}
-    void release() noexcept;
-    SourceLimits* owner_ = nullptr;
-    std::string source_;
-  };
+  // One open connection from an address (its key).
+  using Lease = CountedLease<SourceLimits>;
 
   // A lease, or an empty one when `source` (an address's bytes or text) already holds max_connections.
   // With the limit off, a held lease that counts nothing.
@@ -104,6 +104,8 @@ class SourceLimits {
   std::size_t sources() const;  // addresses holding a connection now
 
  private:
+  friend Lease;
+  void release(const std::string& source) noexcept;
   const std::size_t max_connections_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::size_t> open_;

@@ -311,9 +311,10 @@ struct Proxy::Impl {
       shared->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
       Shared* state = shared.get();
       // The relay's Unix socket has one peer, itself, for every session: only TCP sources are counted.
+      constexpr bool kCountsSources = std::is_same_v<Acceptor, tcp::acceptor>;
       SourceLimits::Lease source;
       std::string source_text;
-      if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+      if constexpr (kCountsSources) {
         error_code peer_error;
         const tcp::endpoint peer = accepted.remote_endpoint(peer_error);
         source_text = peer_error ? std::string("?") : peer.address().to_string();
@@ -321,27 +322,23 @@ struct Proxy::Impl {
       }
       Socket socket(std::move(accepted));
       prepare_socket(socket, family);
-      const std::size_t limit = state->options.max_connections;
-      if (limit > 0 && state->counters.connections_open.load(std::memory_order_relaxed) >= limit) {
-        state->counters.refused[static_cast<std::size_t>(Reason::proxy_connection_limit)].fetch_add(1, std::memory_order_relaxed);
-        const std::string detail = std::to_string(limit);
+      std::optional<Reason> refusal;
+      std::string detail;
+      if (const std::size_t limit = state->options.max_connections;
+          limit > 0 && state->counters.connections_open.load(std::memory_order_relaxed) >= limit) {
+        refusal = Reason::proxy_connection_limit;
+        detail = std::to_string(limit);
+      } else if (kCountsSources && !source.held()) {
+        refusal = Reason::source_connection_limit;
+        detail = std::to_string(state->options.max_connections_per_source);
+      }
+      if (refusal) {
+        state->counters.refused[static_cast<std::size_t>(*refusal)].fetch_add(1, std::memory_order_relaxed);
         asio::co_spawn(worker.io,
                        turn_away(*state, worker, std::move(socket),
-                                 render_refusal(Reason::proxy_connection_limit, RefusalFacts{.detail = detail})),
+                                 render_refusal(*refusal, RefusalFacts{.host = source_text, .detail = detail})),
                        asio::detached);
         continue;
-      }
-      if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
-        if (!source.held()) {
-          state->counters.refused[static_cast<std::size_t>(Reason::source_connection_limit)].fetch_add(1, std::memory_order_relaxed);
-          const std::string detail = std::to_string(state->options.max_connections_per_source);
-          asio::co_spawn(worker.io,
-                         turn_away(*state, worker, std::move(socket),
-                                   render_refusal(Reason::source_connection_limit,
-                                                  RefusalFacts{.host = source_text, .detail = detail})),
-                         asio::detached);
-          continue;
-        }
       }
       auto serve = transparent ? serve_transparent(*state, worker, std::move(socket))
                                : serve_connection(*state, worker, std::move(socket));

@@ -6,11 +6,11 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
-#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include <fmt/format.h>
@@ -194,7 +194,7 @@ Result<std::string> trust_bundle(const RootCa& ca, const std::filesystem::path& 
   if (!in) {
     return Error{Errc::io, fmt::format("cannot read the system trust bundle {}: {}; install ca-certificates or "
                                        "give the path of the system's PEM bundle",
-                                       system_bundle.string(), std::strerror(errno))};
+                                       system_bundle.string(), std::generic_category().message(errno))};
   }
   std::ostringstream content;
   content << in.rdbuf();

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <list>
 #include <mutex>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 
@@ -111,7 +111,7 @@ Status load_extra_ca(SSL_CTX* ctx, const std::filesystem::path& file) {
   if (std::ifstream probe(file, std::ios::binary); !probe) {
     return Error{Errc::io, fmt::format("cannot read upstream CA file {}: {}; give a readable PEM file of CA "
                                        "certificates",
-                                       file.string(), std::strerror(errno))};
+                                       file.string(), std::generic_category().message(errno))};
   }
   if (SSL_CTX_load_verify_file(ctx, file.c_str()) != 1) {
     return openssl_error(fmt::format("upstream CA file {}: expected PEM CA certificates", file.string()), Errc::io);

@@ -14,7 +14,6 @@
 
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <exception>
 #include <iostream>
 #include <system_error>
@@ -383,7 +382,7 @@ int run_relay(const RelayArgs& args, const ListeningCallback& on_listening) {
       const Spawned spawned = spawn_command(args.command);
       if (spawned.pid < 0) {
         std::cerr << fmt::format("airlock relay: cannot run {}: {}\n", args.command.front(),
-                                 std::strerror(spawned.error));
+                                 std::generic_category().message(spawned.error));
         return 127;
       }
       child = spawned.pid;

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -35,7 +35,8 @@ constexpr std::string_view kInsertMetaIfAbsent = "INSERT INTO meta (key, value) 
 void keep_private(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    throw StoreError(Errc::io, fmt::format("cannot open the database {}: {}", path.string(), std::strerror(errno)));
+    throw StoreError(Errc::io, fmt::format("cannot open the database {}: {}", path.string(),
+                                           std::generic_category().message(errno)));
   }
   struct stat info {};
   const bool loose = ::fstat(fd, &info) == 0 && (info.st_mode & 077) != 0;
@@ -43,7 +44,8 @@ void keep_private(const std::filesystem::path& path) {
   const int error = errno;
   ::close(fd);
   if (!tightened) {
-    throw StoreError(Errc::io, fmt::format("cannot make the database {} 0600: {}", path.string(), std::strerror(error)));
+    throw StoreError(Errc::io, fmt::format("cannot make the database {} 0600: {}", path.string(),
+                                           std::generic_category().message(error)));
   }
   for (const char* suffix : {"-wal", "-shm", "-journal"}) {
     std::filesystem::path companion = path;

@@ -5,7 +5,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -14,10 +14,12 @@ namespace airlock::control {
 std::string disable_core_dumps() {
   std::string failed;
   const rlimit none{0, 0};
-  if (::setrlimit(RLIMIT_CORE, &none) != 0) failed = fmt::format("setrlimit(RLIMIT_CORE, 0): {}", std::strerror(errno));
+  if (::setrlimit(RLIMIT_CORE, &none) != 0) {
+    failed = fmt::format("setrlimit(RLIMIT_CORE, 0): {}", std::generic_category().message(errno));
+  }
   if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     if (!failed.empty()) failed += "; ";
-    failed += fmt::format("prctl(PR_SET_DUMPABLE, 0): {}", std::strerror(errno));
+    failed += fmt::format("prctl(PR_SET_DUMPABLE, 0): {}", std::generic_category().message(errno));
   }
   return failed;
 }

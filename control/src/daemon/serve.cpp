@@ -10,11 +10,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <system_error>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -65,7 +65,7 @@ void prepare_data_dir(const fs::path& dir, std::optional<gid_t> sandbox_group) {
   if (ec) throw StartupError(fmt::format("cannot create the data dir {}: {}", dir.string(), ec.message()));
   if (sandbox_group && ::chown(dir.c_str(), static_cast<uid_t>(-1), *sandbox_group) != 0) {
     throw StartupError(fmt::format("cannot give the data dir {} the sandboxes' group {}: {}", dir.string(), *sandbox_group,
-                                   std::strerror(errno)));
+                                   std::generic_category().message(errno)));
   }
   // An existing data dir is tightened, never refused: it holds the master key and the database.
   const fs::perms mode = sandbox_group ? fs::perms::owner_all | fs::perms::group_exec : fs::perms::owner_all;
@@ -107,7 +107,9 @@ std::string admin_key(const fs::path& data_dir, Logger& log) {
   }
   std::string key = store::random_id("ak_");
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) throw StartupError(fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)));
+  if (fd < 0) {
+    throw StartupError(fmt::format("cannot create {}: {}", file.string(), std::generic_category().message(errno)));
+  }
   std::string line = key + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
   ::close(fd);

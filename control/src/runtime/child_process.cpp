@@ -172,7 +172,7 @@ struct KernelSigaction {
 
   sigset_t none;
   sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
   // As execvp: a candidate that does not exist is skipped; EACCES is what remains if one was found but
   // could not be run.
   int error = ENOENT;

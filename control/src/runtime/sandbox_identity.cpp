@@ -47,11 +47,12 @@ std::vector<std::string> overlapping_subordinate_ranges(std::string_view file_te
 
 std::vector<std::string> sandbox_id_conflicts(std::uint32_t first, std::uint32_t last) {
   std::vector<std::string> conflicts;
-  // At startup, before any other thread: the non-reentrant lookups are fine.
+  // NOLINTBEGIN(concurrency-mt-unsafe): at startup, before any other thread, the non-reentrant lookups are fine.
   for (std::uint64_t id = first; id <= last; ++id) {
     if (const passwd* user = ::getpwuid(static_cast<uid_t>(id))) conflicts.push_back(fmt::format("uid {} is user {}", id, user->pw_name));
     if (const group* entry = ::getgrgid(static_cast<gid_t>(id))) conflicts.push_back(fmt::format("gid {} is group {}", id, entry->gr_name));
   }
+  // NOLINTEND(concurrency-mt-unsafe)
   for (const char* file : {"/etc/subuid", "/etc/subgid"}) {
     std::ifstream in(file);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

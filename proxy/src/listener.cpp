@@ -342,7 +342,7 @@ struct Proxy::Impl {
       }
       auto serve = transparent ? serve_transparent(*state, worker, std::move(socket))
                                : serve_connection(*state, worker, std::move(socket));
-      asio::co_spawn(worker.io, holding(std::move(source), std::move(serve)), [state](std::exception_ptr error) {
+      asio::co_spawn(worker.io, holding(std::move(source), std::move(serve)), [state](const std::exception_ptr& error) {
         if (!error) return;
         try {
           std::rethrow_exception(error);
@@ -455,20 +455,20 @@ void Proxy::start() {
   if (impl.started || impl.stopped) return;
   impl.started = true;
   asio::co_spawn(impl.workers.front()->io, impl.accept_loop(*impl.acceptor, impl.endpoint.protocol().family()),
-                 [](std::exception_ptr) {});
+                 [](const std::exception_ptr&) {});
   if (impl.unix_listener) {
     asio::co_spawn(impl.workers.front()->io, impl.accept_loop(impl.unix_listener->acceptor(), AF_UNIX),
-                   [](std::exception_ptr) {});
+                   [](const std::exception_ptr&) {});
   }
   for (std::size_t i = 0; i < impl.transparent_acceptors.size(); ++i) {
     asio::co_spawn(impl.workers.front()->io,
                    impl.accept_loop(impl.transparent_acceptors[i], impl.transparent_endpoints[i].protocol().family(), true),
-                   [](std::exception_ptr) {});
+                   [](const std::exception_ptr&) {});
   }
   const auto sweep_every = std::max<Clock::duration>(
       std::chrono::seconds(1), std::chrono::duration_cast<Clock::duration>(impl.shared->options.timeouts.pool_idle) / 2);
   for (auto& worker : impl.workers) {
-    asio::co_spawn(worker->io, sweep_pool(*worker, sweep_every), [](std::exception_ptr) {});
+    asio::co_spawn(worker->io, sweep_pool(*worker, sweep_every), [](const std::exception_ptr&) {});
     impl.guards.push_back(asio::make_work_guard(worker->io));
   }
   for (auto& worker : impl.workers) {

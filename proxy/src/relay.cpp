@@ -173,7 +173,7 @@ Relay::Relay(RelayOptions options) : options_(std::move(options)), io_(1), accep
 Relay::~Relay() = default;
 
 void Relay::run() {
-  asio::co_spawn(io_, accept_loop(), [](std::exception_ptr) {});
+  asio::co_spawn(io_, accept_loop(), [](const std::exception_ptr&) {});
   io_.run();
 }
 
@@ -202,7 +202,7 @@ asio::awaitable<void> Relay::accept_loop() {
     set_cloexec(socket.native_handle());
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);  // relayed request heads must not wait for Nagle
-    asio::co_spawn(io_, serve(std::move(socket)), [](std::exception_ptr) {});
+    asio::co_spawn(io_, serve(std::move(socket)), [](const std::exception_ptr&) {});
   }
 }
 

@@ -114,6 +114,7 @@ std::error_code check_vault(Database& db, std::string_view vault_id, bool must_b
 
 }  // namespace
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): move-only (it holds secrets), so never copied
 Result<Credential> Store::create_credential(NewCredential credential) {
   auto& db = impl_->db_;
   WriteTransaction tx{*impl_};
@@ -147,6 +148,7 @@ Result<Credential> Store::get_credential(std::string_view vault_id, std::string_
 }
 
 Result<Credential> Store::update_credential(std::string_view vault_id, std::string_view id, std::string_view doc,
+                                            // NOLINTNEXTLINE(performance-unnecessary-value-param): move-only too
                                             SecretFields replaced_secrets) {
   auto& db = impl_->db_;
   WriteTransaction tx{*impl_};

@@ -273,6 +273,7 @@ std::string Store::session_proxy_token(std::string_view session_id) const {
 // --- events ---
 
 Result<std::vector<Event>> Store::append_events(std::string_view session_id,
+                                                // NOLINTNEXTLINE(performance-unnecessary-value-param): the loop moves from it, through structured bindings
                                                 std::vector<std::pair<std::string, std::string>> events) {
   auto& db = impl_->db_;
   WriteTransaction tx{*impl_};

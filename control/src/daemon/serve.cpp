@@ -362,7 +362,7 @@ int run(const Config& config, Logger& log) {
     log.warn("credentials.allow_weak_secrets is true: weak secret values are stored with a warning instead of "
              "refused; a sandbox could guess one through an allowed host that echoes it");
   }
-  ControlApi api(*store, ApiKeys(std::move(keys)), log, runtime, std::move(sandbox_env),
+  ControlApi api(*store, ApiKeys(keys), log, runtime, sandbox_env,
                  CredentialSettings{.allow_weak_secrets = config.allow_weak_secrets});
   // Environments (network policy) change the snapshot too; the rebuild finishes before the API answers.
   // Any commit may have added session events (or deleted a session): wake the event streams.
@@ -380,7 +380,7 @@ int run(const Config& config, Logger& log) {
                                                                            .max_connections_per_source = config.api_max_connections_per_source});
 
   auto on_exit = [&log](std::string_view what) {
-    return [&log, what](std::exception_ptr error) {
+    return [&log, what](const std::exception_ptr& error) {
       if (!error) return;
       try {
         std::rethrow_exception(error);

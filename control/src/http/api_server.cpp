@@ -70,7 +70,7 @@ asio::awaitable<void> ApiServer::accept_loop() {
       log_.warn("api accept failed: {}", ec.message());
       continue;
     }
-    asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), [this](std::exception_ptr error) {
+    asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), [this](const std::exception_ptr& error) {
       if (!error) return;
       try {
         std::rethrow_exception(error);

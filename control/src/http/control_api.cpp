@@ -98,7 +98,7 @@ bool decode_target(std::string_view target, std::string& path, std::multimap<std
   return true;
 }
 
-ApiKeys::ApiKeys(std::vector<std::string> keys) {
+ApiKeys::ApiKeys(const std::vector<std::string>& keys) {
   for (const std::string& key : keys) digests_.push_back(digest(key));
 }
 
@@ -113,7 +113,7 @@ bool ApiKeys::accepts(std::string_view presented) const noexcept {
 }
 
 ControlApi::ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime,
-                       SandboxEnvSettings sandbox_env, CredentialSettings credentials)
+                       const SandboxEnvSettings& sandbox_env, CredentialSettings credentials)
     : store_(store), keys_(std::move(keys)), log_(log) {
   add_vault_routes(router_, store_);
   add_credential_routes(router_, store_, credentials, log_);

@@ -49,7 +49,7 @@ using StreamHandler = std::function<EventStreamStart(ApiRequest&)>;
 // API keys, compared in constant time.
 class ApiKeys {
  public:
-  explicit ApiKeys(std::vector<std::string> keys);
+  explicit ApiKeys(const std::vector<std::string>& keys);
   bool accepts(std::string_view presented) const noexcept;
 
  private:
@@ -59,8 +59,8 @@ class ApiKeys {
 class ControlApi {
  public:
   // `runtime` starts the sandboxes of the sessions the API creates; it must outlive the ControlApi.
-  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime, SandboxEnvSettings sandbox_env = {},
-             CredentialSettings credentials = {});
+  ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime,
+             const SandboxEnvSettings& sandbox_env = {}, CredentialSettings credentials = {});
 
   HttpReply handle(const http1::RequestHead& head, std::string body);
   // /healthz answers 200 only after the daemon says every listener is bound.

@@ -170,8 +170,8 @@ Placement SessionRuntime::place(const json& environment) const {
   const std::string id = environment.value("id", "");
   const std::string runtime = metadata_value(environment, "airlock.runtime");
   const std::string harness = metadata_value(environment, "airlock.harness");
-  auto reject = [](std::string message) {
-    throw SessionCreationError(ApiError(400, "invalid_request_error", std::move(message)), kRunErrorRejected);
+  auto reject = [](std::string_view message) {
+    throw SessionCreationError(ApiError(400, "invalid_request_error", message), kRunErrorRejected);
   };
   if (runtime == "external") {
     if (!harness.empty()) {
@@ -472,8 +472,8 @@ void SessionRuntime::launch(const std::string& session_id) {
   notify(session_id);
   log_.info("session {} started harness={} pid={} timeout_s={}", session_id, sandbox->harness, sandbox->process->pid(),
             sandbox->timeout_seconds);
-  queue_stdin(*sandbox, std::move(initial_input));
-  asio::co_spawn(executor_, supervise(sandbox), [this, session_id](std::exception_ptr error) {
+  queue_stdin(*sandbox, initial_input);
+  asio::co_spawn(executor_, supervise(sandbox), [this, session_id](const std::exception_ptr& error) {
     if (!error) return;
     try {
       std::rethrow_exception(error);
@@ -605,7 +605,7 @@ void SessionRuntime::store_output(Sandbox& sandbox, const std::vector<std::strin
   notify(sandbox.session_id);
 }
 
-void SessionRuntime::queue_stdin(Sandbox& sandbox, std::string text) {
+void SessionRuntime::queue_stdin(Sandbox& sandbox, std::string_view text) {
   auto& pipe = sandbox.process->stdin_pipe();
   if (!pipe.is_open()) return;
   if (sandbox.stdin_queue.size() + text.size() > kStdinQueueMax) {

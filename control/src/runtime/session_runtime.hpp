@@ -137,7 +137,7 @@ class SessionRuntime {
   boost::asio::awaitable<void> pump_stdout(std::shared_ptr<Sandbox> sandbox);
   boost::asio::awaitable<void> pump_stderr(std::shared_ptr<Sandbox> sandbox);
   boost::asio::awaitable<void> write_stdin(std::shared_ptr<Sandbox> sandbox);
-  void queue_stdin(Sandbox& sandbox, std::string text);
+  void queue_stdin(Sandbox& sandbox, std::string_view text);
   void store_output(Sandbox& sandbox, const std::vector<std::string>& lines);
   void finish(Sandbox& sandbox, int exit_code, int signal);
   // Ends a session that never started (or whose harness is gone): session.error, then terminated.

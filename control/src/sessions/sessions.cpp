@@ -38,12 +38,12 @@ constexpr const char* kStatuses[] = {"idle", "running", "rescheduling", "termina
   throw SessionCreationError(std::move(error), run_error_type);
 }
 
-ApiError bad_request_error(std::string message, std::string error_code = {}) {
-  return ApiError(400, "invalid_request_error", std::move(message), std::move(error_code));
+ApiError bad_request_error(std::string_view message, std::string error_code = {}) {
+  return ApiError(400, "invalid_request_error", message, std::move(error_code));
 }
 
-ApiError not_found_error(std::string message, std::string error_code = {}) {
-  return ApiError(404, "not_found_error", std::move(message), std::move(error_code));
+ApiError not_found_error(std::string_view message, std::string error_code = {}) {
+  return ApiError(404, "not_found_error", message, std::move(error_code));
 }
 
 // --- resources ---

@@ -26,16 +26,16 @@ std::vector<std::string> ApiRequest::query_values(std::string_view key) const {
   return values;
 }
 
-void bad_request(std::string message, std::string error_code) {
-  throw ApiError(400, "invalid_request_error", std::move(message), std::move(error_code));
+void bad_request(std::string_view message, std::string error_code) {
+  throw ApiError(400, "invalid_request_error", message, std::move(error_code));
 }
 
-void not_found(std::string message, std::string error_code) {
-  throw ApiError(404, "not_found_error", std::move(message), std::move(error_code));
+void not_found(std::string_view message, std::string error_code) {
+  throw ApiError(404, "not_found_error", message, std::move(error_code));
 }
 
-void conflict(std::string message) {
-  ApiError error(409, "conflict_error", std::move(message));
+void conflict(std::string_view message) {
+  ApiError error(409, "conflict_error", message);
   error.headers.push_back({"x-should-retry", "false"});
   throw error;
 }

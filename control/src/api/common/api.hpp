@@ -63,8 +63,8 @@ class ApiError : public std::runtime_error {
 };
 
 // The common refusals. A business conflict carries x-should-retry: false, since the SDK retries 409.
-[[noreturn]] void bad_request(std::string message, std::string error_code = {});
-[[noreturn]] void not_found(std::string message, std::string error_code = {});
-[[noreturn]] void conflict(std::string message);
+[[noreturn]] void bad_request(std::string_view message, std::string error_code = {});
+[[noreturn]] void not_found(std::string_view message, std::string error_code = {});
+[[noreturn]] void conflict(std::string_view message);
 
 }  // namespace airlock::control

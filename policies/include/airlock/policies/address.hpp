@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
@@ -56,7 +57,7 @@ class Cidr {
   friend bool operator==(const Cidr&, const Cidr&) = default;
 
  private:
-  Cidr(Address network, unsigned prefix) : network_(network), prefix_(prefix) {}
+  Cidr(Address network, unsigned prefix) : network_(std::move(network)), prefix_(prefix) {}
   Address network_;
   unsigned prefix_ = 0;
 };

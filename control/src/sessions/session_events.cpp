@@ -155,7 +155,7 @@ Reply list_egress(store::Store& store, ApiRequest& request) {
 
 }  // namespace
 
-json validate_event(const json& event, std::string_view path, const std::vector<std::string_view>& allowed) {
+json validate_event(const json& event, std::string_view path, std::span<const std::string_view> allowed) {
   if (!event.is_object()) bad_request(fmt::format("{}: expected an event object, got {}", path, json_type_name(event)));
   std::string type = required_string(event, "type", path, 1, 64);
   if (std::find(allowed.begin(), allowed.end(), type) == allowed.end()) {
@@ -204,7 +204,7 @@ json validate_event(const json& event, std::string_view path, const std::vector<
   return out;
 }
 
-json validate_events(const json& events, std::string_view path, const std::vector<std::string_view>& allowed,
+json validate_events(const json& events, std::string_view path, std::span<const std::string_view> allowed,
                      std::size_t min, std::size_t max) {
   if (events.is_null() && min == 0) return json::array();
   if (!events.is_array()) bad_request(fmt::format("{}: expected an array of events, got {}", path, json_type_name(events)));

@@ -13,7 +13,9 @@
 // hands over at each fire (initial events, resources, budget, agent reference), so they fail early there.
 #pragma once
 
+#include <array>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,15 +85,15 @@ json validate_resources(const json& resources, std::string_view path);
 json validate_budget(const json& budget, std::string_view path);
 // One event as sent by a client (API.md S8's accepted types, or the subset `allowed`); returns its stored form
 // without server fields (the type and the fields of its kind, defaults filled in).
-json validate_event(const json& event, std::string_view path, const std::vector<std::string_view>& allowed);
+json validate_event(const json& event, std::string_view path, std::span<const std::string_view> allowed);
 // validate_event over an array of min..max events.
-json validate_events(const json& events, std::string_view path, const std::vector<std::string_view>& allowed,
+json validate_events(const json& events, std::string_view path, std::span<const std::string_view> allowed,
                      std::size_t min, std::size_t max);
 
-inline const std::vector<std::string_view> kInitialEventTypes = {"user.message", "user.define_outcome"};
-inline const std::vector<std::string_view> kDeploymentEventTypes = {"user.message", "user.define_outcome",
-                                                                    "system.message"};
-inline const std::vector<std::string_view> kSendableEventTypes = {
+inline constexpr std::array<std::string_view, 2> kInitialEventTypes = {"user.message", "user.define_outcome"};
+inline constexpr std::array<std::string_view, 3> kDeploymentEventTypes = {"user.message", "user.define_outcome",
+                                                                          "system.message"};
+inline constexpr std::array<std::string_view, 7> kSendableEventTypes = {
     "user.message", "user.interrupt", "user.tool_confirmation", "user.custom_tool_result",
     "user.define_outcome", "user.tool_result", "system.message"};
 

@@ -166,7 +166,7 @@ Result<ClientContext> make_upstream_context(const UpstreamTlsOptions& options) {
   if (store_index() < 0 || SSL_CTX_set_ex_data(ctx, store_index(), store.get()) != 1) {
     return openssl_error("attach the upstream session store");
   }
-  store.release();  // owned by the context now; free_store deletes it with the context
+  (void)store.release();  // owned by the context now; free_store deletes it with the context
   SSL_CTX_sess_set_new_cb(ctx, keep_session);
   return std::shared_ptr<SSL_CTX>(std::move(context));
 }
@@ -194,8 +194,8 @@ Status configure_upstream(SSL* ssl, const ValidatedHost& host, std::uint16_t por
   if (SslSessionPtr session = store->take(*key)) SSL_set_session(ssl, session.get());
   auto* previous = static_cast<std::string*>(SSL_get_ex_data(ssl, key_index()));  // configured twice
   if (SSL_set_ex_data(ssl, key_index(), key.get()) != 1) return openssl_error("attach the upstream session key");
-  key.release();  // owned by the connection now; free_key deletes it with the SSL
-  std::unique_ptr<std::string>{previous};
+  (void)key.release();  // owned by the connection now; free_key deletes it with the SSL
+  delete previous;
   return {};
 }
 

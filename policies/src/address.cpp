@@ -59,6 +59,7 @@ constexpr std::array<std::string_view, 7> kMetadata = {
 template <std::size_t N>
 std::vector<Cidr> parse_all(const std::array<Range, N>& table) {
   std::vector<Cidr> out;
+  out.reserve(N);
   for (const Range& range : table) out.push_back(Cidr::parse(range.cidr).value());
   return out;
 }
@@ -74,6 +75,7 @@ const std::vector<Cidr>& refused_v6() {
 const std::vector<Address>& metadata_addresses() {
   static const std::vector<Address> addresses = [] {
     std::vector<Address> out;
+    out.reserve(kMetadata.size());
     for (std::string_view text : kMetadata) out.push_back(*parse_address(text));
     return out;
   }();

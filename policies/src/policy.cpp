@@ -75,7 +75,8 @@ class Loader {
     if (allow == deny) fail(node, path, "a rule has exactly one of allow: or deny: (a host, a \"*.\" domain or a CIDR)");
     rule.action = allow ? Action::allow : Action::deny;
     const std::string key = allow ? "allow" : "deny";
-    for (auto& [text, item] : scalars(node[key], path + "." + key)) add_target(rule, text, item, path + "." + key);
+    const std::string key_path = path + "." + key;
+    for (auto& [text, item] : scalars(node[key], key_path)) add_target(rule, text, item, key_path);
     if (const YAML::Node ports = node["ports"]) {
       for (auto& [text, item] : scalars(ports, path + ".ports")) rule.ports.push_back(port_range(text, item, path + ".ports"));
     }

@@ -118,9 +118,9 @@ asio::awaitable<void> Connection::deny(Exchange& exchange, Reason reason, Refusa
     // Before the handshake of a transparent TLS connection nothing but TLS can be answered: a fatal
     // alert, access_denied for a refusal (RFC 8446 §6.2), decode_error for an unreadable ClientHello.
     exchange.refuse(reason);
-    const char description = reason == Reason::bad_client_hello              ? 50
-                             : refusal_row(reason).decision == "denied" ? 49
-                                                                         : 80;
+    const char description = static_cast<char>(reason == Reason::bad_client_hello              ? 50
+                                               : refusal_row(reason).decision == "denied" ? 49
+                                                                                           : 80);
     const char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, description};
     client_.expires_after(shared_.options.timeouts.tls_shutdown);
     co_await client_.write_all(std::string_view(alert, sizeof alert));

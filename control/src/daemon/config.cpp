@@ -169,7 +169,7 @@ HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, 
       if (!item.first.IsScalar()) yaml.fail(path + ".env", "keys must be variable names");
       std::string name = item.first.as<std::string>();
       if (name.empty() || name.find('=') != std::string::npos) yaml.fail(path + ".env", fmt::format("\"{}\" is not a variable name", name));
-      harness.env[name] = yaml.string(item.second, path + ".env." + name);
+      harness.env[name] = yaml.string(item.second, fmt::format("{}.env.{}", path, name));
     }
   }
   if (auto limits = node["limits"]) harness.limits = limits_from_yaml(yaml, limits, path + ".limits");

@@ -233,6 +233,7 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
 
 std::vector<proxy::SourceRoute> source_routes(const std::vector<TransparentSession>& sessions) {
   std::vector<proxy::SourceRoute> routes;
+  routes.reserve(sessions.size());
   for (const TransparentSession& session : sessions) routes.push_back({session.source, session.session_id});
   return routes;
 }
@@ -487,7 +488,7 @@ int serve_command(std::span<const std::string_view> args) {
   }
   // A harness that exits without reading its input makes the write to its stdin pipe fail: that must be
   // EPIPE for that session, not a signal that ends the daemon. (Children get default dispositions back.)
-  std::signal(SIGPIPE, SIG_IGN);
+  (void)std::signal(SIGPIPE, SIG_IGN);  // fails only for an invalid signal number
   if (sodium_init() < 0) {
     std::cerr << "airlock: libsodium failed to initialise\n";
     return 1;

@@ -521,7 +521,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
   bool hold_response = decode;
   Framing response_framing = Framing::none;
   if (!no_body) {
-    if (decode) {
+    if (decode) {  // NOLINT(bugprone-branch-clone): the cases in the order they are decided
       response_framing = Framing::length;
     } else if (scan_body) {
       hold_response = upstream_head.content_length && *upstream_head.content_length <= options.max_held_body_bytes;

@@ -484,7 +484,7 @@ Watchdog::~Watchdog() {
   }
 }
 
-void Watchdog::watch(Leg& leg) noexcept {
+void Watchdog::watch(Leg& leg) noexcept {  // NOLINT(bugprone-exception-escape): see io.hpp
   for (Leg*& slot : legs_) {
     if (slot == nullptr || slot == &leg) {
       slot = &leg;
@@ -502,7 +502,7 @@ void Watchdog::unwatch(Leg& leg) noexcept {
   leg.set_watchdog(nullptr);
 }
 
-void Watchdog::deadline_set(Clock::time_point deadline) noexcept {
+void Watchdog::deadline_set(Clock::time_point deadline) noexcept {  // NOLINT(bugprone-exception-escape): see io.hpp
   if (deadline < armed_) {
     armed_ = deadline;
     timer_.expires_at(deadline);  // cancels the pending wait: run() wakes and re-arms

@@ -239,7 +239,7 @@ class UnixListener {
       const auto error = errno_error(group ? fmt::format("{}: chown to group {} and chmod 0660", failure, *group)
                                            : failure + ": chmod 0600");
       remove_file();  // no destructor runs for a constructor that throws
-      throw error;
+      throw error;  // NOLINT(cert-err61-cpp): made before remove_file() can change errno
     }
     acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
@@ -444,7 +444,7 @@ Proxy::Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, Snap
                                            std::move(*upstream_tls), snapshots, audit, mark);
 }
 
-Proxy::~Proxy() { stop(); }
+Proxy::~Proxy() { stop(); }  // NOLINT(bugprone-exception-escape): see the declaration
 
 tcp::endpoint Proxy::local_endpoint() const { return impl_->endpoint; }
 

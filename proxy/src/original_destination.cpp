@@ -51,6 +51,7 @@ std::optional<TransparentAddresses> transparent_addresses(int socket) {
   // An IPv4 connection on a dual-stack IPv6 listener was redirected by the IPv4 table.
   const bool mapped = v6 && destination->address().to_v6().is_v4_mapped();
   const int level = v6 && !mapped ? SOL_IPV6 : SOL_IP;
+  // NOLINTNEXTLINE(bugprone-branch-clone): both are 80 on Linux; the names say which table answers
   const int option = v6 && !mapped ? IP6T_SO_ORIGINAL_DST : SO_ORIGINAL_DST;
   if (::getsockopt(socket, level, option, &original, &original_size) == 0) {
     if (auto redirected = endpoint_of(original)) destination = redirected;

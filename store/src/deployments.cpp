@@ -133,7 +133,7 @@ void bind_schedule(StatementUse& use, int expression_index, const std::optional<
 }
 
 void notify(StoreState& impl, const std::string& id) {
-  // By index: a listener may register another one.
+  // NOLINTNEXTLINE(modernize-loop-convert): by index, as a listener may register another one.
   for (std::size_t i = 0; i < impl.deployment_callbacks_.size(); ++i) impl.deployment_callbacks_[i](id);
 }
 

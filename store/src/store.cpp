@@ -214,12 +214,14 @@ void StoreState::after_commit() {
   // By index: a callback may register another one. The guards have closed before this runs, so a
   // callback may read the store (active_credentials) or write to it, and one that throws leaves no
   // transaction half-done.
+  // NOLINTBEGIN(modernize-loop-convert): a range-for would break when a callback registers another
   if (credentials) {
     for (std::size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]();
   }
   if (sessions) {
     for (std::size_t i = 0; i < session_callbacks_.size(); ++i) session_callbacks_[i]();
   }
+  // NOLINTEND(modernize-loop-convert)
 }
 
 void StoreState::rollback_write() {

@@ -206,7 +206,7 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
     if (request.method != "GET" && request.method != "HEAD") {
       ApiError error(405, "invalid_request_error", "method not allowed on /healthz; allowed: GET");
       error.headers.push_back({"Allow", "GET"});
-      throw error;
+      throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
     }
     if (!ready_) throw ApiError(503, "api_error", "starting: listeners are not bound yet");
     return json_reply(200, {{"status", "ok"}}, {});

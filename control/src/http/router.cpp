@@ -60,7 +60,7 @@ const Router::Route& Router::match(ApiRequest& request) const {
     ApiError error(405, "invalid_request_error",
                    fmt::format("method {} is not allowed on {}; allowed: {}", request.method, request.path, allow));
     error.headers.push_back({"Allow", allow});
-    throw error;
+    throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
   }
   not_found(fmt::format("no route for {} {}; see the API reference for the endpoints Airlock serves", request.method,
                         request.path));

@@ -33,7 +33,7 @@ constexpr std::size_t kMaxPublicKeyPem = 4096;
 [[noreturn]] void method_not_allowed(std::string_view allowed) {
   ApiError error(405, "invalid_request_error", fmt::format("method not allowed here; allowed: {}", allowed));
   error.headers.push_back({"Allow", std::string(allowed)});
-  throw error;
+  throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
 }
 
 // The Bearer credential of the Authorization header, or "".

@@ -37,7 +37,7 @@ void not_found(std::string_view message, std::string error_code) {
 void conflict(std::string_view message) {
   ApiError error(409, "conflict_error", message);
   error.headers.push_back({"x-should-retry", "false"});
-  throw error;
+  throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
 }
 
 }  // namespace airlock::control

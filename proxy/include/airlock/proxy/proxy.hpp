@@ -134,7 +134,8 @@ class Proxy {
   // contexts. Throws std::system_error with a message naming the address or file on failure (address in
   // use, a Unix socket path held by a file that is not a socket, unreadable upstream CA, ...).
   Proxy(ProxyOptions options, std::shared_ptr<const certs::RootCa> ca, SnapshotSlot& snapshots, AuditSink& audit);
-  ~Proxy();  // stop()s if still running
+  // stop()s if still running. A stop() that throws leaves worker threads running on freed state: terminate.
+  ~Proxy();  // NOLINT(bugprone-exception-escape)
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
 

@@ -6,6 +6,7 @@
 #   make test-asan  every test again, built with AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/)
 #   make test-tsan  every test again, built with ThreadSanitizer (build-tsan/)
 #   make fuzz   the libFuzzer targets of tests/fuzz, FUZZ_SECONDS (60) each, built with clang (build-fuzz/)
+#   make lint   clang-tidy over Airlock's own sources, tests aside (.clang-tidy); any finding fails (build-lint/)
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CMAKE_FLAGS ?=
@@ -13,7 +14,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup configure build run test bench load clean node-deps test-asan test-tsan fuzz
+.PHONY: all setup configure build run test bench load clean node-deps test-asan test-tsan fuzz lint
 
 all: build
 
@@ -57,6 +58,16 @@ test-tsan: setup node-deps
 fuzz: setup
 	@JOBS=$(JOBS) bash scripts/fuzz $(FUZZ_SECONDS)
 
+# The compile commands come from a build dir that is only configured: no target generates a header that the
+# sources include. The sources are the areas' libraries and the daemon, neither unit tests nor suites
+# (tests/fuzz is built by clang in build-fuzz/). The path is a regular expression: escape its . and +.
+LINT_ROOT = $(subst +,[+],$(subst .,[.],$(CURDIR)))
+LINT_SOURCES = ^$(LINT_ROOT)/(proxy|control|store|certs|policies)/(?!(.*/)?test/)(?!.*_test[.]cpp$$)
+
+lint: setup
+	@cmake -S . -B build-lint -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DCMAKE_EXPORT_COMPILE_COMMANDS=ON $(LAUNCHER) $(CMAKE_FLAGS) > /dev/null
+	run-clang-tidy-14 -p build-lint -j $(JOBS) -quiet '$(LINT_SOURCES)'
+
 bench: build
 	./$(BUILD_DIR)/bench/airlock_proxy_bench $(ARGS)
 	./$(BUILD_DIR)/bench/airlock_cron_bench
@@ -65,4 +76,4 @@ load: build
 	bench/load/run.sh
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz build-lint

@@ -101,7 +101,7 @@ asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
                     "them (keep-alive), or raise api.max_connections_per_source",
                     source, limits_.max_connections_per_source);
     HttpReply reply = plain_error(429, "rate_limit_error", message);
-    reply.headers.emplace_back("retry-after", "1");
+    reply.headers.push_back({"retry-after", "1"});
     const std::string bytes = serialize_reply(reply, false, false);
     co_await write_for(socket, asio::buffer(bytes), limits_.write_timeout);
     co_return;

@@ -530,7 +530,7 @@ void SessionRuntime::save_left_workspace(const std::string& session_id) {
   try {
     WorkspaceVolume volume = WorkspaceVolume::mount(dir / "workspace.img", dir / "workspace");
     asio::co_spawn(executor_, control::save_workspace(executor_, std::move(volume)),
-                   [this, session_id](std::exception_ptr error) {
+                   [this, session_id](const std::exception_ptr& error) {
                      if (!error) {
                        log_.info("session {}: saved the workspace its sandbox left in a volume", session_id);
                        return;

@@ -11,7 +11,6 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -41,7 +40,7 @@ constexpr auto kCopyTimeout = std::chrono::minutes(30);
 constexpr std::size_t kKeptOutput = 2048;  // of a tool's stderr, for the error that quotes it
 
 [[noreturn]] void fail_errno(int error, const std::string& what) {
-  throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(error)));
+  throw std::runtime_error(fmt::format("{}: {}", what, std::generic_category().message(error)));
 }
 
 struct ToolResult {
@@ -103,7 +102,7 @@ ToolResult run_tool_now(std::vector<std::string> argv, std::chrono::steady_clock
   ToolResult result;
   std::exception_ptr error;
   asio::co_spawn(io, run_tool(io.get_executor(), std::move(argv), timeout),
-                 [&](std::exception_ptr e, ToolResult r) {
+                 [&](const std::exception_ptr& e, ToolResult r) {
                    error = e;
                    result = std::move(r);
                  });

@@ -28,6 +28,9 @@ void audit(Shared& shared, Exchange& exchange) noexcept {
     }
     if (exchange.substituted) counters.requests_substituted.fetch_add(1, std::memory_order_relaxed);
     if (exchange.redacted) counters.responses_redacted.fetch_add(1, std::memory_order_relaxed);
+    counters.bytes_up.fetch_add(record.bytes_up, std::memory_order_relaxed);
+    counters.bytes_down.fetch_add(record.bytes_down, std::memory_order_relaxed);
+    counters.request_duration.observe(std::chrono::steady_clock::now() - exchange.started);
 
     // Allowed exchanges are the bulk and each has its audit row: debug, so the hot path writes no log line.
     const LogLevel level = record.decision == "error"    ? LogLevel::warn

@@ -18,6 +18,7 @@
 #include "limits.hpp"
 #include "airlock/certs/leaf_cache.hpp"
 #include "airlock/certs/upstream.hpp"
+#include "airlock/proxy/histogram.hpp"
 #include "airlock/proxy/proxy.hpp"
 #include "pool.hpp"
 #include "refusal.hpp"
@@ -34,6 +35,12 @@ struct Counters {
   std::atomic<std::uint64_t> transparent_connections{0};
   std::atomic<std::uint64_t> upstream_connections_opened{0};
   std::atomic<std::uint64_t> upstream_connections_reused{0};
+  std::atomic<std::uint64_t> client_tls_handshakes{0};
+  std::atomic<std::uint64_t> upstream_tls_handshakes{0};
+  std::atomic<std::uint64_t> bytes_up{0};
+  std::atomic<std::uint64_t> bytes_down{0};
+  LatencyHistogram request_duration;           // request head in -> exchange audited
+  LatencyHistogram upstream_connect_duration;  // resolve + connect + TLS handshake of a new upstream connection
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> refused{};
 };
 

@@ -3,6 +3,7 @@
 // hands it to the AuditSink; it never holds a secret value or a query string (S8).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -15,6 +16,7 @@ struct Shared;
 
 struct Exchange {
   EgressRecord record;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // for the duration histogram
   std::optional<Reason> refused;  // set: a refusal or a failure; record.decision/reason follow the row
   bool substituted = false;       // at least one credential was substituted
   bool redacted = false;          // the response had at least one secret replaced

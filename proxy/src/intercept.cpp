@@ -143,6 +143,7 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
   watchdog.watch(*leg);
   // One deadline covers resolving, every connect attempt and the TLS handshake.
   leg->expires_after(timeouts.upstream_connect);
+  const auto connect_started = std::chrono::steady_clock::now();
 
   Resolved resolved = co_await resolve(shared, destination.host, destination.port);
   if (!resolved.failure) resolved.failure = refused_address(shared.address_rules, destination.host, resolved.endpoints, reach);
@@ -193,6 +194,8 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
     }
   }
   leg->expires_never();
+  if (tls) shared.counters.upstream_tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+  shared.counters.upstream_connect_duration.observe(std::chrono::steady_clock::now() - connect_started);
   slot.leg = std::move(leg);
   slot.verified.emplace(UpstreamVerifier::make(destination.host, destination.port, tls));
   slot.key = key;
@@ -271,6 +274,7 @@ asio::awaitable<ClientTls> accept_client_tls(Shared& shared, Leg& client, const 
     if (out.failure == Reason::client_untrusted_ca) warn_untrusted_ca(shared, host);
     co_return out;
   }
+  shared.counters.client_tls_handshakes.fetch_add(1, std::memory_order_relaxed);
   const char* sni = SSL_get_servername(client.ssl(), TLSEXT_NAMETYPE_host_name);
   // S2: no SNI is fine (clients send none for an IP target); a different name is domain fronting.
   out.sni_mismatch = sni != nullptr && !sni_names(sni, host);

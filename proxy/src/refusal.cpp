@@ -6,6 +6,8 @@
 #include <fmt/args.h>
 #include <fmt/format.h>
 
+#include "airlock/proxy/proxy.hpp"
+
 namespace airlock::proxy {
 
 namespace {
@@ -120,6 +122,13 @@ std::string_view or_unknown(std::string_view value) { return value.empty() ? std
 }  // namespace
 
 const RefusalRow& refusal_row(Reason reason) noexcept { return kRefusals[static_cast<std::size_t>(reason)]; }
+
+std::string_view refusal_decision(std::string_view reason) noexcept {
+  for (const RefusalRow& row : kRefusals) {
+    if (row.word == reason) return row.decision;
+  }
+  return {};
+}
 
 std::string refusal_body(Reason reason, const RefusalFacts& facts) {
   const RefusalRow& row = refusal_row(reason);

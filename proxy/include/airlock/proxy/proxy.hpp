@@ -32,7 +32,9 @@
 
 #include "airlock/certs/root_ca.hpp"
 #include "airlock/policies/address.hpp"
+#include "airlock/certs/leaf_cache.hpp"
 #include "airlock/proxy/audit.hpp"
+#include "airlock/proxy/histogram.hpp"
 #include "airlock/proxy/snapshot.hpp"
 
 namespace airlock::proxy {
@@ -125,8 +127,19 @@ struct ProxyStats {
   std::uint64_t transparent_connections = 0;   // accepted on a transparent listener
   std::uint64_t upstream_connections_opened = 0;
   std::uint64_t upstream_connections_reused = 0;   // used again: kept by the client connection, or from the pool
+  std::uint64_t client_tls_handshakes = 0;         // completed with sandboxes (failures: refused client_tls_failed, ...)
+  std::uint64_t upstream_tls_handshakes = 0;       // completed and verified with upstreams (failures: refused upstream_*)
+  std::uint64_t bytes_up = 0;                      // request bytes written to upstreams, heads and bodies
+  std::uint64_t bytes_down = 0;                    // response bytes written to clients, heads and bodies
   std::map<std::string, std::uint64_t> refused;    // by reason word; every refusal and failure
+  HistogramSnapshot request_duration;              // request head in -> exchange audited (refusals included)
+  HistogramSnapshot upstream_connect_duration;     // resolve, connect and TLS handshake of each new upstream connection
+  certs::LeafCacheStats leaves;
 };
+
+// The audit decision, "denied" or "error", recorded with a refusal of this reason word (ProxyStats::refused's
+// keys); "" for a word that is not a reason.
+std::string_view refusal_decision(std::string_view reason) noexcept;
 
 class Proxy {
  public:

@@ -441,4 +441,38 @@ TEST_CASE("a begun run is durable on its own: it survives a reopen, and a rolled
   CHECK(f.store->begin_run(new_run(d, "2026-12-01T09:00:00.000000Z")).has_value());
 }
 
+TEST_CASE("count_runs_by_outcome counts finished runs by session or error type, count_sessions_by_status every session") {
+  StoreFixture f;
+  CHECK(f.store->count_runs_by_outcome().value().empty());
+  CHECK(f.store->count_sessions_by_status().value().empty());
+
+  const Deployment d = create(f);
+  const DeploymentRun created = begin(f, d, "2026-12-01T09:00:00.000000Z");
+  REQUIRE(f.store->finish_run_with_session(created.id, "sesn_01x").has_value());
+  for (const char* at : {"2026-12-02T09:00:00.000000Z", "2026-12-03T09:00:00.000000Z"}) {
+    const DeploymentRun failed = begin(f, d, at);
+    REQUIRE(f.store->finish_run_with_error(failed.id, "agent_not_found_error", "gone").has_value());
+  }
+  (void)begin(f, d, "2026-12-04T09:00:00.000000Z");  // unfinished: not counted
+  CHECK(f.store->count_runs_by_outcome().value() ==
+        std::map<std::string, std::int64_t>{{"agent_not_found_error", 2}, {"session_created", 1}});
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    NewSession session;
+    session.agent_id = "agent_01a";
+    session.agent_version = 1;
+    session.environment_id = "env_01e";
+    session.doc = "{}";
+    auto made = f.store->create_session(std::move(session));
+    REQUIRE(made.has_value());
+    ids.push_back(made.value().id);
+  }
+  REQUIRE(f.store->set_session_status(ids[0], "running").has_value());
+  REQUIRE(f.store->set_session_status(ids[1], "terminated").has_value());
+  REQUIRE(f.store->archive_session(ids[1]).has_value());  // archived ones still count, by status
+  CHECK(f.store->count_sessions_by_status().value() ==
+        std::map<std::string, std::int64_t>{{"idle", 1}, {"running", 1}, {"terminated", 1}});
+}
+
 }  // namespace airlock::store

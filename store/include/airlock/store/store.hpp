@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -486,6 +487,12 @@ class Store {
                                         std::optional<std::int64_t> after_seq);
   Result<std::size_t> purge_egress_before(std::string_view created_at);
   // ---- end of Sessions ---------------------------------------------------------------------------------
+
+  // ---- Counts, for GET /metrics ------------------------------------------------------------------------
+  // Sessions by status, archived ones included. Finished deployment runs by outcome: "session_created"
+  // for a run that created its session, else its error type (unfinished runs are not counted).
+  Result<std::map<std::string, std::int64_t>> count_sessions_by_status();
+  Result<std::map<std::string, std::int64_t>> count_runs_by_outcome();
 
   // ---- Deployments -------------------------------------------------------------------------------------
   // The store's clock (Options::clock): what "now" is for created_at, and for the deployments' upcoming

@@ -325,8 +325,11 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
   yaml.check_keys(root, "", {"data_dir", "api", "proxy", "credentials", "scheduler", "runtime", "audit", "log"});
   if (auto node = root["data_dir"]) config.data_dir = yaml.string(node, "data_dir");
   if (auto api = root["api"]) {
-    yaml.check_keys(api, "api", {"listen", "keys", "max_connections_per_source"});
+    yaml.check_keys(api, "api", {"listen", "metrics_listen", "keys", "max_connections_per_source"});
     if (auto node = api["listen"]) config.api_listen = parse_endpoint(yaml.string(node, "api.listen"), "api.listen");
+    if (auto node = api["metrics_listen"]) {
+      config.metrics_listen = parse_endpoint(yaml.string(node, "api.metrics_listen"), "api.metrics_listen");
+    }
     if (auto node = api["keys"]) config.api_keys = yaml.strings(node, "api.keys");
     if (auto node = api["max_connections_per_source"]) {
       config.api_max_connections_per_source =
@@ -424,8 +427,9 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     }
   }
   if (auto log = root["log"]) {
-    yaml.check_keys(log, "log", {"level"});
+    yaml.check_keys(log, "log", {"level", "format"});
     if (auto node = log["level"]) config.log_level = parse_log_level(yaml.string(node, "log.level"), "log.level");
+    if (auto node = log["format"]) config.log_format = parse_log_format(yaml.string(node, "log.format"), "log.format");
   }
   if (auto runtime = root["runtime"]) apply_runtime(yaml, runtime, config.runtime);
 }
@@ -443,6 +447,12 @@ LogLevel parse_log_level(std::string_view text, std::string_view what) {
   if (text == "warn") return LogLevel::warn;
   if (text == "error") return LogLevel::error;
   throw ConfigError(fmt::format("{}: \"{}\" is not a log level; use debug, info, warn or error", what, text));
+}
+
+LogFormat parse_log_format(std::string_view text, std::string_view what) {
+  if (text == "text") return LogFormat::text;
+  if (text == "json") return LogFormat::json_lines;
+  throw ConfigError(fmt::format("{}: \"{}\" is not a log format; use text or json", what, text));
 }
 
 std::pair<std::string, std::string> parse_resolve(std::string_view text, std::string_view what) {
@@ -538,6 +548,8 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
       config.data_dir = std::filesystem::path(value());
     } else if (flag == "--api-listen") {
       config.api_listen = parse_endpoint(value(), "--api-listen");
+    } else if (flag == "--metrics-listen") {
+      config.metrics_listen = parse_endpoint(value(), "--metrics-listen");
     } else if (flag == "--proxy-listen") {
       config.proxy_listen = parse_endpoint(value(), "--proxy-listen");
     } else if (flag == "--upstream-ca") {
@@ -557,6 +569,8 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
       config.policy_file = std::filesystem::path(value());
     } else if (flag == "--log-level") {
       config.log_level = parse_log_level(value(), "--log-level");
+    } else if (flag == "--log-format") {
+      config.log_format = parse_log_format(value(), "--log-format");
     } else if (flag == "--ready-file") {
       config.ready_file = std::filesystem::path(value());
     } else {

@@ -27,6 +27,8 @@ struct Endpoint {
 };
 
 enum class LogLevel { debug, info, warn, error };
+// text: "TIME LEVEL message key=value..."; json: one JSON object per line, for log shippers (daemon/log.hpp).
+enum class LogFormat { text, json_lines };
 
 // runtime.harnesses.<name>: a command that runs a session's agent inside a sandbox (docs/runtime.md).
 struct HarnessConfig {
@@ -73,6 +75,8 @@ struct Config {
   std::optional<std::filesystem::path> config_file;
   std::filesystem::path data_dir = ".airlock";
   Endpoint api_listen{"127.0.0.1", 8420};
+  // A listener that serves GET /metrics (and /healthz) without an API key, nothing else; none by default.
+  std::optional<Endpoint> metrics_listen;
   std::vector<std::string> api_keys;  // api.keys, plus AIRLOCK_API_KEY
   std::size_t api_max_connections_per_source = 256;  // api.max_connections_per_source (0: no limit)
   Endpoint proxy_listen{"127.0.0.1", 8421};
@@ -103,6 +107,7 @@ struct Config {
   bool allow_weak_secrets = false;  // credentials.allow_weak_secrets: store weak secret values with a warning
   RuntimeConfig runtime;
   LogLevel log_level = LogLevel::info;
+  LogFormat log_format = LogFormat::text;
   std::optional<std::filesystem::path> ready_file;
 };
 
@@ -120,6 +125,7 @@ Endpoint parse_ip_endpoint(std::string_view text, std::string_view what);
 // HOST:IP for --resolve.
 std::pair<std::string, std::string> parse_resolve(std::string_view text, std::string_view what);
 LogLevel parse_log_level(std::string_view text, std::string_view what);
+LogFormat parse_log_format(std::string_view text, std::string_view what);
 // proxy.transparent_sessions as the config file says now (SIGHUP); empty without a file. ConfigError
 // naming the entry when it is malformed.
 std::vector<TransparentSession> load_transparent_sessions(const std::optional<std::filesystem::path>& file);
@@ -131,7 +137,8 @@ inline constexpr std::string_view kServeUsage =
     "usage: airlock serve [--config FILE] [--data-dir DIR] [--api-listen HOST:PORT] [--proxy-listen HOST:PORT]\n"
     "                     [--upstream-ca FILE]... [--resolve HOST:IP]... [--allow-private CIDR]... [--policy FILE]\n"
     "                     [--transparent-listen IP:PORT]...\n"
-    "                     [--log-level debug|info|warn|error] [--ready-file FILE]\n"
+    "                     [--metrics-listen HOST:PORT] [--log-level debug|info|warn|error] [--log-format text|json]\n"
+    "                     [--ready-file FILE]\n"
     "  --allow-private CIDR  let sandboxes reach this private, loopback or link-local range through the proxy\n"
     "                        (refused by default; cloud metadata only by its exact address, e.g. 169.254.169.254/32;\n"
     "                        Airlock's own listeners never). See docs/policy.md\n"
@@ -139,6 +146,8 @@ inline constexpr std::string_view kServeUsage =
     "                        Reloaded on SIGHUP. See docs/policy.md\n"
     "  --transparent-listen IP:PORT  take connections that iptables/nftables REDIRECT or TPROXY send here, from\n"
     "                        sandboxes with no proxy settings (proxy.transparent_sessions maps them to sessions).\n"
-    "                        See docs/sidecar.md\n";
+    "                        See docs/sidecar.md\n"
+    "  --metrics-listen HOST:PORT  serve GET /metrics there without an API key (and nothing else but /healthz)\n"
+    "  --log-format text|json  json: one JSON object per log line, for log shippers (docs/operations.md)\n";
 
 }  // namespace airlock::control

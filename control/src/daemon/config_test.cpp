@@ -82,6 +82,27 @@ TEST_CASE("config: every log level by flag") {
   CHECK(to_string(LogLevel::warn) == "warn");
 }
 
+TEST_CASE("config: the metrics listener: none by default, by flag or by api.metrics_listen, flag over file") {
+  CHECK_FALSE(load({}).metrics_listen.has_value());
+  CHECK(load({"--metrics-listen", "127.0.0.1:9464"}).metrics_listen->to_string() == "127.0.0.1:9464");
+  TempDir dir;
+  auto file = dir.write("airlock.yaml", "api:\n  metrics_listen: \"[::1]:9464\"\n");
+  CHECK(load({"--config", file.string()}).metrics_listen->to_string() == "[::1]:9464");
+  CHECK(load({"--config", file.string(), "--metrics-listen", "10.0.0.5:9000"}).metrics_listen->to_string() == "10.0.0.5:9000");
+}
+
+TEST_CASE("config: the log format: text by default, json by flag or by log.format, flag over file") {
+  CHECK(load({}).log_format == LogFormat::text);
+  CHECK(load({"--log-format", "json"}).log_format == LogFormat::json_lines);
+  TempDir dir;
+  auto file = dir.write("airlock.yaml", "log:\n  format: json\n  level: warn\n");
+  CHECK(load({"--config", file.string()}).log_format == LogFormat::json_lines);
+  CHECK(load({"--config", file.string(), "--log-format", "text"}).log_format == LogFormat::text);
+  CHECK(config_error({"--log-format", "logfmt"}) == "--log-format: \"logfmt\" is not a log format; use text or json");
+  auto bad = dir.write("bad.yaml", "log:\n  format: xml\n");
+  CHECK(config_error({"--config", bad.string()}) == "log.format: \"xml\" is not a log format; use text or json");
+}
+
 TEST_CASE("config: every YAML key") {
   TempDir dir;
   auto file = dir.write("airlock.yaml", R"(data_dir: /srv/airlock
@@ -334,7 +355,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
                 "upstream_mark, timeouts");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
-  CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, keys, max_connections_per_source");
+  CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, metrics_listen, keys, max_connections_per_source");
 
   std::string scheduler = dir.write("scheduler.yaml", "scheduler:\n  jitter: 1\n").string();
   CHECK(config_error({"--config", scheduler}) ==
@@ -348,7 +369,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
   CHECK(config_error({"--config", audit}) == audit + ": audit.days: unknown key; accepted here: retention_days");
 
   std::string log = dir.write("log.yaml", "log:\n  lvl: debug\n").string();
-  CHECK(config_error({"--config", log}) == log + ": log.lvl: unknown key; accepted here: level");
+  CHECK(config_error({"--config", log}) == log + ": log.lvl: unknown key; accepted here: level, format");
 }
 
 TEST_CASE("config: malformed YAML values name the key and the accepted form") {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -30,6 +31,7 @@
 #include "daemon/config.hpp"
 #include "http/control_api.hpp"
 #include "http/deadline.hpp"
+#include "metrics/daemon_metrics.hpp"
 #include "sessions/event_hub.hpp"
 #include "daemon/log.hpp"
 #include "daemon/no_core_dumps.hpp"
@@ -140,8 +142,10 @@ std::string bound(const tcp::acceptor& acceptor) {
   return Endpoint{local.address().to_string(), local.port()}.to_string();
 }
 
-void write_ready_file(const fs::path& file, const std::string& api, const std::string& proxy) {
+void write_ready_file(const fs::path& file, const std::string& api, const std::string& proxy,
+                      const std::optional<std::string>& metrics) {
   json ready = {{"api", api}, {"proxy", proxy}, {"pid", ::getpid()}};
+  if (metrics) ready["metrics"] = *metrics;
   fs::path temporary = file;
   temporary += ".tmp";
   {
@@ -201,10 +205,11 @@ void log_policies(Logger& log, const policies::PolicySet& set, std::string_view 
            set.default_policy.empty() ? "none" : set.default_policy);
 }
 
-proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api, std::optional<std::uint32_t> sandbox_uid_base,
-                                  Logger& log) {
+proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api, const std::optional<tcp::endpoint>& metrics,
+                                  std::optional<std::uint32_t> sandbox_uid_base, Logger& log) {
   proxy::ProxyOptions options;
   options.own_listeners.push_back({api.address(), api.port(), "API"});  // N1: never reachable through the proxy
+  if (metrics) options.own_listeners.push_back({metrics->address(), metrics->port(), "metrics"});
   options.unix_socket = fs::absolute(config.data_dir) / "proxy.sock";  // what sandbox relays connect to
   if (sandbox_uid_base) options.unix_socket_group = sandbox_group(*sandbox_uid_base);
   options.listen_host = config.proxy_listen.host;
@@ -289,6 +294,7 @@ int run(const Config& config, Logger& log) {
       log.info("unmounted {} workspace mount(s) a previous run left behind", left);
     }
   }
+  const auto started = std::chrono::system_clock::now();
   raise_open_file_limit(config, log);
   const char* master_env = std::getenv("AIRLOCK_MASTER_KEY");
   store::MasterKey master = store::load_master_key(config.data_dir, master_env ? master_env : "");
@@ -328,6 +334,14 @@ int run(const Config& config, Logger& log) {
   scheduler.start();
   tcp::acceptor api_acceptor = listen_on(io, config.api_listen, "API");
   std::string api_address = bound(api_acceptor);
+  std::optional<tcp::acceptor> metrics_acceptor;
+  std::optional<std::string> metrics_address;
+  std::optional<tcp::endpoint> metrics_endpoint;
+  if (config.metrics_listen) {
+    metrics_acceptor.emplace(listen_on(io, *config.metrics_listen, "metrics"));
+    metrics_address = bound(*metrics_acceptor);
+    metrics_endpoint = metrics_acceptor->local_endpoint();
+  }
 
   // The data plane: its snapshot (rebuilt from the store on every change), its audit sink, its threads.
   proxy::SnapshotSlot snapshots;
@@ -350,7 +364,8 @@ int run(const Config& config, Logger& log) {
   publisher.flush();
   AuditWriter audit(*store, log, config.audit_retention_days);
   runtime.before_session_ends([&audit] { audit.flush(); });
-  proxy::Proxy egress(proxy_options(config, api_acceptor.local_endpoint(), sandbox_uid_base, log), ca.ca, snapshots, audit);
+  proxy::Proxy egress(proxy_options(config, api_acceptor.local_endpoint(), metrics_endpoint, sandbox_uid_base, log), ca.ca,
+                      snapshots, audit);
   tcp::endpoint proxy_local = egress.local_endpoint();
   std::string proxy_address = Endpoint{proxy_local.address().to_string(), proxy_local.port()}.to_string();
 
@@ -379,6 +394,14 @@ int run(const Config& config, Logger& log) {
   api.set_token_routes([&sidecars](ApiRequest& request) { return sidecars.handle(request); });
   ApiServer server(std::move(api_acceptor), api, events, log, ServerLimits{.max_header_bytes = config.max_header_bytes,
                                                                            .max_connections_per_source = config.api_max_connections_per_source});
+  api.set_metrics([sources = MetricsSources{egress, audit, publisher, scheduler, runtime, server, *store, started}] {
+    return render_metrics(sources);
+  });
+  std::optional<ApiServer> metrics_server;
+  if (metrics_acceptor) {
+    metrics_server.emplace(std::move(*metrics_acceptor), api, events, log,
+                           ServerLimits{.max_header_bytes = config.max_header_bytes, .metrics_only = true});
+  }
 
   auto on_exit = [&log](std::string_view what) {
     return [&log, what](const std::exception_ptr& error) {
@@ -391,6 +414,7 @@ int run(const Config& config, Logger& log) {
     };
   };
   asio::co_spawn(io, server.accept_loop(), on_exit("API listener"));
+  if (metrics_server) asio::co_spawn(io, metrics_server->accept_loop(), on_exit("metrics listener"));
   asio::co_spawn(io, audit.run(), on_exit("audit writer"));
   asio::co_spawn(io, purge_idempotency_records(*store, log), on_exit("idempotency purge"));
   asio::co_spawn(io, scheduler.run(), on_exit("scheduler"));
@@ -429,10 +453,14 @@ int run(const Config& config, Logger& log) {
     scheduler.stop();
     runtime.stop_all();  // sandboxes are killed; their sessions end once their output is stored
     server.stop();
+    if (metrics_server) metrics_server->stop();
     proxy_stopper = std::thread([&egress] { egress.stop(); });
     auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
     asio::co_spawn(io, [&, deadline]() -> asio::awaitable<void> {
-      while ((server.active() > 0 || runtime.active() > 0) && std::chrono::steady_clock::now() < deadline) {
+      const auto busy = [&] {
+        return server.active() > 0 || (metrics_server && metrics_server->active() > 0) || runtime.active() > 0;
+      };
+      while (busy() && std::chrono::steady_clock::now() < deadline) {
         drain.expires_after(std::chrono::milliseconds(20));
         co_await drain.async_wait(asio::use_awaitable);
       }
@@ -440,10 +468,11 @@ int run(const Config& config, Logger& log) {
     }, asio::detached);
   });
 
-  if (config.ready_file) write_ready_file(*config.ready_file, api_address, proxy_address);
+  if (config.ready_file) write_ready_file(*config.ready_file, api_address, proxy_address, metrics_address);
   api.set_ready(true);
   egress.start();
-  log.info("airlock listening api={} proxy={} data_dir={}", api_address, proxy_address, config.data_dir.string());
+  log.info("airlock listening api={} proxy={}{} data_dir={}", api_address, proxy_address,
+           metrics_address ? " metrics=" + *metrics_address : std::string(), config.data_dir.string());
   io.run();
   if (proxy_stopper.joinable()) proxy_stopper.join();
   egress.stop();
@@ -501,7 +530,7 @@ int serve_command(std::span<const std::string_view> args) {
     std::cerr << "airlock: " << e.what() << "\n";
     return 2;
   }
-  Logger log(config.log_level);
+  Logger log(config.log_level, config.log_format);
   if (const std::string failed = disable_core_dumps(); !failed.empty()) {
     log.warn("core dumps stay possible ({}): a core file of this process would hold the master key and secrets",
              failed);

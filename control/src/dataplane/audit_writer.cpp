@@ -37,6 +37,23 @@ AuditWriter::AuditWriter(store::Store& store, Logger& log, int retention_days)
 
 void AuditWriter::record(proxy::EgressRecord record) noexcept {
   std::lock_guard lock(mutex_);
+  try {
+    for (const proxy::EgressRecord::Use& use : record.credentials) {
+      auto key = std::make_pair(use.secret_name, use.location);
+      auto found = substitutions_.find(key);
+      if (found == substitutions_.end() && substitutions_.size() >= kMaxSecretNames) {
+        key.first = "_other";  // a bounded label set, whatever the number of credentials
+        found = substitutions_.find(key);
+      }
+      if (found != substitutions_.end()) {
+        ++found->second;
+      } else {
+        substitutions_.emplace(std::move(key), 1);
+      }
+    }
+  } catch (...) {
+    // out of memory for a counter: the record itself still goes on
+  }
   if (queue_.size() >= kCapacity) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -61,8 +78,27 @@ void AuditWriter::flush() {
     if (!record.session_id.empty()) rows.push_back(egress_row(record));  // unidentified callers (407) have no session
   }
   if (auto written = store_.record_egress(rows); !written) {
+    rows_lost_ += rows.size();
     log_.error("egress audit: {} records lost: {}", rows.size(), written.error().message());
+    return;
   }
+  rows_written_ += rows.size();
+  ++batches_;
+}
+
+AuditStats AuditWriter::stats() const {
+  AuditStats stats;
+  {
+    std::lock_guard lock(mutex_);
+    stats.queue_depth = queue_.size();
+    stats.substitutions = substitutions_;
+  }
+  stats.dropped = dropped();
+  stats.rows_written = rows_written_;
+  stats.rows_lost = rows_lost_;
+  stats.batches = batches_;
+  stats.rows_purged = rows_purged_;
+  return stats;
 }
 
 boost::asio::awaitable<void> AuditWriter::run() {
@@ -79,6 +115,8 @@ boost::asio::awaitable<void> AuditWriter::run() {
       auto cutoff = std::chrono::system_clock::now() - std::chrono::days(retention_days_);
       if (auto purged = store_.purge_egress_before(store::format_time(cutoff)); !purged) {
         log_.warn("egress audit retention: {}", purged.error().message());
+      } else {
+        rows_purged_ += purged.value();
       }
       next_retention += kRetentionCheckEvery;
     }

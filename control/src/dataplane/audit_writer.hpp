@@ -10,7 +10,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio.hpp>
@@ -21,10 +24,24 @@
 
 namespace airlock::control {
 
+// What the writer has done since the start (GET /metrics).
+struct AuditStats {
+  std::size_t queue_depth = 0;     // records waiting for the next batch
+  std::uint64_t dropped = 0;       // records refused by a full queue (should stay 0)
+  std::uint64_t rows_written = 0;  // egress rows committed
+  std::uint64_t rows_lost = 0;     // rows of batches the store failed to write
+  std::uint64_t batches = 0;       // batches committed
+  std::uint64_t rows_purged = 0;   // rows deleted by the retention
+  // Substitutions by (secret_name, location); secret_name is "" for static_bearer credentials, and past
+  // kMaxSecretNames distinct names the rest count under "_other".
+  std::map<std::pair<std::string, std::string>, std::uint64_t> substitutions;
+};
+
 class AuditWriter final : public proxy::AuditSink {
  public:
   static constexpr std::size_t kCapacity = 16384;
   static constexpr std::chrono::milliseconds kFlushInterval{250};
+  static constexpr std::size_t kMaxSecretNames = 512;
 
   AuditWriter(store::Store& store, Logger& log, int retention_days);
 
@@ -32,14 +49,21 @@ class AuditWriter final : public proxy::AuditSink {
   boost::asio::awaitable<void> run();
   void flush();
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
+  // On the control thread (the one that runs run() and flush()).
+  AuditStats stats() const;
 
  private:
   store::Store& store_;
   Logger& log_;
   int retention_days_;
-  std::mutex mutex_;
-  std::vector<proxy::EgressRecord> queue_;
+  mutable std::mutex mutex_;
+  std::vector<proxy::EgressRecord> queue_;                                  // under mutex_
+  std::map<std::pair<std::string, std::string>, std::uint64_t> substitutions_;  // under mutex_
   std::atomic<std::uint64_t> dropped_{0};
+  std::uint64_t rows_written_ = 0;  // control thread only, like the three below
+  std::uint64_t rows_lost_ = 0;
+  std::uint64_t batches_ = 0;
+  std::uint64_t rows_purged_ = 0;
 };
 
 // The store row for a record: credentials as a JSON array of {credential_id, secret_name, location}.

@@ -200,14 +200,18 @@ void SnapshotPublisher::set_transparent_sources(std::vector<proxy::SourceRoute> 
 void SnapshotPublisher::flush() {
   if (!stale_) return;
   stale_ = false;
+  const auto started = std::chrono::steady_clock::now();
   try {
     auto snapshot = build_snapshot(store_, policies_, transparent_sources_, &rules_);
     log_.debug("proxy snapshot published sessions={}", snapshot->sessions.size());
     slot_.store(std::move(snapshot));
+    ++stats_.builds;
   } catch (const std::exception& e) {
     log_.error("proxy snapshot could not be built, refusing all proxy traffic until the next change: {}", e.what());
     slot_.store(nullptr);
+    ++stats_.failures;
   }
+  build_duration_.observe(std::chrono::steady_clock::now() - started);
 }
 
 }  // namespace airlock::control

@@ -13,6 +13,7 @@
 // closed: every proxy request is refused) and logs why.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -21,6 +22,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "airlock/policies/policy.hpp"
+#include "airlock/proxy/histogram.hpp"
 #include "airlock/proxy/snapshot.hpp"
 #include "airlock/store/store.hpp"
 #include "daemon/log.hpp"
@@ -49,6 +51,13 @@ std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& st
                                                                 std::vector<proxy::SourceRoute> transparent_sources = {},
                                                                 CredentialRuleCache* cache = nullptr);
 
+// What the publisher has done since the start (GET /metrics).
+struct SnapshotStats {
+  std::uint64_t builds = 0;    // snapshots built and published
+  std::uint64_t failures = 0;  // builds that failed: an empty snapshot was published instead
+  proxy::HistogramSnapshot build_duration;
+};
+
 class SnapshotPublisher {
  public:
   SnapshotPublisher(boost::asio::io_context& control, store::Store& store, proxy::SnapshotSlot& slot, Logger& log);
@@ -59,6 +68,11 @@ class SnapshotPublisher {
   void set_policies(std::shared_ptr<const policies::PolicySet> policies);
   // Replaces the transparent listeners' source map (at start, and on SIGHUP) and rebuilds at once.
   void set_transparent_sources(std::vector<proxy::SourceRoute> sources);
+  SnapshotStats stats() const {
+    SnapshotStats out = stats_;
+    out.build_duration = build_duration_.snapshot();
+    return out;
+  }
 
  private:
   boost::asio::io_context& control_;
@@ -68,6 +82,8 @@ class SnapshotPublisher {
   std::shared_ptr<const policies::PolicySet> policies_;
   std::vector<proxy::SourceRoute> transparent_sources_;
   CredentialRuleCache rules_;
+  SnapshotStats stats_;
+  proxy::LatencyHistogram build_duration_;
   bool stale_ = true;
   bool posted_ = false;
 };

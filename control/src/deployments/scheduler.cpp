@@ -219,6 +219,7 @@ void Scheduler::arm(const store::Deployment& deployment, TimePoint now) {
     last_older = candidate;
     ++older;
   }
+  stats_.skipped += older + (in_window > 1 ? in_window - 1 : 0);
   if (older > 0) {
     log_.warn("scheduler: deployment {} skips {}{} missed fire{} from {} to {}: older than the catch-up window of {} s",
               deployment.id, older == kMaxCountedSkips ? "at least " : "", older, older == 1 ? "" : "s",
@@ -229,6 +230,7 @@ void Scheduler::arm(const store::Deployment& deployment, TimePoint now) {
               deployment.id, in_window - 1, in_window == 2 ? "" : "s");
   }
   if (latest) {
+    ++stats_.catch_ups;
     log_.info("scheduler: deployment {} catches up its missed fire of {}", deployment.id, cron::format_rfc3339(*latest));
     enqueue(deployment.id, pending(*latest));
     return;
@@ -280,6 +282,8 @@ void Scheduler::fire(const std::string& id, const Pending& pending) {
     return;
   }
   const store::DeploymentRun& run = begun.value();
+  ++stats_.fires;
+  fire_lag_.observe(std::max(TimePoint::duration::zero(), options_.clock() - pending.due));
   crash_point(kCrashAfterRunRow);
 
   // Step 2, one transaction: the session and the run's outcome (and an auto-pause).

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,6 +39,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "airlock/proxy/histogram.hpp"
 #include "airlock/store/store.hpp"
 #include "deployments/deployments.hpp"
 #include "daemon/log.hpp"
@@ -54,6 +56,14 @@ struct SchedulerOptions {
   std::chrono::seconds catch_up_window{900};    // scheduler.catch_up_window_seconds
   // Called at each crash point with its name; empty outside crash tests.
   std::function<void(std::string_view point)> crash_point_for_test{};
+};
+
+// What the scheduler has done since the start (GET /metrics).
+struct SchedulerStats {
+  std::uint64_t fires = 0;      // fires that recorded a run
+  std::uint64_t catch_ups = 0;  // missed fires run late at a start, within the catch-up window
+  std::uint64_t skipped = 0;    // missed fires not run (past the window, or not the most recent)
+  proxy::HistogramSnapshot fire_lag;  // how late each fire ran past its due time (nominal + jitter)
 };
 
 class Scheduler {
@@ -82,6 +92,11 @@ class Scheduler {
   // Observers, for tests and the log.
   std::optional<TimePoint> next_due() const;
   std::size_t armed() const noexcept { return pending_.size(); }
+  SchedulerStats stats() const {
+    SchedulerStats out = stats_;
+    out.fire_lag = fire_lag_.snapshot();
+    return out;
+  }
   // A deployment's pending fire, if it is armed: its nominal instant, and when it is due (+ jitter).
   std::optional<std::chrono::sys_seconds> pending_fire(const std::string& deployment_id) const;
   std::optional<TimePoint> pending_due(const std::string& deployment_id) const;
@@ -110,6 +125,8 @@ class Scheduler {
   std::set<std::pair<TimePoint, std::string>> queue_;  // (due, deployment id): the earliest first
   std::shared_ptr<Inbox> inbox_;
   bool stopped_ = false;
+  SchedulerStats stats_;
+  proxy::LatencyHistogram fire_lag_;
 };
 
 // The test seams of `airlock serve`, off unless their environment variable is set, and then announced

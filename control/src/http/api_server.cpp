@@ -100,6 +100,7 @@ asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
         fmt::format("{} already holds {} open connections to the API, the limit for one address; close some or reuse "
                     "them (keep-alive), or raise api.max_connections_per_source",
                     source, limits_.max_connections_per_source);
+    ++refused_connections_;
     HttpReply reply = plain_error(429, "rate_limit_error", message);
     reply.headers.push_back({"retry-after", "1"});
     const std::string bytes = serialize_reply(reply, false, false);
@@ -208,12 +209,15 @@ asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
 
     const http1::RequestHead& head = parser.head();
     auto started = Clock::now();
-    HttpReply reply = api_.handle(head, std::move(body));
+    HttpReply reply = api_.handle(head, std::move(body), limits_.metrics_only);
     const std::string* request_id = nullptr;
     for (const http1::Header& header : reply.headers) {
       if (header.name == "request-id") request_id = &header.value;
     }
     std::string_view path = std::string_view(head.target).substr(0, head.target.find('?'));  // never the query
+    // Bounded labels: llhttp knows a fixed set of methods, and routes are templates.
+    ++requests_[ApiStats::Key{head.method, reply.route, reply.status}];
+    if (!reply.stream) durations_[reply.route].observe(Clock::now() - started);
     auto log_request = [&] {
       double millis = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       log_.info("request method={} path={} status={} duration_ms={:.2f} request_id={}", head.method, path,
@@ -242,6 +246,15 @@ asio::awaitable<void> ApiServer::serve(tcp::socket socket) {
     bool keep_alive = head.keep_alive && !stopping_;
     if (!co_await send(reply, keep_alive, head.method == "HEAD") || !keep_alive) co_return;
   }
+}
+
+ApiStats ApiServer::stats() const {
+  ApiStats stats;
+  stats.requests = requests_;
+  for (const auto& [route, histogram] : durations_) stats.durations.emplace(route, histogram.snapshot());
+  stats.open_connections = connections_.size();
+  stats.refused_connections = refused_connections_;
+  return stats;
 }
 
 }  // namespace airlock::control

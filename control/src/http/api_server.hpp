@@ -12,12 +12,16 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <list>
+#include <map>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 
 #include <boost/asio.hpp>
 
+#include "airlock/proxy/histogram.hpp"
 #include "http/control_api.hpp"
 #include "sessions/event_hub.hpp"
 #include "daemon/log.hpp"
@@ -35,6 +39,26 @@ struct ServerLimits {
   // Open connections from one address (api.max_connections_per_source; 0: no limit): past it a new one
   // gets 429 and is closed, so one client cannot hold every descriptor with idle connections.
   std::size_t max_connections_per_source = 256;
+  // The --metrics-listen server: GET /metrics without an API key, and /healthz; every other path is 404.
+  bool metrics_only = false;
+};
+
+// The API's requests since the start (GET /metrics). Labels are bounded: the methods llhttp parses,
+// route templates (HttpReply::route), the statuses the API sends.
+struct ApiStats {
+  struct Key {
+    std::string method;
+    std::string route;
+    int status = 0;
+    bool operator<(const Key& other) const {
+      return std::tie(method, route, status) < std::tie(other.method, other.route, other.status);
+    }
+  };
+  std::map<Key, std::uint64_t> requests;
+  // Request read -> reply ready, by route; event streams are left out (their length is the client's).
+  std::map<std::string, proxy::HistogramSnapshot> durations;
+  std::size_t open_connections = 0;
+  std::uint64_t refused_connections = 0;  // turned away by api.max_connections_per_source
 };
 
 class ApiServer {
@@ -46,6 +70,7 @@ class ApiServer {
   boost::asio::awaitable<void> accept_loop();
   void stop();
   std::size_t active() const noexcept { return connections_.size(); }
+  ApiStats stats() const;
 
  private:
   struct Connection {
@@ -62,6 +87,9 @@ class ApiServer {
   std::list<Connection> connections_;
   std::unordered_map<std::string, std::size_t> per_source_;  // open connections by peer address
   bool stopping_ = false;
+  std::map<ApiStats::Key, std::uint64_t> requests_;
+  std::map<std::string, proxy::LatencyHistogram> durations_;
+  std::uint64_t refused_connections_ = 0;
 };
 
 // The reason phrase for a status this server sends.

@@ -18,6 +18,7 @@ namespace airlock::control {
 namespace {
 
 constexpr std::string_view kIdempotencyKeyHeader = "Idempotency-Key";
+constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr std::size_t kMaxIdempotencyKeyLength = 255;
 
 std::string digest(std::string_view text) {
@@ -151,7 +152,7 @@ HttpReply ControlApi::storage_error_reply(const std::system_error& e, const std:
   return error_reply(ApiError(500, "api_error", "internal error; the request id is in the daemon's log"), request_id);
 }
 
-HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
+HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body, bool metrics_listener) {
   ApiRequest request;
   request.method = head.method;
   request.headers = head.headers;
@@ -159,6 +160,8 @@ HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
   request.request_id = store::random_id("req_");
 
   HttpReply reply;
+  route_ = "other";
+  metrics_listener_ = metrics_listener;
   try {
     reply = answer(head.target, request);
   } catch (const std::system_error& e) {
@@ -172,11 +175,12 @@ HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body) {
     reply = error_reply(ApiError(500, "api_error", "internal error; the request id is in the daemon's log"),
                         request.request_id);
   }
+  reply.route = route_;
   reply.headers.push_back({"request-id", request.request_id});
   if (reply.stream) {
     reply.headers.push_back({"Content-Type", "text/event-stream"});
     reply.headers.push_back({"Cache-Control", "no-cache"});
-  } else {
+  } else if (reply.route != "/metrics" || reply.status != 200) {  // a scrape's reply has its own text type
     reply.headers.push_back({"Content-Type", "application/json"});
   }
   return reply;
@@ -203,6 +207,7 @@ HttpReply ControlApi::answer(std::string_view target, ApiRequest& request) {
 
 HttpReply ControlApi::dispatch(ApiRequest& request) {
   if (request.path == "/healthz") {
+    route_ = "/healthz";
     if (request.method != "GET" && request.method != "HEAD") {
       ApiError error(405, "invalid_request_error", "method not allowed on /healthz; allowed: GET");
       error.headers.push_back({"Allow", "GET"});
@@ -211,7 +216,12 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
     if (!ready_) throw ApiError(503, "api_error", "starting: listeners are not bound yet");
     return json_reply(200, {{"status", "ok"}}, {});
   }
-  if (token_routes_) {
+  if (metrics_listener_ && request.path != "/metrics") {
+    not_found(fmt::format("this is Airlock's metrics listener: it serves GET /metrics and /healthz only; send {} {} "
+                          "to the API listener",
+                          request.method, request.path));
+  }
+  if (token_routes_ && !metrics_listener_) {
     if (std::optional<Reply> reply = token_routes_(request)) {
       return json_reply(reply->status, reply->body, std::move(reply->headers));
     }
@@ -230,13 +240,27 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
   if (presented.empty()) {
     if (const std::string* key = request.headers.find("x-api-key")) presented = *key;
   }
-  if (!keys_.accepts(presented)) {
+  if (!keys_.accepts(presented) && !(metrics_listener_ && request.path == "/metrics")) {
     throw ApiError(401, "authentication_error",
                    presented.empty() ? "missing API key: send Authorization: Bearer <key> or x-api-key: <key>"
                                      : "invalid API key");
   }
 
+  if (request.path == "/metrics" && metrics_) {
+    route_ = "/metrics";
+    if (request.method != "GET" && request.method != "HEAD") {
+      ApiError error(405, "invalid_request_error", "method not allowed on /metrics; allowed: GET");
+      error.headers.push_back({"Allow", "GET"});
+      throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
+    }
+    HttpReply reply;
+    reply.body = metrics_();
+    reply.headers.push_back({"Content-Type", std::string(kMetricsContentType)});
+    return reply;
+  }
+
   const Router::Route& route = router_.match(request);
+  route_ = route.pattern;
   if (request.method == "GET") {
     opened_stream_.reset();
     Reply reply = route.handler(request);

@@ -40,6 +40,9 @@ struct HttpReply {
   std::vector<http1::Header> headers;
   std::string body;
   std::optional<EventStreamStart> stream;  // set: a 200 event stream, `body` unused
+  // The route template that answered ("/v1/sessions/{session_id}"), "/healthz", "/metrics", or "other"
+  // (no route: unauthenticated, unknown path, wrong method): a bounded label for the metrics.
+  std::string route = "other";
 };
 
 // A stream route's handler: checks the request (throwing ApiError refuses it with a normal JSON error,
@@ -62,7 +65,9 @@ class ControlApi {
   ControlApi(store::Store& store, ApiKeys keys, Logger& log, SessionRuntime& runtime,
              const SandboxEnvSettings& sandbox_env = {}, CredentialSettings credentials = {});
 
-  HttpReply handle(const http1::RequestHead& head, std::string body);
+  // `metrics_listener`: the request came to --metrics-listen, where GET /metrics needs no API key and
+  // nothing but /metrics and /healthz is served.
+  HttpReply handle(const http1::RequestHead& head, std::string body, bool metrics_listener = false);
   // /healthz answers 200 only after the daemon says every listener is bound.
   void set_ready(bool ready) noexcept { ready_ = ready; }
   // Called after every committed POST or DELETE, before the response is sent.
@@ -75,6 +80,8 @@ class ControlApi {
   // and the router. No idempotency replay and no transaction around them.
   using TokenRoutes = std::function<std::optional<Reply>(ApiRequest&)>;
   void set_token_routes(TokenRoutes routes) { token_routes_ = std::move(routes); }
+  // GET /metrics, behind the API key: the Prometheus text this returns (metrics/daemon_metrics.hpp).
+  void set_metrics(std::function<std::string()> render) { metrics_ = std::move(render); }
 
  private:
   // The reply, or the error body of the ApiError that refused the request; anything else propagates.
@@ -91,6 +98,9 @@ class ControlApi {
   bool ready_ = false;
   std::function<void()> on_committed_;
   TokenRoutes token_routes_;
+  std::function<std::string()> metrics_;
+  std::string route_;  // the route template dispatch() matched for the request being handled
+  bool metrics_listener_ = false;  // of the request being handled
   std::optional<EventStreamStart> opened_stream_;  // what the stream route just matched returned
 };
 

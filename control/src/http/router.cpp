@@ -36,7 +36,7 @@ bool matches(const Router::Route& route, const std::vector<std::string>& segment
 }  // namespace
 
 void Router::add(std::string method, std::string_view pattern, Handler handler) {
-  routes_.push_back(Route{std::move(method), split_path(pattern), std::move(handler)});
+  routes_.push_back(Route{std::move(method), std::string(pattern), split_path(pattern), std::move(handler)});
 }
 
 const Router::Route& Router::match(ApiRequest& request) const {

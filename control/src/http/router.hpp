@@ -20,6 +20,7 @@ class Router {
 
   struct Route {
     std::string method;
+    std::string pattern;                // as added, e.g. "/v1/vaults/{vault_id}": the metrics' route label
     std::vector<std::string> segments;  // "{name}" for a parameter
     Handler handler;
   };

@@ -714,6 +714,7 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
                            sandbox.harness, sandbox.limits->workspace_bytes);
   }
   const bool idle = sandbox.stop == StopCause::none && message.empty();
+  ++exits_[state];
   sandbox.stderr_log.close();
   // The sandbox is dead: its workspace is a plain directory again, and its session directory Airlock's alone.
   sandbox.workspace_mount.reset();

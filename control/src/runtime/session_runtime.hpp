@@ -115,6 +115,9 @@ class SessionRuntime {
   std::optional<std::string> probe() const;
   // Sandboxes running or about to launch.
   std::size_t active() const noexcept { return sandboxes_.size() + pending_.size(); }
+  std::size_t running() const noexcept { return sandboxes_.size(); }
+  // Sandboxes ended since the start, by their runtime state: exited, timed_out, stopped, failed, out_of_memory.
+  const std::map<std::string, std::uint64_t>& exits() const noexcept { return exits_; }
   // Called with a session id after events were appended to it (the events stream wakes on it).
   void on_events_appended(std::function<void(const std::string&)> callback) { on_events_ = std::move(callback); }
   // Called as a harness ends, before its end is recorded: the daemon writes the queued egress audit then,
@@ -160,6 +163,7 @@ class SessionRuntime {
   bool stopping_ = false;  // after stop_all(): nothing new starts (pending sessions start at the next start)
   std::function<void(const std::string&)> on_events_;
   std::function<void()> before_end_;
+  std::map<std::string, std::uint64_t> exits_;
 };
 
 }  // namespace airlock::control

@@ -21,7 +21,12 @@ constexpr std::string_view kUsage =
     "  cron next    print the next fire times of a cron schedule (airlock cron next --expr EXPR --tz ZONE)\n"
     "  relay        inside a sandbox: forward 127.0.0.1 connections to the proxy's Unix socket and run the harness\n"
     "               (airlock relay --listen HOST:PORT --socket PATH [-- COMMAND ARGS...])\n"
-    "  version      print the version\n";
+    "  version      print the version\n"
+    "\n"
+    "admin commands, clients of the REST API (--url, --api-key, --json; airlock vaults --help):\n"
+    "  vaults | credentials | agents | environments | sessions | deployments | runs\n"
+    "               list, get, create, update, archive, delete; sessions events ID [--follow], sessions egress ID;\n"
+    "               deployments run|pause|unpause|next ID\n";
 
 }  // namespace
 
@@ -40,6 +45,7 @@ int main(int argc, char** argv) {
     auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     return airlock::cron::cron_next_command(rest.subspan(1), std::cout, std::cerr, now);
   }
+  if (airlock::control::is_admin_resource(args[0])) return airlock::control::admin_command(args[0], rest);
   if (args[0] == "version" || args[0] == "--version") {
     std::cout << "airlock 0.1.0\n";
     return 0;

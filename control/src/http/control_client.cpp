@@ -1,5 +1,5 @@
 // ControlClient (see control_client.hpp).
-#include "sidecar/control_client.hpp"
+#include "http/control_client.hpp"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -178,13 +178,23 @@ ControlClient::ControlClient(ControlUrl url, std::string bearer_token, std::opti
     : url_(std::move(url)), token_(std::move(bearer_token)), ca_file_(std::move(ca_file)), mark_(mark), timeout_(timeout) {}
 
 ControlResponse ControlClient::request(std::string_view method, std::string_view target, std::string_view body) {
+  return exchange(method, target, body, nullptr);
+}
+
+ControlResponse ControlClient::stream(std::string_view method, std::string_view target,
+                                      const std::function<bool(std::string_view)>& on_body) {
+  return exchange(method, target, {}, &on_body);
+}
+
+ControlResponse ControlClient::exchange(std::string_view method, std::string_view target, std::string_view body,
+                                        const std::function<bool(std::string_view)>* on_body) {
   const Fd fd(connect_to(url_, mark_, timeout_));
   Channel channel(fd.get(), url_, ca_file_);
   const bool ipv6 = url_.host.find(':') != std::string::npos;
   std::string head = fmt::format("{} {}{} HTTP/1.1\r\nHost: {}{}{}:{}\r\nAuthorization: Bearer {}\r\n"
-                                 "Connection: close\r\nAccept: application/json\r\n",
+                                 "Connection: close\r\nAccept: {}\r\n",
                                  method, url_.path_prefix, target, ipv6 ? "[" : "", url_.host, ipv6 ? "]" : "", url_.port,
-                                 token_);
+                                 token_, on_body ? "text/event-stream" : "application/json");
   if (!body.empty() || method == "POST") {
     head += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());
   }
@@ -209,7 +219,15 @@ ControlResponse ControlClient::request(std::string_view method, std::string_view
       pieces.clear();
       const http1::Step step = parser.parse(input, pieces);
       input.remove_prefix(step.consumed);
-      for (std::string_view piece : pieces) response.body.append(piece);
+      const bool streaming = on_body != nullptr && parser.head().status == 200;
+      for (std::string_view piece : pieces) {
+        if (!streaming) {
+          response.body.append(piece);
+        } else if (!(*on_body)(piece)) {
+          response.status = parser.head().status;
+          return response;
+        }
+      }
       if (response.body.size() > kMaxResponseBytes) throw ControlUnreachable("the control plane's answer is too large");
       if (step.state == http1::State::error) {
         throw ControlUnreachable(fmt::format("the control plane's answer is not HTTP ({})", parser.error()));

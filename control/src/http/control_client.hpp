@@ -1,13 +1,14 @@
-// ControlClient: the sidecar's side of its control connection. One blocking HTTP/1.1 request at a time
-// (one connection per request: a request a second does not need keep-alive), over TCP for http:// and
-// TLS for https:// URLs (system trust plus an optional CA file, the host name verified). Every request
-// has a deadline for connecting, sending and reading the whole response. Runs on the sidecar's control
-// thread only.
+// ControlClient: a blocking HTTP/1.1 client of Airlock's REST API, for the sidecar's control connection
+// and the admin CLI. One request at a time (one connection per request: neither needs keep-alive), over
+// TCP for http:// and TLS for https:// URLs (system trust plus an optional CA file, the host name
+// verified). Every request has a deadline for connecting and sending, and each read one of its own (the
+// whole response, unless it is streamed: an event stream pings well within it). Not thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -45,11 +46,18 @@ class ControlClient {
 
   // `target` starts with "/" and is appended to the URL's path prefix. Throws ControlUnreachable.
   ControlResponse request(std::string_view method, std::string_view target, std::string_view body = {});
+  // The same, with the body handed to `on_body` piece by piece as it arrives instead of kept (an event
+  // stream); `on_body` returns false to stop reading. The response's body stays empty.
+  ControlResponse stream(std::string_view method, std::string_view target,
+                         const std::function<bool(std::string_view)>& on_body);
 
   const ControlUrl& url() const noexcept { return url_; }
 
  private:
   ControlUrl url_;
+  ControlResponse exchange(std::string_view method, std::string_view target, std::string_view body,
+                           const std::function<bool(std::string_view)>* on_body);
+
   std::string token_;
   std::optional<std::filesystem::path> ca_file_;
   std::uint32_t mark_;

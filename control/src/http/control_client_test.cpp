@@ -1,7 +1,7 @@
 // ControlUrl::parse: the control plane URLs `airlock proxy --control-url` takes, and the ones it refuses.
 #include <doctest/doctest.h>
 
-#include "sidecar/control_client.hpp"
+#include "http/control_client.hpp"
 
 namespace airlock::control {
 

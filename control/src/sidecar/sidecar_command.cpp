@@ -38,7 +38,7 @@
 #include "daemon/no_core_dumps.hpp"
 #include "dataplane/proxy_log.hpp"
 #include "sidecar/audit_buffer.hpp"
-#include "sidecar/control_client.hpp"
+#include "http/control_client.hpp"
 #include "sidecar/egress_batch.hpp"
 #include "sidecar/sealed_session.hpp"
 

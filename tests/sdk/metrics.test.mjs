@@ -7,6 +7,9 @@
 // through the proxy) and logs in JSON lines (--log-format json).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { useOrigin } from './lib/origin.mjs';
 import { useDaemon } from './lib/harness.mjs';
@@ -57,6 +60,7 @@ function parseExposition(text) {
     samples.set(key, value);
   }
   for (const name of typed.keys()) assert.ok(helped.has(name), `a HELP line for ${name}`);
+  samples.typed = typed;  // family name -> type
   return samples;
 }
 
@@ -230,4 +234,27 @@ ctx.test('--log-format json: every line the daemon wrote is a JSON object with t
     }
   }
   assert.ok(requests >= 3, `${requests} request lines for /metrics`);
+});
+
+ctx.test('examples/grafana/airlock.json queries only metrics the daemon serves, with their types', async () => {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../examples/grafana/airlock.json');
+  const dashboard = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const exprs = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr));
+  assert.ok(exprs.length > 30, `${exprs.length} queries`);
+  const res = await fetch(`${ctx.daemon.baseURL}/metrics`, { headers: { 'x-api-key': ctx.apiKey } });
+  const { typed } = parseExposition(await res.text());
+  const used = new Set(exprs.flatMap((expr) => expr.match(/\b(airlock|process)_[a-z_]+/g) ?? []));
+  for (const name of used) {
+    if (name.endsWith('_bucket')) {
+      assert.equal(typed.get(name.slice(0, -'_bucket'.length)), 'histogram', `${name} is a histogram's buckets`);
+    } else {
+      assert.ok(typed.has(name), `the dashboard queries ${name}, which the daemon does not serve`);
+      // rate() and increase() only on counters.
+      for (const expr of exprs.filter((e) => new RegExp(`(rate|increase)\\(${name}\\b`).test(e))) {
+        assert.equal(typed.get(name), 'counter', `${expr}: ${name} is not a counter`);
+      }
+    }
+  }
+  // Every panel's query selects the job variable, so one dashboard serves several daemons.
+  for (const expr of exprs) assert.match(expr, /job=~"\$job"/, expr);
 });

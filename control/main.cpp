@@ -17,6 +17,7 @@ constexpr std::string_view kUsage =
     "  serve        run the daemon: REST API, egress proxy, scheduler (airlock serve --help)\n"
     "  proxy        the egress proxy alone for one session, beside its sandbox, fed by a remote airlock serve\n"
     "               (airlock proxy --control-url URL --session ID --token-file FILE [--transparent-listen IP:PORT]...)\n"
+    "  doctor       check what serve needs on this machine, one line each (airlock doctor [serve's flags])\n"
     "  ca           print the root CA certificate that sandboxes trust (airlock ca --data-dir DIR [--bundle])\n"
     "  cron next    print the next fire times of a cron schedule (airlock cron next --expr EXPR --tz ZONE)\n"
     "  relay        inside a sandbox: forward 127.0.0.1 connections to the proxy's Unix socket and run the harness\n"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
   if (args[0] == "serve") return airlock::control::serve_command(rest);
   if (args[0] == "ca") return airlock::control::ca_command(rest);
+  if (args[0] == "doctor") return airlock::control::doctor_command(rest);
   if (args[0] == "proxy") return airlock::control::proxy_command(rest);
   if (args[0] == "relay") return airlock::proxy::relay_command(rest);
   if (args[0] == "cron" && !rest.empty() && rest[0] == "next") {

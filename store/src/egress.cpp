@@ -27,6 +27,12 @@ constexpr std::string_view kListEgress =
     "credentials_doc, id, seq, original_destination FROM egress WHERE session_id = :session_id AND (:after IS NULL OR seq > :after) "
     "ORDER BY seq LIMIT :limit";
 constexpr std::string_view kPurgeEgress = "DELETE FROM egress WHERE created_at < ?";
+// The oldest rows by seq: the primary key's order, so the delete walks the front of the table only.
+constexpr std::string_view kPurgeOldestEgress =
+    "DELETE FROM egress WHERE seq IN (SELECT seq FROM egress ORDER BY seq LIMIT ?)";
+constexpr std::string_view kUsedBytes =
+    "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()), "
+    "(SELECT page_size FROM pragma_page_size())";
 
 bool known_decision(std::string_view decision) {
   return decision == "allowed" || decision == "denied" || decision == "error";
@@ -123,6 +129,29 @@ Result<std::size_t> Store::purge_egress_before(std::string_view created_at) {
   const auto purged = static_cast<std::size_t>(db.changes());
   if (auto ec = tx.commit()) return ec;
   return purged;
+}
+
+Result<std::size_t> Store::purge_oldest_egress(std::size_t rows) {
+  auto& db = impl_->db_;
+  WriteTransaction tx{*impl_};
+  if (auto ec = tx.begin()) return ec;
+  {
+    BOOST_OUTCOME_TRY(auto stmt, db.statement(kPurgeOldestEgress));
+    StatementUse use{db, stmt};
+    if (auto ec = use.bind(1, static_cast<std::int64_t>(rows)).run()) return ec;
+  }
+  const auto purged = static_cast<std::size_t>(db.changes());
+  if (auto ec = tx.commit()) return ec;
+  return purged;
+}
+
+Result<std::int64_t> Store::used_bytes() {
+  auto& db = impl_->db_;
+  BOOST_OUTCOME_TRY(auto stmt, db.statement(kUsedBytes));
+  StatementUse use{db, stmt};
+  BOOST_OUTCOME_TRY(auto row, use.step());
+  if (!row) return Errc::io;
+  return use.integer(0) * use.integer(1);
 }
 
 }  // namespace airlock::store

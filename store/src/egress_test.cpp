@@ -183,4 +183,24 @@ TEST_CASE("purge_egress_before deletes older rows only, and counts them") {
   CHECK(paths_of(after.value()) == std::vector<std::string>{"/later"});
 }
 
+TEST_CASE("purge_oldest_egress deletes the oldest rows by seq, and used_bytes counts the pages in use") {
+  StoreFixture f;
+  const auto id = new_session(f);
+  const auto empty = f.store->used_bytes();
+  REQUIRE(empty.has_value());
+  CHECK(empty.value() > 0);  // the schema's pages
+  std::vector<EgressRow> rows;
+  for (int i = 0; i < 2000; ++i) rows.push_back(row_for(id, "2026-11-27T02:21:22.000000Z", "/r" + std::to_string(i)));
+  REQUIRE(f.store->record_egress(rows).has_value());
+  const auto full = f.store->used_bytes().value();
+  CHECK(full > empty.value() + 2000 * 100);  // each row takes over 100 bytes
+
+  CHECK(f.store->purge_oldest_egress(1995).value() == 1995);
+  CHECK(paths_of(f.store->list_egress(id, 10, std::nullopt).value()) ==
+        std::vector<std::string>{"/r1995", "/r1996", "/r1997", "/r1998", "/r1999"});
+  CHECK(f.store->used_bytes().value() < full / 2);  // the freed pages are not counted
+  CHECK(f.store->purge_oldest_egress(100).value() == 5);
+  CHECK(f.store->purge_oldest_egress(100).value() == 0);
+}
+
 }  // namespace airlock::store

@@ -421,9 +421,17 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     }
   }
   if (auto audit = root["audit"]) {
-    yaml.check_keys(audit, "audit", {"retention_days"});
+    yaml.check_keys(audit, "audit", {"retention_days", "max_bytes", "jsonl"});
     if (auto node = audit["retention_days"]) {
       config.audit_retention_days = static_cast<int>(yaml.integer(node, "audit.retention_days", 1, 3650));
+    }
+    if (auto node = audit["max_bytes"]) {
+      config.audit_max_bytes = yaml.integer(node, "audit.max_bytes", 0, std::int64_t{1} << 50);
+    }
+    if (auto node = audit["jsonl"]) {
+      std::string path = yaml.string(node, "audit.jsonl");
+      if (path.empty()) throw ConfigError("audit.jsonl: give a file path, or - for stdout");
+      config.audit_jsonl = std::move(path);
     }
   }
   if (auto log = root["log"]) {

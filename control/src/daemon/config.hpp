@@ -104,6 +104,8 @@ struct Config {
   int catch_up_window_seconds = 900;
   int max_jitter_seconds = 60;
   int audit_retention_days = 30;
+  std::int64_t audit_max_bytes = 0;            // audit.max_bytes: past this the oldest egress rows go; 0: no limit
+  std::optional<std::string> audit_jsonl;      // audit.jsonl: append every exchange to this file ("-": stdout)
   bool allow_weak_secrets = false;  // credentials.allow_weak_secrets: store weak secret values with a warning
   RuntimeConfig runtime;
   LogLevel log_level = LogLevel::info;

@@ -91,6 +91,20 @@ TEST_CASE("config: the metrics listener: none by default, by flag or by api.metr
   CHECK(load({"--config", file.string(), "--metrics-listen", "10.0.0.5:9000"}).metrics_listen->to_string() == "10.0.0.5:9000");
 }
 
+TEST_CASE("config: audit.max_bytes and audit.jsonl: off by default, and checked") {
+  CHECK(load({}).audit_max_bytes == 0);
+  CHECK_FALSE(load({}).audit_jsonl.has_value());
+  TempDir dir;
+  auto file = dir.write("airlock.yaml", "audit:\n  max_bytes: 8589934592\n  jsonl: /var/log/airlock/audit.jsonl\n");
+  const Config config = load({"--config", file.string()});
+  CHECK(config.audit_max_bytes == 8589934592);
+  CHECK(config.audit_jsonl == "/var/log/airlock/audit.jsonl");
+  auto empty = dir.write("empty.yaml", "audit:\n  jsonl: \"\"\n");
+  CHECK(config_error({"--config", empty.string()}) == "audit.jsonl: give a file path, or - for stdout");
+  auto negative = dir.write("negative.yaml", "audit:\n  max_bytes: -1\n");
+  CHECK(config_error({"--config", negative.string()}).find("audit.max_bytes") != std::string::npos);
+}
+
 TEST_CASE("config: the log format: text by default, json by flag or by log.format, flag over file") {
   CHECK(load({}).log_format == LogFormat::text);
   CHECK(load({"--log-format", "json"}).log_format == LogFormat::json_lines);
@@ -366,7 +380,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
         credentials + ": credentials.allow_weak: unknown key; accepted here: allow_weak_secrets");
 
   std::string audit = dir.write("audit.yaml", "audit:\n  days: 1\n").string();
-  CHECK(config_error({"--config", audit}) == audit + ": audit.days: unknown key; accepted here: retention_days");
+  CHECK(config_error({"--config", audit}) == audit + ": audit.days: unknown key; accepted here: retention_days, max_bytes, jsonl");
 
   std::string log = dir.write("log.yaml", "log:\n  lvl: debug\n").string();
   CHECK(config_error({"--config", log}) == log + ": log.lvl: unknown key; accepted here: level, format");

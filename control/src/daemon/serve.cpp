@@ -362,7 +362,10 @@ int run(const Config& config, Logger& log) {
   store->on_credentials_changed([&publisher] { publisher.request_rebuild(); });
   store->on_sessions_changed([&publisher] { publisher.request_rebuild(); });
   publisher.flush();
-  AuditWriter audit(*store, log, config.audit_retention_days);
+  AuditWriter audit(*store, log,
+                    AuditOptions{.retention_days = config.audit_retention_days,
+                                 .max_bytes = config.audit_max_bytes,
+                                 .jsonl_path = config.audit_jsonl});
   runtime.before_session_ends([&audit] { audit.flush(); });
   proxy::Proxy egress(proxy_options(config, api_acceptor.local_endpoint(), metrics_endpoint, sandbox_uid_base, log), ca.ca,
                       snapshots, audit);

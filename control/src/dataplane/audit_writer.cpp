@@ -1,6 +1,13 @@
 // The batched audit writer; see audit_writer.hpp.
 #include "dataplane/audit_writer.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string_view>
+#include <system_error>
+
 #include <nlohmann/json.hpp>
 
 namespace airlock::control {
@@ -32,8 +39,38 @@ store::EgressRow egress_row(const proxy::EgressRecord& record) {
   return row;
 }
 
-AuditWriter::AuditWriter(store::Store& store, Logger& log, int retention_days)
-    : store_(store), log_(log), retention_days_(retention_days) {}
+namespace {
+
+// One exchange as the JSON-lines sink writes it: the egress row's facts, unidentified callers included.
+std::string sink_line(const proxy::EgressRecord& record) {
+  nlohmann::json credentials = nlohmann::json::array();
+  for (const proxy::EgressRecord::Use& use : record.credentials) {
+    credentials.push_back({{"credential_id", use.credential_id}, {"secret_name", use.secret_name}, {"location", use.location}});
+  }
+  auto text_or_null = [](const std::string& text) { return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text); };
+  const nlohmann::ordered_json line = {
+      {"type", "egress"},
+      {"created_at", store::format_time(record.time)},
+      {"session_id", text_or_null(record.session_id)},
+      {"method", record.method},
+      {"host", record.host},
+      {"port", record.port},
+      {"path", record.path},
+      {"original_destination", text_or_null(record.original_destination)},
+      {"status", record.status},
+      {"bytes_up", record.bytes_up},
+      {"bytes_down", record.bytes_down},
+      {"decision", record.decision},
+      {"reason", text_or_null(record.reason)},
+      {"credentials", credentials},
+  };
+  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+}  // namespace
+
+AuditWriter::AuditWriter(store::Store& store, Logger& log, AuditOptions options)
+    : store_(store), log_(log), options_(std::move(options)) {}
 
 void AuditWriter::record(proxy::EgressRecord record) noexcept {
   std::lock_guard lock(mutex_);
@@ -72,6 +109,7 @@ void AuditWriter::flush() {
     batch.swap(queue_);
   }
   if (batch.empty()) return;
+  write_sink(batch);
   std::vector<store::EgressRow> rows;
   rows.reserve(batch.size());
   for (const proxy::EgressRecord& record : batch) {
@@ -86,6 +124,66 @@ void AuditWriter::flush() {
   ++batches_;
 }
 
+void AuditWriter::write_sink(const std::vector<proxy::EgressRecord>& batch) {
+  if (!options_.jsonl_path) return;
+  std::string text;
+  for (const proxy::EgressRecord& record : batch) {
+    text += sink_line(record);
+    text += '\n';
+  }
+  const bool to_stdout = *options_.jsonl_path == "-";
+  const int fd = to_stdout ? STDOUT_FILENO : ::open(options_.jsonl_path->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  int error = fd < 0 ? errno : 0;
+  std::string_view rest = text;
+  while (error == 0 && !rest.empty()) {
+    const ssize_t n = ::write(fd, rest.data(), rest.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = n < 0 ? errno : EIO;
+      break;
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (fd >= 0 && !to_stdout) (void)::close(fd);
+  if (error != 0) {
+    sink_failures_ += batch.size();
+    if (!sink_failing_) {
+      log_.warn("egress audit: cannot append to audit.jsonl {}: {}; the rows still go to the database",
+                to_stdout ? "(stdout)" : *options_.jsonl_path, std::generic_category().message(error));
+    }
+    sink_failing_ = true;
+    return;
+  }
+  if (sink_failing_) log_.info("egress audit: appending to audit.jsonl again");
+  sink_failing_ = false;
+  sink_lines_ += batch.size();
+}
+
+void AuditWriter::enforce_size() {
+  if (options_.max_bytes <= 0) return;
+  auto used = store_.used_bytes();
+  if (!used) return;
+  if (used.value() <= options_.max_bytes) {
+    trimming_ = false;
+    return;
+  }
+  auto purged = store_.purge_oldest_egress(kSizePurgeRows);
+  if (!purged) {
+    log_.warn("egress audit retention by size: {}", purged.error().message());
+    return;
+  }
+  rows_purged_ += purged.value();
+  if (!trimming_ && purged.value() > 0) {
+    log_.info("egress audit: the database holds {} bytes, over audit.max_bytes ({}): deleting the oldest egress rows",
+              used.value(), options_.max_bytes);
+  } else if (!trimming_) {
+    log_.warn("egress audit: the database holds {} bytes, over audit.max_bytes ({}), and no egress row is left to "
+              "delete: raise audit.max_bytes",
+              used.value(), options_.max_bytes);
+  }
+  trimming_ = true;
+}
+
 AuditStats AuditWriter::stats() const {
   AuditStats stats;
   {
@@ -98,6 +196,8 @@ AuditStats AuditWriter::stats() const {
   stats.rows_lost = rows_lost_;
   stats.batches = batches_;
   stats.rows_purged = rows_purged_;
+  stats.sink_lines = sink_lines_;
+  stats.sink_failures = sink_failures_;
   return stats;
 }
 
@@ -112,7 +212,7 @@ boost::asio::awaitable<void> AuditWriter::run() {
       reported_drops = drops;
     }
     if (std::chrono::steady_clock::now() >= next_retention) {
-      auto cutoff = std::chrono::system_clock::now() - std::chrono::days(retention_days_);
+      auto cutoff = std::chrono::system_clock::now() - std::chrono::days(options_.retention_days);
       if (auto purged = store_.purge_egress_before(store::format_time(cutoff)); !purged) {
         log_.warn("egress audit retention: {}", purged.error().message());
       } else {
@@ -120,6 +220,7 @@ boost::asio::awaitable<void> AuditWriter::run() {
       }
       next_retention += kRetentionCheckEvery;
     }
+    enforce_size();
     timer.expires_after(kFlushInterval);
     auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     if (ec) co_return;

@@ -4,13 +4,17 @@
 // record() runs on proxy threads: it takes a mutex for a push and never waits on I/O; when the queue holds
 // kCapacity records, further ones are counted as dropped instead of stalling traffic. run() drains the
 // queue every kFlushInterval on the control thread in one transaction per batch, so a crash loses at most
-// about that much audit; it also deletes rows older than the retention once a day. flush() writes what is
-// queued (shutdown).
+// about that much audit; it also deletes rows older than the retention once a day, and while the
+// database holds more than max_bytes, the kSizePurgeRows oldest rows each turn. flush() writes what is
+// queued (shutdown). With a JSON-lines sink, each batch is also appended there, one object per exchange
+// (the file is opened for each batch, so a log rotator may move it away).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -24,6 +28,12 @@
 
 namespace airlock::control {
 
+struct AuditOptions {
+  int retention_days = 30;                // audit.retention_days
+  std::int64_t max_bytes = 0;             // audit.max_bytes: the database's size past which the oldest rows go; 0: none
+  std::optional<std::string> jsonl_path;  // audit.jsonl: a file to append every exchange to, "-" for stdout
+};
+
 // What the writer has done since the start (GET /metrics).
 struct AuditStats {
   std::size_t queue_depth = 0;     // records waiting for the next batch
@@ -31,7 +41,9 @@ struct AuditStats {
   std::uint64_t rows_written = 0;  // egress rows committed
   std::uint64_t rows_lost = 0;     // rows of batches the store failed to write
   std::uint64_t batches = 0;       // batches committed
-  std::uint64_t rows_purged = 0;   // rows deleted by the retention
+  std::uint64_t rows_purged = 0;   // rows deleted by the retention, by age or by size
+  std::uint64_t sink_lines = 0;    // lines appended to the JSON-lines sink
+  std::uint64_t sink_failures = 0; // lines that could not be appended (the log says why)
   // Substitutions by (secret_name, location); secret_name is "" for static_bearer credentials, and past
   // kMaxSecretNames distinct names the rest count under "_other".
   std::map<std::pair<std::string, std::string>, std::uint64_t> substitutions;
@@ -42,8 +54,9 @@ class AuditWriter final : public proxy::AuditSink {
   static constexpr std::size_t kCapacity = 16384;
   static constexpr std::chrono::milliseconds kFlushInterval{250};
   static constexpr std::size_t kMaxSecretNames = 512;
+  static constexpr std::size_t kSizePurgeRows = 5000;  // per turn: about 20,000 rows a second at most
 
-  AuditWriter(store::Store& store, Logger& log, int retention_days);
+  AuditWriter(store::Store& store, Logger& log, AuditOptions options);
 
   void record(proxy::EgressRecord record) noexcept override;
   boost::asio::awaitable<void> run();
@@ -55,7 +68,10 @@ class AuditWriter final : public proxy::AuditSink {
  private:
   store::Store& store_;
   Logger& log_;
-  int retention_days_;
+  void write_sink(const std::vector<proxy::EgressRecord>& batch);
+  void enforce_size();
+
+  AuditOptions options_;
   mutable std::mutex mutex_;
   std::vector<proxy::EgressRecord> queue_;                                  // under mutex_
   std::map<std::pair<std::string, std::string>, std::uint64_t> substitutions_;  // under mutex_
@@ -64,6 +80,10 @@ class AuditWriter final : public proxy::AuditSink {
   std::uint64_t rows_lost_ = 0;
   std::uint64_t batches_ = 0;
   std::uint64_t rows_purged_ = 0;
+  std::uint64_t sink_lines_ = 0;
+  std::uint64_t sink_failures_ = 0;
+  bool sink_failing_ = false;  // warned about; said again when it works
+  bool trimming_ = false;      // over max_bytes: said once, until it is under again
 };
 
 // The store row for a record: credentials as a JSON array of {credential_id, secret_name, location}.

@@ -23,7 +23,7 @@ TEST_CASE("audit writer: 64 threads recording while it drains lose no row") {
   const std::string environment = f.ok_post("/v1/environments", {{"name", "env"}})["id"];
   const std::string session = f.ok_post("/v1/sessions", {{"agent", agent}, {"environment_id", environment}})["id"];
 
-  AuditWriter writer(f.store(), f.log, 30);
+  AuditWriter writer(f.store(), f.log, AuditOptions{});
   boost::asio::io_context io(1);
   boost::asio::co_spawn(io, writer.run(), boost::asio::detached);
   std::thread drainer([&io] { io.run(); });

@@ -96,7 +96,11 @@ void audit_metrics(Exposition& out, const AuditStats& audit) {
   counter(out, "airlock_audit_rows_lost_total", "Egress audit rows of batches the store failed to write.", audit.rows_lost);
   counter(out, "airlock_audit_batches_total", "Audit batches committed (rows_written / batches is the mean batch size).",
           audit.batches);
-  counter(out, "airlock_audit_rows_purged_total", "Egress audit rows deleted by the retention.", audit.rows_purged);
+  counter(out, "airlock_audit_rows_purged_total", "Egress audit rows deleted by the retention, by age or by size.",
+          audit.rows_purged);
+  counter(out, "airlock_audit_sink_lines_total", "Exchanges appended to the audit.jsonl sink.", audit.sink_lines);
+  counter(out, "airlock_audit_sink_failures_total", "Exchanges that could not be appended to the audit.jsonl sink.",
+          audit.sink_failures);
 }
 
 void control_metrics(Exposition& out, const MetricsSources& sources) {

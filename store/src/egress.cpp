@@ -117,32 +117,32 @@ Result<Page<EgressEntry>> Store::list_egress(std::string_view session_id, std::s
   return page;
 }
 
-Result<std::size_t> Store::purge_egress_before(std::string_view created_at) {
-  auto& db = impl_->db_;
-  WriteTransaction tx{*impl_};
+namespace {
+
+// One DELETE with one parameter, in a transaction of its own; how many rows it removed.
+template <class Parameter>
+Result<std::size_t> purge(StoreState& impl, std::string_view sql, const Parameter& parameter) {
+  auto& db = impl.db_;
+  WriteTransaction tx{impl};
   if (auto ec = tx.begin()) return ec;
   {
-    BOOST_OUTCOME_TRY(auto stmt, db.statement(kPurgeEgress));
+    BOOST_OUTCOME_TRY(auto stmt, db.statement(sql));
     StatementUse use{db, stmt};
-    if (auto ec = use.bind(1, created_at).run()) return ec;
+    if (auto ec = use.bind(1, parameter).run()) return ec;
   }
   const auto purged = static_cast<std::size_t>(db.changes());
   if (auto ec = tx.commit()) return ec;
   return purged;
 }
 
+}  // namespace
+
+Result<std::size_t> Store::purge_egress_before(std::string_view created_at) {
+  return purge(*impl_, kPurgeEgress, created_at);
+}
+
 Result<std::size_t> Store::purge_oldest_egress(std::size_t rows) {
-  auto& db = impl_->db_;
-  WriteTransaction tx{*impl_};
-  if (auto ec = tx.begin()) return ec;
-  {
-    BOOST_OUTCOME_TRY(auto stmt, db.statement(kPurgeOldestEgress));
-    StatementUse use{db, stmt};
-    if (auto ec = use.bind(1, static_cast<std::int64_t>(rows)).run()) return ec;
-  }
-  const auto purged = static_cast<std::size_t>(db.changes());
-  if (auto ec = tx.commit()) return ec;
-  return purged;
+  return purge(*impl_, kPurgeOldestEgress, static_cast<std::int64_t>(rows));
 }
 
 Result<std::int64_t> Store::used_bytes() {

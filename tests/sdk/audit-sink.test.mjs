@@ -3,29 +3,14 @@
 // egress rows while the database is over it (here 1 byte: every row goes, and the log says once that
 // nothing is left to delete).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { makeTempDir } from './lib/daemon.mjs';
 import { useOrigin } from './lib/origin.mjs';
 import { useDaemon } from './lib/harness.mjs';
+import { curl } from './lib/curl.mjs';
 import { waitUntil } from './lib/faults.mjs';
-
-function curl(sandboxEnv, args) {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...sandboxEnv };
-  return new Promise((resolve) => {
-    const child = spawn('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', ...args], { env });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', () => {
-      const cut = out.lastIndexOf('\n');
-      resolve({ status: Number(out.slice(cut + 1)), body: out.slice(0, cut), stderr: err });
-    });
-  });
-}
 
 const { certificates, origin } = await useOrigin();
 const dir = makeTempDir('airlock-audit-sink-');

@@ -4,7 +4,6 @@
 // records what it received: it must see the real secret where the client only ever held the placeholder,
 // and what the origin echoes back must reach the client with the secret redacted.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,22 +13,7 @@ import tls from 'node:tls';
 import { makeTempDir, start } from './lib/daemon.mjs';
 import { useOrigin } from './lib/origin.mjs';
 import { Anthropic, useDaemon } from './lib/harness.mjs';
-
-// curl with the session's sandbox environment and nothing else of ours.
-function curl(sandboxEnv, args) {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, ...sandboxEnv };
-  return new Promise((resolve) => {
-    const child = spawn('curl', ['-sS', '-o', '-', '-w', '\n%{http_code}', ...args], { env });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('close', (code) => {
-      const cut = out.lastIndexOf('\n');
-      resolve({ code, status: Number(out.slice(cut + 1)), body: out.slice(0, cut), stderr: err });
-    });
-  });
-}
+import { curl } from './lib/curl.mjs';
 
 const { certificates, origin } = await useOrigin();
 

@@ -26,6 +26,11 @@ constexpr std::string_view kListEgress =
     "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
     "credentials_doc, id, seq, original_destination FROM egress WHERE session_id = :session_id AND (:after IS NULL OR seq > :after) "
     "ORDER BY seq LIMIT :limit";
+// Walks the primary key backwards over the newest :window rows, whatever their session.
+constexpr std::string_view kRecentRefusals =
+    "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
+    "credentials_doc, id, seq, original_destination FROM (SELECT * FROM egress ORDER BY seq DESC LIMIT :window) "
+    "WHERE decision <> 'allowed' ORDER BY seq DESC LIMIT :limit";
 constexpr std::string_view kPurgeEgress = "DELETE FROM egress WHERE created_at < ?";
 // The oldest rows by seq: the primary key's order, so the delete walks the front of the table only.
 constexpr std::string_view kPurgeOldestEgress =
@@ -115,6 +120,20 @@ Result<Page<EgressEntry>> Store::list_egress(std::string_view session_id, std::s
     page.items.push_back(read_entry(use));
   }
   return page;
+}
+
+Result<std::vector<EgressEntry>> Store::list_recent_refusals(std::size_t limit, std::size_t window) {
+  auto& db = impl_->db_;
+  BOOST_OUTCOME_TRY(auto stmt, db.statement(kRecentRefusals));
+  StatementUse use{db, stmt};
+  use.bind(":window", static_cast<std::int64_t>(window)).bind(":limit", static_cast<std::int64_t>(limit));
+  std::vector<EgressEntry> entries;
+  for (;;) {
+    BOOST_OUTCOME_TRY(auto row, use.step());
+    if (!row) break;
+    entries.push_back(read_entry(use));
+  }
+  return entries;
 }
 
 namespace {

@@ -203,4 +203,40 @@ TEST_CASE("purge_oldest_egress deletes the oldest rows by seq, and used_bytes co
   CHECK(f.store->purge_oldest_egress(100).value() == 0);
 }
 
+TEST_CASE("list_recent_refusals: denied and error rows of every session, newest first, within the newest rows") {
+  StoreFixture f;
+  const auto first = new_session(f);
+  const auto second = new_session(f);
+  auto refused = [](EgressRow row, std::string decision, std::string reason) {
+    row.decision = std::move(decision);
+    row.reason = std::move(reason);
+    row.status = 403;
+    return row;
+  };
+  REQUIRE(f.store
+              ->record_egress({refused(row_for(first, "2026-12-06T10:00:00.000000Z", "/old"), "denied", "host_not_allowed"),
+                               row_for(first, "2026-12-06T10:00:01.000000Z", "/ok1"),
+                               refused(row_for(second, "2026-12-06T10:00:02.000000Z", "/err"), "error", "upstream_closed"),
+                               row_for(second, "2026-12-06T10:00:03.000000Z", "/ok2"),
+                               refused(row_for(first, "2026-12-06T10:00:04.000000Z", "/new"), "denied", "rate_limited")})
+              .has_value());
+
+  auto all = f.store->list_recent_refusals(10, 1000);
+  REQUIRE(all.has_value());
+  REQUIRE(all.value().size() == 3);
+  CHECK(all.value()[0].path == "/new");
+  CHECK(all.value()[0].session_id == first);
+  CHECK(all.value()[0].reason == "rate_limited");
+  CHECK(all.value()[1].path == "/err");
+  CHECK(all.value()[1].session_id == second);
+  CHECK(all.value()[1].decision == "error");
+  CHECK(all.value()[2].path == "/old");
+
+  CHECK(f.store->list_recent_refusals(1, 1000).value().size() == 1);   // the limit
+  auto window = f.store->list_recent_refusals(10, 3);                   // /err, /ok2, /new only
+  REQUIRE(window.has_value());
+  REQUIRE(window.value().size() == 2);
+  CHECK(window.value()[1].path == "/err");
+}
+
 }  // namespace airlock::store

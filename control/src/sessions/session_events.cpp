@@ -153,6 +153,23 @@ Reply list_egress(store::Store& store, ApiRequest& request) {
   return Reply{200, page_json(take(std::move(entries), "session", id), egress_json), {}};
 }
 
+// Airlock's extension for the console's overview: the newest refusals of every session, among the newest
+// kRefusalWindow exchanges, so the cost is bounded however large the audit grows.
+constexpr std::size_t kRefusalWindow = 100'000;
+
+Reply list_recent_refusals(store::Store& store, ApiRequest& request) {
+  store::ListQuery page = list_query(request, ListLimits{.default_limit = 20, .max_limit = 100});
+  auto entries = store.list_recent_refusals(page.limit, kRefusalWindow);
+  if (!entries) throw std::system_error(entries.error());
+  json data = json::array();
+  for (const store::EgressEntry& entry : entries.value()) {
+    json item = egress_json(entry);
+    item["session_id"] = entry.session_id;
+    data.push_back(std::move(item));
+  }
+  return Reply{200, {{"data", std::move(data)}, {"window", kRefusalWindow}}, {}};
+}
+
 }  // namespace
 
 json validate_event(const json& event, std::string_view path, std::span<const std::string_view> allowed) {
@@ -245,6 +262,7 @@ void add_session_event_routes(Router& router, store::Store& store) {
 
 void add_egress_routes(Router& router, store::Store& store) {
   router.add("GET", "/v1/sessions/{session_id}/egress", [&store](ApiRequest& r) { return list_egress(store, r); });
+  router.add("GET", "/v1/airlock/refusals", [&store](ApiRequest& r) { return list_recent_refusals(store, r); });
 }
 
 }  // namespace airlock::control

@@ -486,6 +486,9 @@ class Store {
   Result<Page<EgressEntry>> list_egress(std::string_view session_id, std::size_t limit,
                                         std::optional<std::int64_t> after_seq);
   Result<std::size_t> purge_egress_before(std::string_view created_at);
+  // The newest refusals and failures (decision denied or error) of every session, newest first, at most
+  // `limit`, looked for among the newest `window` rows only: the cost is bounded however large the audit.
+  Result<std::vector<EgressEntry>> list_recent_refusals(std::size_t limit, std::size_t window);
   // Retention by size: purge_oldest_egress deletes the `rows` oldest rows (by seq) in one transaction and
   // returns how many; used_bytes is what the database's pages hold, (page_count - freelist_count) ×
   // page_size. Deleted rows free pages that SQLite reuses; the file does not shrink.

@@ -26,6 +26,8 @@ function cli(args, { env = {}, input = '', cwd = workDir, keepKey = true } = {})
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A command refused before it reads stdin exits first: the write then fails with EPIPE, which is fine.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }

@@ -34,7 +34,11 @@ run: build
 	./$(BUILD_DIR)/airlock serve $(ARGS)
 
 node-deps:
-	@for dir in tests/sdk tests/clients; do [ -d $$dir/node_modules ] || (cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; done
+	@for dir in tests/sdk tests/clients; do \
+	  if [ ! -f $$dir/node_modules/.package-lock.json ] || [ $$dir/package-lock.json -nt $$dir/node_modules/.package-lock.json ]; then \
+	    (cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	  fi; \
+	done
 
 test: build node-deps
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)

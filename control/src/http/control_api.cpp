@@ -4,18 +4,26 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <exception>
 #include <utility>
 
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include "console/console_assets.hpp"
 #include "sessions/event_stream.hpp"
 #include "http/printable.hpp"
 #include "api/resources.hpp"
 
 namespace airlock::control {
 namespace {
+
+// Whether a handler set its own type (our code always spells it so).
+bool has_content_type(const std::vector<http1::Header>& headers) {
+  return std::any_of(headers.begin(), headers.end(),
+                     [](const http1::Header& header) { return header.name == "Content-Type"; });
+}
 
 constexpr std::string_view kIdempotencyKeyHeader = "Idempotency-Key";
 constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -180,7 +188,7 @@ HttpReply ControlApi::handle(const http1::RequestHead& head, std::string body, b
   if (reply.stream) {
     reply.headers.push_back({"Content-Type", "text/event-stream"});
     reply.headers.push_back({"Cache-Control", "no-cache"});
-  } else if (reply.route != "/metrics" || reply.status != 200) {  // a scrape's reply has its own text type
+  } else if (!has_content_type(reply.headers)) {  // a scrape's text and the console's files have their own
     reply.headers.push_back({"Content-Type", "application/json"});
   }
   return reply;
@@ -221,6 +229,7 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
                           "to the API listener",
                           request.method, request.path));
   }
+  if (request.path == "/console" || request.path.starts_with("/console/")) return console_file(request);
   if (token_routes_ && !metrics_listener_) {
     if (std::optional<Reply> reply = token_routes_(request)) {
       return json_reply(reply->status, reply->body, std::move(reply->headers));
@@ -272,6 +281,39 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
     return json_reply(reply.status, reply.body, std::move(reply.headers));
   }
   return run_mutation(route, request);
+}
+
+HttpReply ControlApi::console_file(const ApiRequest& request) {
+  route_ = "/console/";
+  if (request.method != "GET" && request.method != "HEAD") {
+    ApiError error(405, "invalid_request_error", "method not allowed on the console's files; allowed: GET");
+    error.headers.push_back({"Allow", "GET"});
+    throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
+  }
+  HttpReply reply;
+  if (request.path == "/console") {  // relative links in the page need the slash
+    reply.status = 308;
+    reply.headers.push_back({"Location", "/console/"});
+    reply.headers.push_back({"Content-Type", "text/plain; charset=utf-8"});
+    reply.body = "the console is at /console/\n";
+    return reply;
+  }
+  const ConsoleAsset* asset = find_console_asset(std::string_view(request.path).substr(std::strlen("/console/")));
+  if (asset == nullptr) not_found(fmt::format("the console has no file {}; open /console/", request.path));
+  reply.body = std::string(asset->body);
+  reply.headers = {
+      {"Content-Type", std::string(asset->content_type)},
+      {"Cache-Control", "no-cache"},
+      // The page runs only its own script and talks only to this API; nothing may frame it or learn
+      // where it was, and no response is taken for another type than it says.
+      {"Content-Security-Policy",
+       "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"X-Frame-Options", "DENY"},
+  };
+  return reply;
 }
 
 HttpReply ControlApi::run_mutation(const Router::Route& route, ApiRequest& request) {

@@ -40,7 +40,7 @@ struct HttpReply {
   std::vector<http1::Header> headers;
   std::string body;
   std::optional<EventStreamStart> stream;  // set: a 200 event stream, `body` unused
-  // The route template that answered ("/v1/sessions/{session_id}"), "/healthz", "/metrics", or "other"
+  // The route template that answered ("/v1/sessions/{session_id}"), "/healthz", "/metrics", "/console/", or "other"
   // (no route: unauthenticated, unknown path, wrong method): a bounded label for the metrics.
   std::string route = "other";
 };
@@ -88,6 +88,9 @@ class ControlApi {
   HttpReply answer(std::string_view target, ApiRequest& request);
   HttpReply dispatch(ApiRequest& request);
   HttpReply run_mutation(const Router::Route& route, ApiRequest& request);
+  // GET /console/... : the web console's files (console/console_assets.hpp), no API key needed: they hold
+  // no data, and the page asks for the key before it calls the API.
+  HttpReply console_file(const ApiRequest& request);
   // 507 (disk full), 503 (read-only database) or 500 for an error that escaped the handlers.
   HttpReply storage_error_reply(const std::system_error& e, const std::string& request_id);
 

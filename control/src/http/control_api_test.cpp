@@ -141,6 +141,40 @@ TEST_CASE("healthz: 503 until ready then 200 and no API key needed") {
   CHECK(f.request("GET", "/healthz", {}, {}, false).status == 503);
 }
 
+TEST_CASE("console: its files without an API key, each with its type and the page's security headers") {
+  ApiFixture f;
+  Response index = f.request("GET", "/console/", {}, {}, /*authenticate=*/false);
+  CHECK(index.status == 200);
+  CHECK(index.body.starts_with("<!doctype html>"));
+  CHECK(index.header("Content-Type") == "text/html; charset=utf-8");
+  CHECK(index.header_count("Content-Type") == 1);
+  CHECK(index.header("Content-Security-Policy").starts_with("default-src 'none'; script-src 'self';"));
+  CHECK(index.header("X-Content-Type-Options") == "nosniff");
+  CHECK(index.header("X-Frame-Options") == "DENY");
+  CHECK(index.header("Cache-Control") == "no-cache");
+  CHECK(f.request("GET", "/console/index.html", {}, {}, false).body == index.body);
+
+  Response script = f.request("GET", "/console/console.js", {}, {}, false);
+  CHECK(script.status == 200);
+  CHECK(script.header("Content-Type") == "text/javascript; charset=utf-8");
+  CHECK(f.request("GET", "/console/console.css", {}, {}, false).header("Content-Type") == "text/css; charset=utf-8");
+  CHECK(f.request("HEAD", "/console/icon.svg", {}, {}, false).header("Content-Type") == "image/svg+xml");
+
+  Response bare = f.request("GET", "/console", {}, {}, false);
+  CHECK(bare.status == 308);
+  CHECK(bare.header("Location") == "/console/");
+
+  CHECK(refusal(f.request("GET", "/console/../api", {}, {}, false)) ==
+        "404 not_found_error: the console has no file /console/../api; open /console/");
+  CHECK(refusal(f.request("GET", "/console/sub/index.html", {}, {}, false)) ==
+        "404 not_found_error: the console has no file /console/sub/index.html; open /console/");
+  Response post = f.request("POST", "/console/", {}, {}, false);
+  CHECK(refusal(post) == "405 invalid_request_error: method not allowed on the console's files; allowed: GET");
+  CHECK(post.header("Allow") == "GET");
+  // A prefix is not the console.
+  CHECK(f.request("GET", "/consoles", {}, {}, false).status == 401);
+}
+
 TEST_CASE("auth: missing and invalid API keys are 401") {
   ApiFixture f;
   const std::string missing = "401 authentication_error: missing API key: send Authorization: Bearer <key> or x-api-key: <key>";

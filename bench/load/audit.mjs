@@ -14,9 +14,11 @@
 // 2. Seeding: the daemon stops; the sqlite3 CLI inserts R (10,000,000) egress rows shaped like the ones the
 //    proxy wrote (its method, host, status, bytes, credentials; the path and the time vary), 70% in the
 //    first session and the rest over the others, created_at spread evenly over the last D (31) days, so
-//    the rows older than audit.retention_days (30) are due for the purge at the next start.
+//    the rows older than audit.retention_days (30), a day's worth, are due for the purge at the next start
+//    (--seed-days 29: none are).
 // 3. Restart on that database: time to ready, and to the first API answer (the retention purge runs first
-//    on the control thread); L (30) s at full rate again as in 1 while that purge runs; then
+//    on the control thread); L (30) s at full rate again as in 1, whose connections send while that purge
+//    runs (the first sample, the start of the figures' window, waits for it); then
 //    GET /v1/sessions/{id}/egress, M (50) requests each, one at a time, each on a fresh connection: the
 //    first page (default limit, and limit=1000), a page in the middle and a page near the end of the big
 //    session (cursors of the form next_page carries), and the first page of a small session.
@@ -180,7 +182,7 @@ async function drive(context, seconds, log) {
       const back = samples.find((x) => x.t >= s.t - 10_000);
       const rate = (key) => Math.round((s[key] - back[key]) / ((s.t - back.t) / 1000));
       log(`  t=${String(Math.round((s.t - loadStart) / 1000)).padStart(3)} s  ${String(rate('requests')).padStart(5)} req/s  ` +
-          `${String(rate('written')).padStart(5)} rows/s  queue ${s.queue}  dropped ${s.dropped - samples[0].dropped}`);
+          `${String(rate('written')).padStart(5)} rows/s  queue ${s.queue}  dropped ${s.dropped} (daemon life)`);
       nextReport += 10_000;
     }
   }
@@ -383,6 +385,8 @@ async function run(options, tmp, cleanups, { start, randomApiKey, makeOriginCert
     const readyAt = performance.now();
     report.readySeconds = (readyAt - bootStart) / 1000;
     context.daemon = daemon;
+    // The purge runs on the control thread as it starts: the first answer waits for it, and so does the first
+    // sample of the load, whose connections open and send meanwhile (the proxy has threads of its own).
     const firstAnswer = scrape(daemon).then((s) => ({ ...s, afterReady: (performance.now() - readyAt) / 1000 }));
     if (options.loadedSeconds > 0) {
       log(`full rate on the seeded database for ${options.loadedSeconds} s (the retention purge runs at start)`);

@@ -3,6 +3,7 @@
 #   make test   every test: unit, end-to-end, SDK conformance, real clients
 #   make bench  the proxy and cron benchmarks (figures only; see bench/README.md)
 #   make load   load test: 1,000 intercepted keep-alive connections for 60 s, with checks (see bench/README.md)
+#   make bench-audit  the egress audit at full rate, then with 10 M rows stored (ARGS="--seconds 60"; see bench/README.md)
 #   make test-asan  every test again, built with AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/)
 #   make test-tsan  every test again, built with ThreadSanitizer (build-tsan/)
 #   make fuzz   the libFuzzer targets of tests/fuzz, FUZZ_SECONDS (60) each, built with clang (build-fuzz/)
@@ -14,7 +15,7 @@ JOBS ?= $(shell nproc)
 ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all setup configure build run test bench load clean node-deps test-asan test-tsan fuzz lint
+.PHONY: all setup configure build run test bench bench-audit load clean node-deps test-asan test-tsan fuzz lint
 
 all: build
 
@@ -78,6 +79,9 @@ bench: build
 
 load: build
 	bench/load/run.sh
+
+bench-audit: build
+	bench/load/audit.sh $(ARGS)
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz build-lint

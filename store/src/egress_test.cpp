@@ -2,6 +2,7 @@
 // refused, per-session pages oldest first, and purging by age.
 #include <doctest/doctest.h>
 
+#include "store_impl.hpp"
 #include "test_support.hpp"
 
 namespace airlock::store {
@@ -128,6 +129,34 @@ TEST_CASE("list_egress pages by seq, per session, an unknown session is not_foun
   CHECK(seen == std::vector<std::string>{"/0", "/1", "/2", "/3", "/4"});
   CHECK(sizes == std::vector<std::size_t>{2, 2, 1});
   CHECK(f.store->list_egress("sesn_01nope", 10, std::nullopt).error() == make_error_code(Errc::not_found));
+}
+
+TEST_CASE("a page after a cursor is searched from the cursor in egress_by_session, not from the session's first row") {
+  StoreFixture f;
+  Database db{f.db_path};
+  auto plan = db.statement("EXPLAIN QUERY PLAN " + std::string(kListEgressSql));
+  REQUIRE(plan.has_value());
+  StatementUse use{db, plan.value()};
+  std::string details;
+  for (;;) {
+    auto row = use.step();
+    REQUIRE(row.has_value());
+    if (!row.value()) break;
+    details += use.text(3) + "\n";
+  }
+  CHECK(details.find("egress_by_session (session_id=? AND seq>?)") != std::string::npos);
+  CHECK(details.find("TEMP B-TREE") == std::string::npos);  // the index gives the order
+
+  // Past the last row: an empty page; from 0: the first page.
+  const auto id = new_session(f);
+  std::vector<EgressRow> rows;
+  for (int i = 0; i < 3; ++i) rows.push_back(row_for(id, "2026-11-27T02:21:22.000000Z", "/" + std::to_string(i)));
+  REQUIRE(f.store->record_egress(rows).has_value());
+  const auto all = f.store->list_egress(id, 10, std::nullopt).value();
+  REQUIRE(all.items.size() == 3);
+  CHECK(f.store->list_egress(id, 10, all.items.back().seq).value().items.empty());
+  CHECK(paths_of(f.store->list_egress(id, 2, 0).value()) == std::vector<std::string>{"/0", "/1"});
+  CHECK(paths_of(f.store->list_egress(id, 10, all.items.front().seq).value()) == std::vector<std::string>{"/1", "/2"});
 }
 
 TEST_CASE("a batch skips rows of sessions that are gone, a bad decision refuses the whole batch") {

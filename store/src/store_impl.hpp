@@ -123,4 +123,7 @@ Result<Page<T>> read_page(StatementUse& use, const ListQuery& query, ReadRow rea
   return page;
 }
 
+// The statement of list_egress (egress.cpp), named here so its test can ask SQLite for its plan.
+extern const std::string_view kListEgressSql;
+
 }  // namespace airlock::store

@@ -41,7 +41,9 @@ constexpr std::string_view kRecentRefusals =
     "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
     "credentials_doc, id, seq, original_destination FROM (SELECT * FROM egress ORDER BY seq DESC LIMIT :window) "
     "WHERE decision <> 'allowed' ORDER BY seq DESC LIMIT :limit";
-constexpr std::string_view kPurgeEgress = "DELETE FROM egress WHERE created_at < ?";
+// A range of egress_age, so a batch costs the rows it deletes whatever the table holds.
+constexpr std::string_view kPurgeEgress =
+    "DELETE FROM egress WHERE seq IN (SELECT seq FROM egress WHERE created_at < ?1 LIMIT ?2)";
 // The oldest rows by seq: the primary key's order, so the delete walks the front of the table only.
 constexpr std::string_view kPurgeOldestEgress =
     "DELETE FROM egress WHERE seq IN (SELECT seq FROM egress ORDER BY seq LIMIT ?)";
@@ -144,16 +146,17 @@ Result<std::vector<EgressEntry>> Store::list_recent_refusals(std::size_t limit, 
 
 namespace {
 
-// One DELETE with one parameter, in a transaction of its own; how many rows it removed.
-template <class Parameter>
-Result<std::size_t> purge(StoreState& impl, std::string_view sql, const Parameter& parameter) {
+// One DELETE with its parameters, in a transaction of its own; how many rows it removed.
+template <class... Parameters>
+Result<std::size_t> purge(StoreState& impl, std::string_view sql, const Parameters&... parameters) {
   auto& db = impl.db_;
   WriteTransaction tx{impl};
   if (auto ec = tx.begin()) return ec;
   {
     BOOST_OUTCOME_TRY(auto stmt, db.statement(sql));
     StatementUse use{db, stmt};
-    if (auto ec = use.bind(1, parameter).run()) return ec;
+    use.bind_all(parameters...);
+    if (auto ec = use.run()) return ec;
   }
   const auto purged = static_cast<std::size_t>(db.changes());
   if (auto ec = tx.commit()) return ec;
@@ -162,8 +165,8 @@ Result<std::size_t> purge(StoreState& impl, std::string_view sql, const Paramete
 
 }  // namespace
 
-Result<std::size_t> Store::purge_egress_before(std::string_view created_at) {
-  return purge(*impl_, kPurgeEgress, created_at);
+Result<std::size_t> Store::purge_egress_before(std::string_view created_at, std::size_t max_rows) {
+  return purge(*impl_, kPurgeEgress, created_at, static_cast<std::int64_t>(max_rows));
 }
 
 Result<std::size_t> Store::purge_oldest_egress(std::size_t rows) {

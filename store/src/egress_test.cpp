@@ -189,6 +189,20 @@ TEST_CASE("a batch joins the caller's transaction and rolls back with it") {
   CHECK(testing::query_int(f.db_path, "SELECT count(*) FROM egress") == 0);
 }
 
+TEST_CASE("purge_egress_before deletes at most max_rows a call, older rows only") {
+  StoreFixture f;
+  const auto id = new_session(f);
+  std::vector<EgressRow> rows;
+  for (int i = 0; i < 7; ++i) rows.push_back(row_for(id, "2026-10-01T00:00:00.000000Z", "/old" + std::to_string(i)));
+  rows.push_back(row_for(id, "2026-11-27T02:21:22.000000Z", "/new"));
+  REQUIRE(f.store->record_egress(rows).has_value());
+  CHECK(f.store->purge_egress_before("2026-11-01T00:00:00.000000Z", 3).value() == 3);
+  CHECK(f.store->purge_egress_before("2026-11-01T00:00:00.000000Z", 3).value() == 3);
+  CHECK(f.store->purge_egress_before("2026-11-01T00:00:00.000000Z", 3).value() == 1);
+  CHECK(f.store->purge_egress_before("2026-11-01T00:00:00.000000Z", 3).value() == 0);
+  CHECK(paths_of(f.store->list_egress(id, 10, std::nullopt).value()) == std::vector<std::string>{"/new"});
+}
+
 TEST_CASE("purge_egress_before deletes older rows only, and counts them") {
   StoreFixture f;
   const auto id = new_session(f);
@@ -197,15 +211,15 @@ TEST_CASE("purge_egress_before deletes older rows only, and counts them") {
                                   row_for(id, "2026-10-27T02:21:22.123456Z", "/edge"),
                                   row_for(id, "2026-11-27T02:21:22.000000Z", "/new")})
               .has_value());
-  auto purged = f.store->purge_egress_before("2026-10-27T02:21:22.123456Z");
+  auto purged = f.store->purge_egress_before("2026-10-27T02:21:22.123456Z", 100);
   REQUIRE(purged.has_value());
   CHECK(purged.value() == 2);
   CHECK(paths_of(f.store->list_egress(id, 10, std::nullopt).value()) == std::vector<std::string>{"/edge", "/new"});
-  CHECK(f.store->purge_egress_before("2026-01-01T00:00:00.000000Z").value() == 0);
+  CHECK(f.store->purge_egress_before("2026-01-01T00:00:00.000000Z", 100).value() == 0);
 
   // Sequence numbers are never reused, even once every row is gone: a cursor held by a client stays valid.
   const auto last_seq = f.store->list_egress(id, 10, std::nullopt).value().items.back().seq;
-  CHECK(f.store->purge_egress_before("2027-01-01T00:00:00.000000Z").value() == 2);
+  CHECK(f.store->purge_egress_before("2027-01-01T00:00:00.000000Z", 100).value() == 2);
   REQUIRE(f.store->record_egress({row_for(id, "2027-01-02T00:00:00.000000Z", "/later")}).has_value());
   auto after = f.store->list_egress(id, 10, last_seq);
   REQUIRE(after.has_value());

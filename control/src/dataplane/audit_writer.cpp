@@ -159,6 +159,18 @@ void AuditWriter::write_sink(const std::vector<proxy::EgressRecord>& batch) {
   sink_lines_ += batch.size();
 }
 
+void AuditWriter::enforce_age() {
+  if (!age_cutoff_) return;
+  auto purged = store_.purge_egress_before(*age_cutoff_, kPurgeRowsPerTurn);
+  if (!purged) {
+    log_.warn("egress audit retention: {}", purged.error().message());
+    age_cutoff_.reset();  // tried again at the next daily check
+    return;
+  }
+  rows_purged_ += purged.value();
+  if (purged.value() < kPurgeRowsPerTurn) age_cutoff_.reset();  // none older is left
+}
+
 void AuditWriter::enforce_size() {
   if (options_.max_bytes <= 0) return;
   auto used = store_.used_bytes();
@@ -167,7 +179,7 @@ void AuditWriter::enforce_size() {
     trimming_ = false;
     return;
   }
-  auto purged = store_.purge_oldest_egress(kSizePurgeRows);
+  auto purged = store_.purge_oldest_egress(kPurgeRowsPerTurn);
   if (!purged) {
     log_.warn("egress audit retention by size: {}", purged.error().message());
     return;
@@ -212,14 +224,10 @@ boost::asio::awaitable<void> AuditWriter::run() {
       reported_drops = drops;
     }
     if (std::chrono::steady_clock::now() >= next_retention) {
-      auto cutoff = std::chrono::system_clock::now() - std::chrono::days(options_.retention_days);
-      if (auto purged = store_.purge_egress_before(store::format_time(cutoff)); !purged) {
-        log_.warn("egress audit retention: {}", purged.error().message());
-      } else {
-        rows_purged_ += purged.value();
-      }
+      age_cutoff_ = store::format_time(std::chrono::system_clock::now() - std::chrono::days(options_.retention_days));
       next_retention += kRetentionCheckEvery;
     }
+    enforce_age();
     enforce_size();
     timer.expires_after(kFlushInterval);
     auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));

@@ -4,8 +4,10 @@
 // record() runs on proxy threads: it takes a mutex for a push and never waits on I/O; when the queue holds
 // kCapacity records, further ones are counted as dropped instead of stalling traffic. run() drains the
 // queue every kFlushInterval on the control thread in one transaction per batch, so a crash loses at most
-// about that much audit; it also deletes rows older than the retention once a day, and while the
-// database holds more than max_bytes, the kSizePurgeRows oldest rows each turn. flush() writes what is
+// about that much audit. Retention deletes at most kPurgeRowsPerTurn rows a turn, so a backlog never
+// stalls the writer (a day of rows at full rate in one DELETE held the thread for seconds and dropped
+// records): once a day the rows older than the retention, turn after turn until they are gone, and while
+// the database holds more than max_bytes, the oldest rows. flush() writes what is
 // queued (shutdown). With a JSON-lines sink, each batch is also appended there, one object per exchange
 // (the file is opened for each batch, so a log rotator may move it away).
 #pragma once
@@ -54,7 +56,7 @@ class AuditWriter final : public proxy::AuditSink {
   static constexpr std::size_t kCapacity = 16384;
   static constexpr std::chrono::milliseconds kFlushInterval{250};
   static constexpr std::size_t kMaxSecretNames = 512;
-  static constexpr std::size_t kSizePurgeRows = 5000;  // per turn: about 20,000 rows a second at most
+  static constexpr std::size_t kPurgeRowsPerTurn = 5000;  // about 20,000 rows a second at most, each way
 
   AuditWriter(store::Store& store, Logger& log, AuditOptions options);
 
@@ -69,6 +71,7 @@ class AuditWriter final : public proxy::AuditSink {
   store::Store& store_;
   Logger& log_;
   void write_sink(const std::vector<proxy::EgressRecord>& batch);
+  void enforce_age();
   void enforce_size();
 
   AuditOptions options_;
@@ -84,6 +87,7 @@ class AuditWriter final : public proxy::AuditSink {
   std::uint64_t sink_failures_ = 0;
   bool sink_failing_ = false;  // warned about; said again when it works
   bool trimming_ = false;      // over max_bytes: said once, until it is under again
+  std::optional<std::string> age_cutoff_;  // set once a day: rows created before it are being deleted
 };
 
 // The store row for a record: credentials as a JSON array of {credential_id, secret_name, location}.

@@ -69,5 +69,44 @@ TEST_CASE("audit writer: 64 threads recording while it drains lose no row") {
   CHECK(paths.count("/t63/r149") == 1);
 }
 
+TEST_CASE("audit writer: retention by age deletes a backlog in turns of kPurgeRowsPerTurn, never all at once") {
+  ApiFixture f;
+  const std::string agent = f.ok_post("/v1/agents", {{"name", "bot"}, {"model", "claude-opus-5-5"}})["id"];
+  const std::string environment = f.ok_post("/v1/environments", {{"name", "env"}})["id"];
+  const std::string session = f.ok_post("/v1/sessions", {{"agent", agent}, {"environment_id", environment}})["id"];
+  const auto now = std::chrono::system_clock::now();
+  auto row = [&](std::chrono::system_clock::time_point at, std::string path) {
+    store::EgressRow out;
+    out.session_id = session;
+    out.created_at = store::format_time(at);
+    out.method = "GET";
+    out.host = "api.example.com";
+    out.port = 443;
+    out.path = std::move(path);
+    out.status = 200;
+    out.decision = "allowed";
+    return out;
+  };
+  constexpr std::size_t kOld = 2 * AuditWriter::kPurgeRowsPerTurn + 2000;
+  std::vector<store::EgressRow> rows;
+  for (std::size_t i = 0; i < kOld; ++i) rows.push_back(row(now - std::chrono::days(40), fmt::format("/old{}", i)));
+  rows.push_back(row(now - std::chrono::days(29), "/kept"));
+  REQUIRE(f.store().record_egress(rows));
+
+  AuditOptions options;
+  options.retention_days = 30;
+  AuditWriter writer(f.store(), f.log, options);
+  boost::asio::io_context io(1);
+  boost::asio::co_spawn(io, writer.run(), boost::asio::detached);
+  io.run_for(std::chrono::milliseconds(100));  // the first turn only: the next is kFlushInterval later
+  CHECK(writer.stats().rows_purged == AuditWriter::kPurgeRowsPerTurn);
+  io.run_for(AuditWriter::kFlushInterval * 4);
+  CHECK(writer.stats().rows_purged == kOld);
+  auto page = f.store().list_egress(session, 10, std::nullopt);
+  REQUIRE(page);
+  REQUIRE(page.value().items.size() == 1);
+  CHECK(page.value().items[0].path == "/kept");
+}
+
 }  // namespace
 }  // namespace airlock::control

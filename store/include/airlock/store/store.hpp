@@ -480,12 +480,13 @@ class Store {
   // no longer exists are skipped (the audit writer may trail a delete); a row with another decision than
   // allowed, denied or error fails the batch with std::errc::invalid_argument before anything is written.
   // list_egress pages a session's rows oldest first (Page::next.id = the last seq as text; Errc::not_found
-  // for an unknown session); purge_egress_before deletes rows created before the instant (format_time
-  // text) and returns how many.
+  // for an unknown session); purge_egress_before deletes at most `max_rows` of the rows created before the
+  // instant (format_time text), in one transaction, and returns how many: a caller purges a backlog in
+  // turns short enough not to stall the audit writer.
   Result<void> record_egress(const std::vector<EgressRow>& rows);
   Result<Page<EgressEntry>> list_egress(std::string_view session_id, std::size_t limit,
                                         std::optional<std::int64_t> after_seq);
-  Result<std::size_t> purge_egress_before(std::string_view created_at);
+  Result<std::size_t> purge_egress_before(std::string_view created_at, std::size_t max_rows);
   // The newest refusals and failures (decision denied or error) of every session, newest first, at most
   // `limit`, looked for among the newest `window` rows only: the cost is bounded however large the audit.
   Result<std::vector<EgressEntry>> list_recent_refusals(std::size_t limit, std::size_t window);

@@ -419,6 +419,18 @@ TEST_CASE("append_events: in order, with ids, processed_at and increasing seq") 
   CHECK(f.store->append_events(id, events_of({{"system.message", "{}"}})).has_value());  // control decides
 }
 
+TEST_CASE("event_seq: the seq of the session's own event, nullopt for any other id") {
+  StoreFixture f;
+  const auto id = create(f, new_session());
+  const auto other = create(f, new_session());
+  auto mine = f.store->append_events(id, events_of({{"user.message", "{}"}, {"user.message", "{}"}})).value();
+  auto theirs = f.store->append_events(other, events_of({{"user.message", "{}"}})).value();
+  CHECK(f.store->event_seq(id, mine[1].id).value() == mine[1].seq);
+  CHECK(f.store->event_seq(id, theirs[0].id).value() == std::nullopt);
+  CHECK(f.store->event_seq(id, "sevt_nope").value() == std::nullopt);
+  CHECK(f.store->event_seq("sesn_01nope", mine[0].id).error() == make_error_code(Errc::not_found));
+}
+
 TEST_CASE("list_events: oldest first, pages by seq, descending, type and processed_at filters") {
   StoreFixture f;
   const auto id = create(f, new_session());

@@ -124,11 +124,11 @@ test('an archived session can be streamed; an unknown session is a NotFoundError
 
 // GET `path` on the daemon; resolves with the response once its head and at least `bytes` body bytes (or
 // the end) arrived, then drops the connection.
-function rawStream(path, bytes) {
+function rawStream(path, bytes, headers = {}) {
   return new Promise((resolve, reject) => {
     const url = new URL(path, ctx.daemon.baseURL);
     const request = http.get(url, {
-      headers: { authorization: `Bearer ${ctx.apiKey}`, accept: 'application/json' },
+      headers: { authorization: `Bearer ${ctx.apiKey}`, accept: 'application/json', ...headers },
     }, (response) => {
       let body = '';
       const done = () => {
@@ -170,6 +170,30 @@ test('raw HTTP: text/event-stream, no Content-Length, and the first bytes are a 
   assert.equal(missing.status, 404);
   assert.match(missing.headers['content-type'], /^application\/json/);
   assert.equal(JSON.parse(missing.body).error.type, 'not_found_error');
+});
+
+test('Last-Event-ID: a reconnecting client gets every event after the last one it saw, each frame with its id', async () => {
+  const session = await newSession();
+  const sent = (await ctx.client.beta.sessions.events.send(session.id, {
+    events: [userMessage('one'), userMessage('two'), userMessage('three')],
+  })).data;
+  const frame = (event) => `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  const expected = kPing + frame(sent[1]) + frame(sent[2]);
+  const res = await rawStream(`/v1/sessions/${session.id}/events/stream`, expected.length, { 'last-event-id': sent[0].id });
+  assert.equal(res.status, 200);
+  assert.equal(res.body, expected);
+  const fromLast = await rawStream(`/v1/sessions/${session.id}/events/stream`, kPing.length, { 'last-event-id': sent[2].id });
+  assert.equal(fromLast.body, kPing);
+
+  // An id the session does not have (another session's, or none at all) is refused, not guessed at.
+  const other = await newSession();
+  const [foreign] = (await ctx.client.beta.sessions.events.send(other.id, { events: [userMessage('elsewhere')] })).data;
+  for (const id of [foreign.id, 'sevt_nope']) {
+    const refused = await rawStream(`/v1/sessions/${session.id}/events/stream`, 1, { 'last-event-id': id });
+    assert.equal(refused.status, 400);
+    assert.equal(JSON.parse(refused.body).error.message,
+      `Last-Event-ID: "${id}" is not an event of session ${session.id}; reconnect without it to follow new events only`);
+  }
 });
 
 test('SIGTERM with a stream open: the stream ends and the daemon exits 0 at once', async () => {

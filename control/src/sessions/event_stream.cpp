@@ -9,6 +9,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
 #include "http/deadline.hpp"
+#include "http/printable.hpp"
 #include "api/resources.hpp"
 #include "sessions/session_factory.hpp"
 
@@ -23,6 +24,16 @@ constexpr std::size_t kFlushBytes = 64 * 1024;     // frames gathered into one w
 
 EventStreamStart open_stream(store::Store& store, ApiRequest& request) {
   const std::string& id = request.param("session_id");
+  // A client reconnecting says the last event it saw: the stream goes on right after it.
+  if (const std::string* last = request.headers.find("Last-Event-ID"); last != nullptr && !last->empty()) {
+    std::optional<std::int64_t> seq = take(store.event_seq(id, *last), "session", id);
+    if (!seq) {
+      bad_request(fmt::format("Last-Event-ID: \"{}\" is not an event of session {}; reconnect without it to follow new "
+                              "events only",
+                              printable(*last), id));
+    }
+    return EventStreamStart{id, *seq};
+  }
   store::EventQuery newest;
   newest.limit = 1;
   newest.ascending = false;
@@ -75,12 +86,18 @@ void add_event_stream_route(ControlApi& api, store::Store& store) {
                        [&store](ApiRequest& request) { return open_stream(store, request); });
 }
 
-std::string sse_frame(std::string_view event, std::string_view data) {
-  std::string out = "event: ";
-  for (char c : event) {
-    if (c != '\n' && c != '\r') out.push_back(c);
-  }
-  out += "\ndata: ";
+std::string sse_frame(std::string_view event, std::string_view data, std::string_view id) {
+  std::string out;
+  auto field = [&out](std::string_view name, std::string_view value) {
+    out += name;
+    for (char c : value) {
+      if (c != '\n' && c != '\r') out.push_back(c);
+    }
+    out += '\n';
+  };
+  if (!id.empty()) field("id: ", id);
+  field("event: ", event);
+  out += "data: ";
   out += data;
   out += "\n\n";
   return out;
@@ -90,7 +107,7 @@ std::string ping_frame() { return sse_frame("ping", R"({"type":"ping"})"); }
 
 std::string event_frame(const store::Event& event) {
   // Stored docs are valid UTF-8; `replace` keeps one bad byte from ending every stream of the session.
-  return sse_frame(event.type, event_json(event).dump(-1, ' ', false, json::error_handler_t::replace));
+  return sse_frame(event.type, event_json(event).dump(-1, ' ', false, json::error_handler_t::replace), event.id);
 }
 
 std::string session_deleted_frame(std::string_view id, std::string_view processed_at) {

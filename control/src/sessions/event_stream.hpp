@@ -4,8 +4,9 @@
 // be streamed) and notes the seq of its newest event. ApiServer then writes the head at once (200,
 // text/event-stream, no Content-Length: the body ends when the connection closes) with a first ping
 // frame, and runs run_event_stream on the connection:
-//   - every event stored after the stream opened, in seq order, as `event: <type>\ndata: <the event
-//     exactly as API.md S7 lists it>\n\n`; nothing stored before the stream opened is replayed;
+//   - every event stored after the stream opened, in seq order, as `id: <its id>\nevent: <type>\ndata:
+//     <the event exactly as API.md S7 lists it>\n\n`; nothing stored before the stream opened is replayed,
+//     unless the request names the last event a client saw (Last-Event-ID): then every event after it;
 //   - a ping frame every ping_interval (the SDK skips them; they keep proxies and idle timers quiet);
 //   - when the session is deleted, a session.deleted frame, then the end.
 // The stream wakes on EventHub notifications, and catches up at every ping too, so a missed notification
@@ -30,12 +31,13 @@ namespace airlock::control {
 // Registers GET /v1/sessions/{session_id}/events/stream (query event_deltas[] accepted and ignored).
 void add_event_stream_route(ControlApi& api, store::Store& store);
 
-// One SSE frame: "event: <event>\ndata: <data>\n\n". `data` must be one line (compact JSON is); line
-// breaks in `event` are dropped, since they would end the field.
-std::string sse_frame(std::string_view event, std::string_view data);
+// One SSE frame: ["id: <id>\n"] "event: <event>\ndata: <data>\n\n". `data` must be one line (compact JSON
+// is); line breaks in `event` and `id` are dropped, since they would end the field.
+std::string sse_frame(std::string_view event, std::string_view data, std::string_view id = {});
 // event: ping, data {"type":"ping"}.
 std::string ping_frame();
-// A stored event, named by its type, its data the JSON the event list (API.md S7) returns for it.
+// A stored event, with its id (a client reconnects with Last-Event-ID), named by its type, its data the JSON
+// the event list (API.md S7) returns for it.
 std::string event_frame(const store::Event& event);
 // The last frame of a stream whose session was deleted: {"id", "processed_at", "type":"session.deleted"}.
 std::string session_deleted_frame(std::string_view id, std::string_view processed_at);

@@ -54,7 +54,9 @@ struct SessionFixture : ApiFixture {
 // The frames API.md S8's response says the stream must carry, in order.
 std::string frames_of(const json& stored) {
   std::string out;
-  for (const json& event : stored) out += sse_frame(event["type"].get<std::string>(), event.dump());
+  for (const json& event : stored) {
+    out += sse_frame(event["type"].get<std::string>(), event.dump(), event["id"].get<std::string>());
+  }
   return out;
 }
 
@@ -166,6 +168,7 @@ ServerLimits limits_with(std::chrono::milliseconds ping_interval, std::chrono::s
 TEST_CASE("event stream frames: event and data lines, then an empty line") {
   CHECK(sse_frame("user.message", R"({"a":1})") == "event: user.message\ndata: {\"a\":1}\n\n");
   CHECK(sse_frame("bad\r\nname", "{}") == "event: badname\ndata: {}\n\n");
+  CHECK(sse_frame("user.message", "{}", "sevt_1\n") == "id: sevt_1\nevent: user.message\ndata: {}\n\n");
   CHECK(ping_frame() == "event: ping\ndata: {\"type\":\"ping\"}\n\n");
 }
 
@@ -178,10 +181,11 @@ TEST_CASE("event stream frames: a stored event is the event list's JSON on one l
   event.doc = R"({"content":[{"type":"text","text":"line one\nline two \"quoted\" é"}]})";
   event.seq = 7;
   CHECK(event_frame(event) ==
+        "id: sevt_01abc\n"
         "event: user.message\n"
         "data: {\"content\":[{\"text\":\"line one\\nline two \\\"quoted\\\" \xc3\xa9\",\"type\":\"text\"}],"
         "\"id\":\"sevt_01abc\",\"processed_at\":\"2026-11-27T02:21:22.123456Z\",\"type\":\"user.message\"}\n\n");
-  CHECK(event_frame(event) == sse_frame("user.message", event_json(event).dump()));
+  CHECK(event_frame(event) == sse_frame("user.message", event_json(event).dump(), "sevt_01abc"));
 }
 
 TEST_CASE("event stream frames: session.deleted") {

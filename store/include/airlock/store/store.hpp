@@ -475,6 +475,9 @@ class Store {
   Result<std::vector<Event>> append_events(std::string_view session_id,
                                            std::vector<std::pair<std::string, std::string>> events);  // (type, doc)
   Result<Page<Event>> list_events(std::string_view session_id, const EventQuery& query);
+  // The seq of the session's event `event_id`, or nullopt when the session has no such event
+  // (Errc::not_found for an unknown session): where a reconnecting stream (Last-Event-ID) goes on from.
+  Result<std::optional<std::int64_t>> event_seq(std::string_view session_id, std::string_view event_id);
 
   // The egress audit. record_egress writes a batch in one transaction (ids "egr_..."); rows whose session
   // no longer exists are skipped (the audit writer may trail a delete); a row with another decision than

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -115,6 +116,14 @@ struct ProxyOptions {
   std::function<void(LogLevel, std::string_view)> log;
   LogLevel log_level = LogLevel::info;
 };
+
+// Label values taken from traffic are bounded: past this many distinct values, new ones count under
+// kOtherLabel. Secret names come from the operator's credentials; hosts come from sandbox requests
+// (hostile input), so their bound is what keeps a sandbox from growing the proxy's memory and every
+// scrape by asking for ever new names.
+inline constexpr std::size_t kMaxRedactionSecretNames = 512;  // ProxyStats::redactions
+inline constexpr std::size_t kMaxMetricHosts = 200;           // ProxyStats::host_requests
+inline constexpr std::string_view kOtherLabel = "_other";
 
 // Counters per decision outcome (STYLE.md §8.10), read while the proxy runs.
 struct ProxyStats {

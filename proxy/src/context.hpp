@@ -35,6 +35,7 @@ struct Counters {
   std::atomic<std::uint64_t> transparent_connections{0};
   std::atomic<std::uint64_t> upstream_connections_opened{0};
   std::atomic<std::uint64_t> upstream_connections_reused{0};
+  std::atomic<std::uint64_t> upstream_connections_open{0};  // each upstream Leg counts itself until closed (io.hpp)
   std::atomic<std::uint64_t> client_tls_handshakes{0};
   std::atomic<std::uint64_t> upstream_tls_handshakes{0};
   std::atomic<std::uint64_t> bytes_up{0};

@@ -535,6 +535,7 @@ ProxyStats Proxy::stats() const {
   stats.transparent_connections = counters.transparent_connections.load(std::memory_order_relaxed);
   stats.upstream_connections_opened = counters.upstream_connections_opened.load(std::memory_order_relaxed);
   stats.upstream_connections_reused = counters.upstream_connections_reused.load(std::memory_order_relaxed);
+  stats.upstream_connections_open = counters.upstream_connections_open.load(std::memory_order_relaxed);
   stats.client_tls_handshakes = counters.client_tls_handshakes.load(std::memory_order_relaxed);
   stats.upstream_tls_handshakes = counters.upstream_tls_handshakes.load(std::memory_order_relaxed);
   stats.bytes_up = counters.bytes_up.load(std::memory_order_relaxed);

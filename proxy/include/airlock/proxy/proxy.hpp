@@ -136,6 +136,7 @@ struct ProxyStats {
   std::uint64_t transparent_connections = 0;   // accepted on a transparent listener
   std::uint64_t upstream_connections_opened = 0;
   std::uint64_t upstream_connections_reused = 0;   // used again: kept by the client connection, or from the pool
+  std::uint64_t upstream_connections_open = 0;     // now: held by client connections, or idle in the pools
   std::uint64_t client_tls_handshakes = 0;         // completed with sandboxes (failures: refused client_tls_failed, ...)
   std::uint64_t upstream_tls_handshakes = 0;       // completed and verified with upstreams (failures: refused upstream_*)
   std::uint64_t bytes_up = 0;                      // request bytes written to upstreams, heads and bodies

@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "label_counts.hpp"
 #include "limits.hpp"
 #include "airlock/certs/leaf_cache.hpp"
 #include "airlock/certs/upstream.hpp"
@@ -43,6 +44,7 @@ struct Counters {
   LatencyHistogram request_duration;           // request head in -> exchange audited
   LatencyHistogram upstream_connect_duration;  // resolve + connect + TLS handshake of a new upstream connection
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> refused{};
+  LabelCounts redactions{kMaxRedactionSecretNames};  // by secret_name; taken only for responses with a redaction
 };
 
 struct Shared {

@@ -142,6 +142,9 @@ struct ProxyStats {
   std::uint64_t bytes_up = 0;                      // request bytes written to upstreams, heads and bodies
   std::uint64_t bytes_down = 0;                    // response bytes written to clients, heads and bodies
   std::map<std::string, std::uint64_t> refused;    // by reason word; every refusal and failure
+  // Responses with a secret redacted, by the credential's secret_name ("" for static_bearer): each response
+  // counts once per name it had redacted. Never a value. Bounded by kMaxRedactionSecretNames.
+  std::map<std::string, std::uint64_t> redactions;
   HistogramSnapshot request_duration;              // request head in -> exchange audited (refusals included)
   HistogramSnapshot upstream_connect_duration;     // resolve, connect and TLS handshake of each new upstream connection
   certs::LeafCacheStats leaves;

@@ -45,6 +45,7 @@ struct Counters {
   LatencyHistogram upstream_connect_duration;  // resolve + connect + TLS handshake of a new upstream connection
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> refused{};
   LabelCounts redactions{kMaxRedactionSecretNames};  // by secret_name; taken only for responses with a redaction
+  LabelCounts host_requests{kMaxMetricHosts};        // (host, decision); only with options.metrics_host_labels
 };
 
 struct Shared {

@@ -545,6 +545,7 @@ ProxyStats Proxy::stats() const {
     if (count > 0) stats.refused[std::string(reason_word(static_cast<Reason>(i)))] = count;
   }
   for (auto& [key, count] : counters.redactions.snapshot()) stats.redactions.emplace(key.first, count);
+  stats.host_requests = counters.host_requests.snapshot();
   stats.request_duration = counters.request_duration.snapshot();
   stats.upstream_connect_duration = counters.upstream_connect_duration.snapshot();
   stats.leaves = impl_->shared->leaves->stats();

@@ -364,6 +364,27 @@ TEST_CASE("redaction: an echoed secret comes back as its placeholder, in headers
   const ProxyStats stats = f.proxy->stats();
   CHECK(stats.responses_redacted == 1);
   CHECK(stats.redactions == std::map<std::string, std::uint64_t>{{"METRICS_API_TOKEN", 1}});
+  CHECK(stats.host_requests.empty());  // proxy.metrics_host_labels is off by default
+}
+
+TEST_CASE("metrics_host_labels: every exchange counted by host and decision, no redaction counted") {
+  Fixture f;
+  use_credentials(f, {metrics({"localhost"})}, {"localhost"});
+  ProxyOptions options = f.options();
+  options.metrics_host_labels = true;
+  f.start(options);
+  const std::string host = host_port("localhost", f.origin.port());
+  CHECK(exchange(f, "localhost", f.origin.port(), request("GET", "/plain", host)).status == 200);
+  CHECK(exchange(f, "localhost", f.origin.port(), request("GET", "/plain", host)).status == 200);
+  CHECK(exchange(f, "evil.test", f.origin.port(), request("GET", "/", host_port("evil.test", f.origin.port())))
+            .status == 0);  // the CONNECT was refused: no tunnel
+  REQUIRE(f.sink.wait_for(3));
+  const ProxyStats stats = f.proxy->stats();
+  using Key = std::pair<std::string, std::string>;
+  CHECK(stats.host_requests ==
+        std::map<Key, std::uint64_t>{{{"localhost", "allowed"}, 2}, {{"evil.test", "denied"}, 1}});
+  CHECK(stats.responses_redacted == 0);
+  CHECK(stats.redactions.empty());
 }
 
 TEST_CASE("no secret value in any audit record") {

@@ -108,6 +108,9 @@ struct ProxyOptions {
   std::size_t max_connections_per_source = 1024;      // open TCP client connections from one address
   std::size_t max_connections_per_session = 256;      // open client connections of one session
   double max_requests_per_second_per_session = 1000;  // a token bucket holding one second of burst
+  // ProxyStats::host_requests: every exchange counted by its host and decision (proxy.metrics_host_labels).
+  // Off by default: hosts are whatever sandboxes ask for, so each is a new series; see kMaxMetricHosts.
+  bool metrics_host_labels = false;
   ProxyTimeouts timeouts;
   // One line per exchange and per failure, "key=value ..." (never a header value, body byte, query string
   // or secret): allowed exchanges at debug (the audit has a row for each), refusals at info, failures at
@@ -145,6 +148,9 @@ struct ProxyStats {
   // Responses with a secret redacted, by the credential's secret_name ("" for static_bearer): each response
   // counts once per name it had redacted. Never a value. Bounded by kMaxRedactionSecretNames.
   std::map<std::string, std::uint64_t> redactions;
+  // With ProxyOptions::metrics_host_labels: every exchange by (host, decision), as audited (passthrough
+  // tunnels included). Bounded by kMaxMetricHosts. Empty when the option is off.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> host_requests;
   HistogramSnapshot request_duration;              // request head in -> exchange audited (refusals included)
   HistogramSnapshot upstream_connect_duration;     // resolve, connect and TLS handshake of each new upstream connection
   certs::LeafCacheStats leaves;

@@ -27,7 +27,12 @@ void audit(Shared& shared, Exchange& exchange) noexcept {
       }
     }
     if (exchange.substituted) counters.requests_substituted.fetch_add(1, std::memory_order_relaxed);
-    if (exchange.redacted) counters.responses_redacted.fetch_add(1, std::memory_order_relaxed);
+    if (!exchange.redacted_secrets.empty()) {
+      counters.responses_redacted.fetch_add(1, std::memory_order_relaxed);
+      for (const std::string& secret_name : exchange.redacted_secrets) counters.redactions.add(secret_name);
+    }
+    // Opt-in: the host is the sandbox's choice; LabelCounts bounds how many get a series (kMaxMetricHosts).
+    if (shared.options.metrics_host_labels) counters.host_requests.add(record.host, record.decision);
     counters.bytes_up.fetch_add(record.bytes_up, std::memory_order_relaxed);
     counters.bytes_down.fetch_add(record.bytes_down, std::memory_order_relaxed);
     counters.request_duration.observe(std::chrono::steady_clock::now() - exchange.started);

@@ -15,6 +15,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "label_counts.hpp"
 #include "limits.hpp"
 #include "airlock/certs/leaf_cache.hpp"
 #include "airlock/certs/upstream.hpp"
@@ -35,6 +36,7 @@ struct Counters {
   std::atomic<std::uint64_t> transparent_connections{0};
   std::atomic<std::uint64_t> upstream_connections_opened{0};
   std::atomic<std::uint64_t> upstream_connections_reused{0};
+  std::atomic<std::uint64_t> upstream_connections_open{0};  // each upstream Leg counts itself until closed (io.hpp)
   std::atomic<std::uint64_t> client_tls_handshakes{0};
   std::atomic<std::uint64_t> upstream_tls_handshakes{0};
   std::atomic<std::uint64_t> bytes_up{0};
@@ -42,6 +44,8 @@ struct Counters {
   LatencyHistogram request_duration;           // request head in -> exchange audited
   LatencyHistogram upstream_connect_duration;  // resolve + connect + TLS handshake of a new upstream connection
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(Reason::count)> refused{};
+  LabelCounts redactions{kMaxRedactionSecretNames};  // by secret_name; taken only for responses with a redaction
+  LabelCounts host_requests{kMaxMetricHosts};        // (host, decision); only with options.metrics_host_labels
 };
 
 struct Shared {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "airlock/proxy/audit.hpp"
 #include "refusal.hpp"
@@ -19,7 +20,9 @@ struct Exchange {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();  // for the duration histogram
   std::optional<Reason> refused;  // set: a refusal or a failure; record.decision/reason follow the row
   bool substituted = false;       // at least one credential was substituted
-  bool redacted = false;          // the response had at least one secret replaced
+  // The secret_names ("" for static_bearer) of the credentials whose secrets the response had replaced,
+  // each once; empty when nothing was redacted (the common case, which allocates nothing).
+  std::vector<std::string> redacted_secrets;
   bool passthrough = false;       // a tunnel to a passthrough host
 
   void refuse(Reason reason) { refused = reason; }

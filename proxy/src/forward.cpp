@@ -17,6 +17,7 @@
 //      keep-alive response with nothing unread.
 #include "forward.hpp"
 
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
@@ -234,6 +235,20 @@ struct HeadRead {
   bool any_byte = false;
   std::string detail;
 };
+
+// Records in the exchange which secrets `redaction` has replaced so far, by secret_name, each name once
+// (two vaults may hold credentials of one name). Allocates only when something was redacted.
+void note_redactions(const Redaction& redaction, Exchange& exchange) {
+  const std::vector<const CredentialRule*> credentials = redaction.redacted();
+  if (credentials.empty()) return;
+  exchange.redacted_secrets.clear();
+  for (const CredentialRule* credential : credentials) {
+    const auto& names = exchange.redacted_secrets;
+    if (std::find(names.begin(), names.end(), credential->secret_name) == names.end()) {
+      exchange.redacted_secrets.push_back(credential->secret_name);
+    }
+  }
+}
 
 asio::awaitable<HeadRead> read_response_head(ExchangeScope& scope, http1::ResponseParser& parser, InputBuffer& in,
                                              Redaction& redaction, Exchange& exchange) {
@@ -458,7 +473,8 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
   response.version_major = 1;
   response.version_minor = 1;
   response.reason = std::string(status_text(static_cast<unsigned>(status)));  // S11: never the upstream's
-  if (redaction.headers(response.headers) > 0) exchange.redacted = true;
+  redaction.headers(response.headers);
+  note_redactions(redaction, exchange);  // a refusal below still counts what the head had (interim heads too)
   record.status = status;
 
   if (status == 101) {
@@ -565,7 +581,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
       pumped = co_await read_encoded_body(response_parser, *scope.upstream.leg, upstream_in, decoder, idle);
       if (pumped.end == PumpEnd::done) {
         held_response = std::move(decoder.output());
-        if (redaction.whole(held_response) > 0) exchange.redacted = true;
+        redaction.whole(held_response);
       } else {
         wipe(decoder.output());
       }
@@ -614,7 +630,7 @@ asio::awaitable<Forwarded> forward(ExchangeScope& scope, const http1::RequestHea
                                   response_encoder, out, nullptr, idle, record.bytes_down, &redaction);
     }
   }
-  if (response_filter.active() && response_filter.replacements() > 0) exchange.redacted = true;
+  note_redactions(redaction, exchange);  // head, trailers, and the body, streamed or whole
 
   // 6. What can be reused.
   const bool upstream_keep = pumped.end == PumpEnd::done && upstream_head.keep_alive && !close_delimited &&

@@ -169,6 +169,7 @@ asio::awaitable<std::optional<ConnectFailure>> ensure_upstream(Shared& shared, W
     co_return ConnectFailure{Reason::upstream_connect_failed, last.message()};
   }
   shared.counters.upstream_connections_opened.fetch_add(1, std::memory_order_relaxed);
+  leg->count_while_open(shared.counters.upstream_connections_open);
 
   if (tls) {
     ERR_clear_error();

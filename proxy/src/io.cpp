@@ -92,6 +92,7 @@ void prepare_socket(Socket& socket, int family) {
 Leg::Leg(Socket socket, BufferPool& buffers) : socket_(std::move(socket)), buffers_(buffers) {}
 
 Leg::~Leg() {
+  stop_counting();
   if (watchdog_ != nullptr) watchdog_->unwatch(*this);
   ssl_.reset();  // before the input buffer it reads from
   buffers_.give(std::move(in_));
@@ -453,6 +454,7 @@ asio::awaitable<void> Leg::close(Clock::duration tls_timeout) {
   expires_never();
   error_code ignored;
   socket_.close(ignored);
+  stop_counting();
 }
 
 void Leg::close_now() noexcept {
@@ -465,6 +467,19 @@ void Leg::close_now() noexcept {
   expires_never();
   error_code ignored;
   socket_.close(ignored);
+  stop_counting();
+}
+
+void Leg::count_while_open(std::atomic<std::uint64_t>& open) noexcept {
+  if (open_gauge_ != nullptr) return;
+  open_gauge_ = &open;
+  open.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Leg::stop_counting() noexcept {
+  if (open_gauge_ == nullptr) return;
+  open_gauge_->fetch_sub(1, std::memory_order_relaxed);
+  open_gauge_ = nullptr;
 }
 
 void Leg::reset_now() noexcept {

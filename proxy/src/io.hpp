@@ -27,6 +27,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -127,6 +128,9 @@ class Leg {
   asio::awaitable<void> close(Clock::duration tls_timeout);
   // Closes at once, without close_notify (pooled connections being dropped, connections being aborted).
   void close_now() noexcept;
+  // Counts this leg in `open` (the open upstream connections gauge) from now until its socket is closed
+  // or the leg is destroyed, whichever comes first. `open` must outlive the leg.
+  void count_while_open(std::atomic<std::uint64_t>& open) noexcept;
   // Closes with a TCP reset and no close_notify: the peer sees an error, never a clean end.
   void reset_now() noexcept;
 
@@ -156,6 +160,7 @@ class Leg {
   asio::awaitable<error_code> fill();  // one socket read into the input buffer
   error_code attach(SSL* ssl) noexcept;
   void release_input_if_empty() noexcept;
+  void stop_counting() noexcept;
   error_code cancelled_error() const noexcept;
   error_code map(const error_code& ec) const noexcept;
   error_code tls_error(int ssl_error) noexcept;
@@ -173,6 +178,7 @@ class Leg {
   State state_ = State::open;
   Clock::time_point deadline_ = Clock::time_point::max();
   Watchdog* watchdog_ = nullptr;
+  std::atomic<std::uint64_t>* open_gauge_ = nullptr;  // see count_while_open()
 };
 
 // One per connection: bounds the waits of its (at most two) legs. run() never returns on its own; it

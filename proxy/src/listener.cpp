@@ -535,6 +535,7 @@ ProxyStats Proxy::stats() const {
   stats.transparent_connections = counters.transparent_connections.load(std::memory_order_relaxed);
   stats.upstream_connections_opened = counters.upstream_connections_opened.load(std::memory_order_relaxed);
   stats.upstream_connections_reused = counters.upstream_connections_reused.load(std::memory_order_relaxed);
+  stats.upstream_connections_open = counters.upstream_connections_open.load(std::memory_order_relaxed);
   stats.client_tls_handshakes = counters.client_tls_handshakes.load(std::memory_order_relaxed);
   stats.upstream_tls_handshakes = counters.upstream_tls_handshakes.load(std::memory_order_relaxed);
   stats.bytes_up = counters.bytes_up.load(std::memory_order_relaxed);
@@ -543,6 +544,8 @@ ProxyStats Proxy::stats() const {
     const auto count = counters.refused[i].load(std::memory_order_relaxed);
     if (count > 0) stats.refused[std::string(reason_word(static_cast<Reason>(i)))] = count;
   }
+  for (auto& [key, count] : counters.redactions.snapshot()) stats.redactions.emplace(key.first, count);
+  stats.host_requests = counters.host_requests.snapshot();
   stats.request_duration = counters.request_duration.snapshot();
   stats.upstream_connect_duration = counters.upstream_connect_duration.snapshot();
   stats.leaves = impl_->shared->leaves->stats();

@@ -55,13 +55,16 @@ Redaction::Redaction(std::span<const CredentialRule* const> credentials, std::sp
     const std::string_view value = secret_view(*credential);
     if (value.empty()) continue;
     const bool placeholder = credential->kind == CredentialRule::Kind::environment_variable;
+    owners_.push_back({rules.size(), credential});
     rules.push_back({value, placeholder ? std::string_view(credential->placeholder) : kRedactedToken});
     for (std::string& form : base64_forms(value)) {
       derived_.push_back(std::move(form));
+      owners_.push_back({rules.size(), credential});
       rules.push_back({derived_.back(), kRedactedEncoded});
     }
   }
   for (const WrittenEncoding& encoding : written) {
+    for (const CredentialRule* credential : encoding.credentials) owners_.push_back({rules.size(), credential});
     rules.push_back({encoding.written, encoding.sent});  // `written` outlives this exchange's Redaction
   }
   body_ = BodyFilter::for_redaction(std::move(rules));
@@ -82,5 +85,16 @@ std::size_t Redaction::headers(http1::Headers& headers) {
 }
 
 std::size_t Redaction::whole(std::string& bytes) { return body_.active() ? body_.redact_value(bytes) : 0; }
+
+std::vector<const CredentialRule*> Redaction::redacted() const {
+  std::vector<const CredentialRule*> out;
+  if (body_.replacements() == 0) return out;  // the common case: no allocation
+  for (const RuleOwner& owner : owners_) {
+    if (body_.matched(owner.rule) && std::find(out.begin(), out.end(), owner.credential) == out.end()) {
+      out.push_back(owner.credential);
+    }
+  }
+  return out;
+}
 
 }  // namespace airlock::proxy

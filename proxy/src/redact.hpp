@@ -64,8 +64,18 @@ class Redaction {
   // Redacts a whole buffer at once (a decoded body). Returns the number of replacements.
   std::size_t whole(std::string& bytes);
 
+  // The credentials whose secrets (in any form above) this response has had replaced so far, through
+  // headers(), whole() or body(), each once, in the order given. Empty, allocating nothing, when nothing
+  // was replaced.
+  std::vector<const CredentialRule*> redacted() const;
+
  private:
+  struct RuleOwner {  // rule `rule` of body_ redacts `credential`'s secret (a written encoding: one per credential)
+    std::size_t rule;
+    const CredentialRule* credential;
+  };
   std::vector<std::string> derived_;  // reserved once: the rules hold views into these strings
+  std::vector<RuleOwner> owners_;     // by rule, ascending
   BodyFilter body_;
 };
 

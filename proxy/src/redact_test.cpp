@@ -101,6 +101,45 @@ TEST_CASE("redaction: base64 forms of a secret at every alignment, both alphabet
   CHECK(echoed == "Basic " + sent);
 }
 
+TEST_CASE("redaction: redacted() names the credentials whose secrets were replaced, in any form, each once") {
+  const auto a = test::env_credential("c1", "A", std::string(kPh), kValue, {});
+  const auto b = test::env_credential("c2", "B", "airlock_ph_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", "sk-other-22", {});
+  const auto bearer = test::bearer_credential("b1", "https://mcp.example/", "tok-secret-22");
+  const std::vector<const CredentialRule*> reflect = {a.get(), b.get(), bearer.get()};
+  SUBCASE("nothing replaced: empty") {
+    Redaction redaction(reflect, {});
+    std::string text = "nothing to see";
+    CHECK(redaction.whole(text) == 0);
+    CHECK(redaction.redacted().empty());
+  }
+  SUBCASE("raw values in a header and the body, twice: each credential once, in the given order") {
+    Redaction redaction(reflect, {});
+    http1::Headers headers;
+    headers.fields = {{"X-Echo", "tok-secret-22"}};
+    CHECK(redaction.headers(headers) == 1);
+    std::string out;
+    redaction.body().feed(fmt::format("{} and {} and {}", kValue, kValue, "tok-secret-22"), out);
+    redaction.body().finish(out);
+    CHECK(redaction.redacted() == std::vector<const CredentialRule*>{a.get(), bearer.get()});
+  }
+  SUBCASE("a base64 form counts for its credential") {
+    Redaction redaction(reflect, {});
+    std::string echoed = test::b64("sk-other-22 in base64");
+    CHECK(redaction.whole(echoed) == 1);
+    CHECK(redaction.redacted() == std::vector<const CredentialRule*>{b.get()});
+  }
+  SUBCASE("a written encoding counts for every credential it carries") {
+    const std::string written = test::b64(fmt::format("{}:{}", kValue, "sk-other-22"));
+    std::vector<WrittenEncoding> encodings;
+    encodings.emplace_back(written, "c2VudA==", std::vector<const CredentialRule*>{a.get(), b.get()});
+    Redaction redaction(reflect, encodings);
+    std::string echoed = "Basic " + written;
+    CHECK(redaction.whole(echoed) == 1);
+    CHECK(echoed == "Basic c2VudA==");
+    CHECK(redaction.redacted() == std::vector<const CredentialRule*>{a.get(), b.get()});
+  }
+}
+
 TEST_CASE("base64_forms: every character that depends on the secret alone, and forms of 8 characters are kept") {
   // Each form is base64 of the secret after 0, 1 or 2 other bytes, cut to the characters whose six bits all
   // come from the secret. 28 bytes after 2 others end on a character boundary: that form keeps its last

@@ -25,10 +25,11 @@ std::vector<StreamReplacer::Rule> substitution_rules(const std::vector<const Cre
   return rules;
 }
 
-// Applies `rules` to one header value, including inside Authorization: Basic. Marks used rules; records the
-// Basic value it re-encodes in `written`.
+// Applies `rules` (rule i: credentials[i]'s placeholder) to one header value, including inside
+// Authorization: Basic. Marks used rules; records the Basic value it re-encodes in `written`.
 void substitute_value(const http1::Header& field, std::string& value, std::span<const StreamReplacer::Rule> rules,
-                      std::vector<bool>& used, std::vector<WrittenEncoding>& written) {
+                      std::span<const CredentialRule* const> credentials, std::vector<bool>& used,
+                      std::vector<WrittenEncoding>& written) {
   std::vector<bool> matched;
   std::string replaced = replace_all(value, rules, &matched);
   for (std::size_t i = 0; i < matched.size(); ++i) used[i] = used[i] || matched[i];
@@ -42,7 +43,11 @@ void substitute_value(const http1::Header& field, std::string& value, std::span<
           for (std::size_t i = 0; i < matched.size(); ++i) used[i] = used[i] || matched[i];
           std::string encoded_inner = base64_encode(inner);
           std::string encoded = std::string(text.substr(0, space)) + ' ' + encoded_inner;
-          written.emplace_back(std::move(encoded_inner), std::string(trim(text.substr(space + 1))));
+          std::vector<const CredentialRule*> carried;
+          for (std::size_t i = 0; i < matched.size(); ++i) {
+            if (matched[i]) carried.push_back(credentials[i]);
+          }
+          written.emplace_back(std::move(encoded_inner), std::string(trim(text.substr(space + 1))), std::move(carried));
           wipe(inner);
           wipe(replaced);
           replaced = std::move(encoded);
@@ -139,7 +144,7 @@ UpstreamRequest rewrite_head(const http1::RequestHead& client, std::string_view 
   if (!plan.header.empty()) {
     const auto rules = substitution_rules(plan.header);
     std::vector<bool> used(rules.size(), false);
-    for (auto& field : head.headers.fields) substitute_value(field, field.value, rules, used, out.written);
+    for (auto& field : head.headers.fields) substitute_value(field, field.value, rules, plan.header, used, out.written);
     for (std::size_t i = 0; i < rules.size(); ++i) {
       if (used[i]) out.uses.push_back({plan.header[i]->credential_id, plan.header[i]->secret_name, "header"});
     }
@@ -215,6 +220,12 @@ std::size_t BodyFilter::replacements() const noexcept {
   // Watches replace a placeholder by itself; a watch that matched refuses the request, so every
   // replacement counted on a request that went through is a substitution or a redaction.
   return replacer_->replacements();
+}
+
+bool BodyFilter::matched(std::size_t rule) const noexcept {
+  if (!replacer_) return false;
+  const auto& matched = replacer_->matched();
+  return rule < matched.size() && matched[rule];
 }
 
 std::vector<EgressRecord::Use> BodyFilter::uses() const {

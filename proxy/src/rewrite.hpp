@@ -44,12 +44,14 @@ void set_framing(http1::Headers& headers, Framing framing, std::uint64_t length)
 
 // An encoding of a secret that Airlock wrote into a request (the Authorization: Basic value it re-encoded
 // after substituting), and what the sandbox sent in its place: an echo of `written` is redacted back to
-// `sent` (redact.hpp). Both are wiped on destruction.
+// `sent` (redact.hpp). Both are wiped on destruction. `credentials`: the ones whose secrets it carries
+// (for the redaction counts by secret_name); they live as long as the request's snapshot.
 struct WrittenEncoding {
   std::string written;
   std::string sent;
-  WrittenEncoding(std::string written_in, std::string sent_in)
-      : written(std::move(written_in)), sent(std::move(sent_in)) {}
+  std::vector<const CredentialRule*> credentials;
+  WrittenEncoding(std::string written_in, std::string sent_in, std::vector<const CredentialRule*> credentials_in = {})
+      : written(std::move(written_in)), sent(std::move(sent_in)), credentials(std::move(credentials_in)) {}
   WrittenEncoding(WrittenEncoding&&) noexcept = default;
   WrittenEncoding& operator=(WrittenEncoding&&) noexcept = default;
   ~WrittenEncoding();
@@ -91,6 +93,8 @@ class BodyFilter {
   const BodyWatch* finish(std::string& out);
 
   std::size_t replacements() const noexcept;  // substitutions and redactions made (watches excluded)
+  // Whether rule `rule` (in the order given to for_redaction) has matched at least once so far.
+  bool matched(std::size_t rule) const noexcept;
   std::vector<EgressRecord::Use> uses() const;  // request bodies: credentials substituted ("body")
 
   // Header redaction for responses: applies the same rules to one value. Returns replacements made.

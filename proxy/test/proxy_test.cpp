@@ -118,12 +118,14 @@ TEST_CASE("Authorization: Basic is decoded, substituted and re-encoded (curl -u 
   const auto captured = f.origin.last();
   REQUIRE(captured);
   CHECK(*captured->head.headers.find("Authorization") == "Basic " + b64("alice:" + std::string(kSecret)));
-  // The echo carries the encoded secret, which redaction does not decode: documented limit (S7 covers
-  // the raw value). The audit row names the header location.
+  // The echo carries the Basic value Airlock wrote: it comes back as the one the client sent, and counts
+  // as a redaction of the credential it carried. The audit row names the header location.
+  CHECK(*response.header("X-Echo-Auth") == "Basic " + basic);
   const auto record = f.sink.wait_for(1);
   REQUIRE(record);
   REQUIRE(record->credentials.size() == 1);
   CHECK(record->credentials[0].location == "header");
+  CHECK(f.proxy->stats().redactions == std::map<std::string, std::uint64_t>{{"METRICS_API_TOKEN", 1}});
 }
 
 TEST_CASE("url substitution in path and query only when injection_location.url is on") {
@@ -359,7 +361,30 @@ TEST_CASE("redaction: an echoed secret comes back as its placeholder, in headers
     CHECK_FALSE(contains(response.body, kSecret));
   }
   REQUIRE(f.sink.wait_for(1));  // counters are updated with the audit record, after the response
-  CHECK(f.proxy->stats().responses_redacted == 1);
+  const ProxyStats stats = f.proxy->stats();
+  CHECK(stats.responses_redacted == 1);
+  CHECK(stats.redactions == std::map<std::string, std::uint64_t>{{"METRICS_API_TOKEN", 1}});
+  CHECK(stats.host_requests.empty());  // proxy.metrics_host_labels is off by default
+}
+
+TEST_CASE("metrics_host_labels: every exchange counted by host and decision, no redaction counted") {
+  Fixture f;
+  use_credentials(f, {metrics({"localhost"})}, {"localhost"});
+  ProxyOptions options = f.options();
+  options.metrics_host_labels = true;
+  f.start(options);
+  const std::string host = host_port("localhost", f.origin.port());
+  CHECK(exchange(f, "localhost", f.origin.port(), request("GET", "/plain", host)).status == 200);
+  CHECK(exchange(f, "localhost", f.origin.port(), request("GET", "/plain", host)).status == 200);
+  CHECK(exchange(f, "evil.test", f.origin.port(), request("GET", "/", host_port("evil.test", f.origin.port())))
+            .status == 0);  // the CONNECT was refused: no tunnel
+  REQUIRE(f.sink.wait_for(3));
+  const ProxyStats stats = f.proxy->stats();
+  using Key = std::pair<std::string, std::string>;
+  CHECK(stats.host_requests ==
+        std::map<Key, std::uint64_t>{{{"localhost", "allowed"}, 2}, {{"evil.test", "denied"}, 1}});
+  CHECK(stats.responses_redacted == 0);
+  CHECK(stats.redactions.empty());
 }
 
 TEST_CASE("no secret value in any audit record") {

@@ -60,6 +60,10 @@ TEST_CASE("keep-alive: one upstream connection serves many requests and is poole
   CHECK(stats.requests_allowed == 10);
   CHECK(stats.requests_substituted == 10);
   CHECK(stats.connections_accepted == 2);
+  // The one upstream connection is open still: held by the last tunnel, or idle in the pool.
+  CHECK(stats.upstream_connections_open == 1);
+  f.proxy->stop();  // clears the pools
+  CHECK(f.proxy->stats().upstream_connections_open == 0);
 }
 
 TEST_CASE("pipelined requests are answered in order, HEAD has no body, Connection: close ends the tunnel") {

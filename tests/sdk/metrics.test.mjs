@@ -4,12 +4,17 @@
 // up. Counters are asserted to the exact value, the byte counters against the egress audit's own rows,
 // and the text is checked line by line for the exposition format, bounded labels and no secret. The
 // daemon also has a --metrics-listen listener (no key, /metrics and /healthz only, never reachable
-// through the proxy) and logs in JSON lines (--log-format json).
+// through the proxy) and logs in JSON lines (--log-format json). A second daemon runs with
+// proxy.metrics_host_labels on: per-host series, and the open upstream connections gauge followed
+// through one connection held mid-exchange by an origin that answers when told to.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { makeTempDir } from './lib/daemon.mjs';
 import { useOrigin } from './lib/origin.mjs';
 import { useDaemon } from './lib/harness.mjs';
 import { curl } from './lib/curl.mjs';
@@ -118,11 +123,18 @@ ctx.test('the counters match what went through the proxy and the API, exactly', 
   assert.equal(value('airlock_proxy_requests_substituted_total'), 1);
   // The origin echoes the request, the real secret in it: the response came back redacted.
   assert.equal(value('airlock_proxy_responses_redacted_total'), 1);
+  assert.equal(value('airlock_proxy_redactions_total{secret_name="METRICS_API_TOKEN"}'), 1);
+  assert.equal([...m.keys()].filter((k) => k.startsWith('airlock_proxy_redactions_total{')).length, 1);
   assert.ok(!allowed.body.includes(secret) && allowed.body.includes(env.METRICS_API_TOKEN));
   assert.equal(value('airlock_proxy_substitutions_total{secret_name="METRICS_API_TOKEN",location="header"}'), 1);
   assert.equal(value('airlock_proxy_tls_handshakes_total{side="client"}'), 1);
   assert.equal(value('airlock_proxy_tls_handshakes_total{side="upstream"}'), 1);
   assert.equal(value('airlock_proxy_upstream_connections_opened_total'), 1);
+  // That connection is idle in the pool until the origin (5 s keep-alive) or pool_idle_ms closes it.
+  assert.ok([0, 1].includes(value('airlock_proxy_upstream_connections_open')));
+  // proxy.metrics_host_labels is off: the family is announced, with no sample.
+  assert.equal(m.typed.get('airlock_proxy_host_requests_total'), 'counter');
+  assert.equal([...m.keys()].filter((k) => k.startsWith('airlock_proxy_host_requests_total')).length, 0);
   assert.equal(value('airlock_proxy_connections_accepted_total'), 2);
   assert.equal(value('airlock_proxy_leaf_cache_mints_total'), 1);
   const up = rows.reduce((sum, row) => sum + row.bytes_up, 0);
@@ -242,4 +254,81 @@ ctx.test('examples/grafana/airlock.json queries only metrics the daemon serves, 
   }
   // Every panel's query selects the job variable, so one dashboard serves several daemons.
   for (const expr of exprs) assert.match(expr, /job=~"\$job"/, expr);
+});
+
+// An HTTPS origin that holds each request until release() answers it: an upstream connection in use.
+async function startHeldOrigin({ key, cert }) {
+  const waiting = [];
+  const server = https.createServer({ key, cert }, (req, res) => {
+    req.resume();
+    req.on('end', () => waiting.push(() => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 2 });
+      res.end('ok');
+    }));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { port: server.address().port, waiting, release: () => waiting.shift()() };
+}
+
+const held = await startHeldOrigin(certificates);
+const hostsDir = makeTempDir('airlock-metrics-hosts-');
+process.on('exit', () => fs.rmSync(hostsDir, { recursive: true, force: true }));
+const hostsConfig = path.join(hostsDir, 'airlock.yaml');
+// A pooled connection is closed after 1 s idle (swept every second), so the gauge comes back down quickly.
+fs.writeFileSync(hostsConfig, 'proxy:\n  metrics_host_labels: true\n  timeouts:\n    pool_idle_ms: 1000\n');
+const hosts = useDaemon({
+  args: ['--config', hostsConfig, '--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1',
+         '--allow-private', '127.0.0.1/32'],
+});
+
+hosts.test('proxy.metrics_host_labels: a series per host and decision; the upstream gauge follows a held connection', async () => {
+  const scrape = async () => {
+    const res = await fetch(`${hosts.daemon.baseURL}/metrics`, { headers: { 'x-api-key': hosts.apiKey } });
+    assert.equal(res.status, 200);
+    return parseExposition(await res.text());
+  };
+  const hostSeries = (m) => [...m.keys()].filter((k) => k.startsWith('airlock_proxy_host_requests_total{'));
+  const environment = await hosts.client.beta.environments.create({
+    name: 'hosts', config: { type: 'cloud', networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
+  });
+  const agent = await hosts.client.beta.agents.create({ name: 'hosts', model: 'claude-opus-5-5' });
+  const session = await hosts.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+  const { json: sandbox } = await hosts.raw('GET', `/v1/sessions/${session.id}/sandbox_env`);
+
+  let m = await scrape();
+  assert.equal(m.get('airlock_proxy_upstream_connections_open'), 0);
+  assert.deepEqual(hostSeries(m), []);
+
+  // Mid-exchange: the origin has the request and has not answered; the client connection holds the one
+  // upstream connection.
+  const pending = curl(sandbox.env, [`https://metrics.test:${held.port}/held`]);
+  await waitUntil(() => held.waiting.length === 1, { what: 'the request at the held origin' });
+  m = await scrape();
+  assert.equal(m.get('airlock_proxy_upstream_connections_open'), 1);
+  assert.equal(m.get('airlock_proxy_upstream_connections_opened_total'), 1);
+  held.release();
+  const answered = await pending;
+  assert.equal(answered.status, 200, answered.stderr + answered.body);
+  assert.equal(answered.body, 'ok');
+
+  const refused = await curl(sandbox.env, ['https://elsewhere.test/']);
+  assert.equal(refused.status, 0);  // the CONNECT got 403
+  assert.match(refused.stderr, /403/);
+
+  // The connection went to the pool when curl left; idle for pool_idle_ms, it is closed.
+  await waitUntil(async () => (await scrape()).get('airlock_proxy_upstream_connections_open') === 0,
+                  { what: 'the pooled upstream connection closed' });
+  // Both exchanges audited: the counters were bumped before the rows were queued.
+  await waitUntil(async () => (await hosts.raw('GET', `/v1/sessions/${session.id}/egress`)).json.data.length === 2,
+                  { what: 'two egress rows' });
+  m = await scrape();
+  assert.equal(m.get('airlock_proxy_host_requests_total{host="metrics.test",decision="allowed"}'), 1);
+  assert.equal(m.get('airlock_proxy_host_requests_total{host="elsewhere.test",decision="denied"}'), 1);
+  assert.equal(hostSeries(m).length, 2);
+  assert.equal(m.get('airlock_proxy_upstream_connections_opened_total'), 1);
+  assert.equal(m.get('airlock_proxy_upstream_connections_open'), 0);
 });

@@ -341,7 +341,8 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
                                      "passthrough_hosts", "allow_plaintext_substitution", "max_header_bytes",
                                      "max_decoded_body_bytes", "allow_private", "policy_file", "default_policy", "max_connections",
                                      "max_connections_per_session", "max_connections_per_source", "max_requests_per_second_per_session",
-                                     "transparent_listen", "transparent_sessions", "upstream_mark", "timeouts"});
+                                     "transparent_listen", "transparent_sessions", "upstream_mark", "timeouts",
+                                     "metrics_host_labels"});
     if (auto node = proxy["timeouts"]) config.proxy_timeouts = proxy_timeouts_of(node, yaml);
     if (auto node = proxy["listen"]) config.proxy_listen = parse_endpoint(yaml.string(node, "proxy.listen"), "proxy.listen");
     if (auto node = proxy["advertise_url"]) config.proxy_advertise_url = yaml.string(node, "proxy.advertise_url");
@@ -396,6 +397,9 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
     if (auto node = proxy["passthrough_hosts"]) config.passthrough_hosts = yaml.strings(node, "proxy.passthrough_hosts");
     if (auto node = proxy["allow_plaintext_substitution"]) {
       config.allow_plaintext_substitution = yaml.boolean(node, "proxy.allow_plaintext_substitution");
+    }
+    if (auto node = proxy["metrics_host_labels"]) {
+      config.metrics_host_labels = yaml.boolean(node, "proxy.metrics_host_labels");
     }
     if (auto node = proxy["max_header_bytes"]) {
       config.max_header_bytes = static_cast<std::size_t>(yaml.integer(node, "proxy.max_header_bytes", 1024, 1 << 20));

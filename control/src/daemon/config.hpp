@@ -98,6 +98,7 @@ struct Config {
   std::string placeholder_violation = "block";
   std::vector<std::string> passthrough_hosts;
   bool allow_plaintext_substitution = false;
+  bool metrics_host_labels = false;  // proxy.metrics_host_labels: per-host series in /metrics (bounded)
   std::size_t max_header_bytes = 65536;
   std::size_t max_decoded_body_bytes = 8 << 20;  // S11: compressed responses from credential hosts, decoded whole
   proxy::ProxyTimeouts proxy_timeouts;           // proxy.timeouts.<name>_ms; unset ones keep the proxy's defaults

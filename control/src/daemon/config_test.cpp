@@ -48,6 +48,7 @@ TEST_CASE("config: defaults are ARCHITECTURE.md's table") {
   CHECK(config.placeholder_violation == "block");
   CHECK(config.passthrough_hosts.empty());
   CHECK(config.allow_plaintext_substitution == false);
+  CHECK(config.metrics_host_labels == false);
   CHECK(config.max_header_bytes == 65536);
   CHECK(config.max_decoded_body_bytes == 8u << 20);
   CHECK(config.catch_up_window_seconds == 900);
@@ -133,6 +134,7 @@ proxy:
   placeholder_violation: passthrough
   passthrough_hosts: [bank.example.com]
   allow_plaintext_substitution: true
+  metrics_host_labels: true
   max_header_bytes: 32768
   max_decoded_body_bytes: 1048576
 credentials:
@@ -177,6 +179,7 @@ log:
   CHECK(config.placeholder_violation == "passthrough");
   CHECK(config.passthrough_hosts == std::vector<std::string>{"bank.example.com"});
   CHECK(config.allow_plaintext_substitution == true);
+  CHECK(config.metrics_host_labels == true);
   CHECK(config.max_header_bytes == 32768);
   CHECK(config.max_decoded_body_bytes == 1048576);
   CHECK(config.catch_up_window_seconds == 60);
@@ -366,7 +369,7 @@ TEST_CASE("config: unknown YAML keys are errors naming the key and the accepted 
                  "max_decoded_body_bytes, allow_private, policy_file, default_policy, max_connections, "
                  "max_connections_per_session, max_connections_per_source, max_requests_per_second_per_session, transparent_listen, "
                                                 "transparent_sessions, "
-                "upstream_mark, timeouts");
+                "upstream_mark, timeouts, metrics_host_labels");
 
   std::string api = dir.write("api.yaml", "api:\n  key: abc\n").string();
   CHECK(config_error({"--config", api}) == api + ": api.key: unknown key; accepted here: listen, metrics_listen, keys, max_connections_per_source");
@@ -409,6 +412,8 @@ TEST_CASE("config: malformed YAML values name the key and the accepted form") {
         "proxy.placeholder_violation: expected block or passthrough");
   CHECK(error_for("h.yaml", "proxy:\n  allow_plaintext_substitution: maybe\n") ==
         "proxy.allow_plaintext_substitution: expected true or false");
+  CHECK(error_for("hl.yaml", "proxy:\n  metrics_host_labels: sometimes\n") ==
+        "proxy.metrics_host_labels: expected true or false");
   CHECK(error_for("i.yaml", "api:\n  keys: just-one\n") == "api.keys: expected a list of strings");
   CHECK(error_for("n.yaml", "credentials:\n  allow_weak_secrets: 1234\n") ==
         "credentials.allow_weak_secrets: expected true or false");

@@ -228,6 +228,7 @@ proxy::ProxyOptions proxy_options(const Config& config, const tcp::endpoint& api
   options.placeholder_violation_passthrough = config.placeholder_violation == "passthrough";
   options.passthrough_hosts = config.passthrough_hosts;
   options.allow_plaintext_substitution = config.allow_plaintext_substitution;
+  options.metrics_host_labels = config.metrics_host_labels;
   options.max_header_bytes = config.max_header_bytes;
   options.max_decoded_body_bytes = config.max_decoded_body_bytes;
   options.timeouts = config.proxy_timeouts;

@@ -30,7 +30,9 @@ void gauge(Exposition& out, std::string_view name, std::string_view help, std::u
   out.sample(name, value);
 }
 
-void proxy_metrics(Exposition& out, const proxy::ProxyStats& stats, const AuditStats& audit) {
+}  // namespace
+
+void render_proxy_metrics(Exposition& out, const proxy::ProxyStats& stats, const AuditStats& audit) {
   counter(out, "airlock_proxy_connections_accepted_total", "Client connections accepted by the proxy's listeners.",
           stats.connections_accepted);
   gauge(out, "airlock_proxy_connections_open", "Client connections open now.", stats.connections_open);
@@ -49,6 +51,20 @@ void proxy_metrics(Exposition& out, const proxy::ProxyStats& stats, const AuditS
           stats.requests_substituted);
   counter(out, "airlock_proxy_responses_redacted_total", "Responses in which at least one secret was redacted.",
           stats.responses_redacted);
+  out.family("airlock_proxy_redactions_total", Type::counter,
+             "Responses with a secret redacted, by the credential's secret_name (empty for static_bearer); once per "
+             "name and response.");
+  for (const auto& [secret_name, count] : stats.redactions) {
+    out.sample("airlock_proxy_redactions_total", {{"secret_name", secret_name}}, count);
+  }
+  // Empty unless proxy.metrics_host_labels is on; announced either way, so dashboards find the family.
+  static_assert(proxy::kMaxMetricHosts == 200, "the help text below names the bound");
+  out.family("airlock_proxy_host_requests_total", Type::counter,
+             "Exchanges by upstream host and audit decision, with proxy.metrics_host_labels only; hosts past the "
+             "first 200 count as _other.");
+  for (const auto& [key, count] : stats.host_requests) {
+    out.sample("airlock_proxy_host_requests_total", {{"host", key.first}, {"decision", key.second}}, count);
+  }
 
   out.family("airlock_proxy_substitutions_total", Type::counter,
              "Substitutions by the credential's secret_name (empty for static_bearer) and location.");
@@ -66,6 +82,9 @@ void proxy_metrics(Exposition& out, const proxy::ProxyStats& stats, const AuditS
   counter(out, "airlock_proxy_upstream_connections_reused_total",
           "Upstream connections used again: kept by the client connection, or taken from the pool.",
           stats.upstream_connections_reused);
+  gauge(out, "airlock_proxy_upstream_connections_open",
+        "Upstream connections open now: held by client connections, or idle in the pools.",
+        stats.upstream_connections_open);
   out.family("airlock_proxy_tls_handshakes_total", Type::counter,
              "TLS handshakes completed, with sandboxes (client) and upstreams (upstream); failures are "
              "airlock_proxy_requests_total reasons.");
@@ -87,6 +106,8 @@ void proxy_metrics(Exposition& out, const proxy::ProxyStats& stats, const AuditS
           stats.leaves.mint_failures);
   gauge(out, "airlock_proxy_leaf_cache_entries", "Leaf certificates held in the cache.", stats.leaves.size);
 }
+
+namespace {
 
 void audit_metrics(Exposition& out, const AuditStats& audit) {
   gauge(out, "airlock_audit_queue_depth", "Egress records waiting for the audit writer's next batch.", audit.queue_depth);
@@ -185,7 +206,7 @@ void process_metrics(Exposition& out, std::chrono::system_clock::time_point star
 std::string render_metrics(const MetricsSources& sources) {
   Exposition out;
   const AuditStats audit = sources.audit.stats();
-  proxy_metrics(out, sources.proxy.stats(), audit);
+  render_proxy_metrics(out, sources.proxy.stats(), audit);
   audit_metrics(out, audit);
   control_metrics(out, sources);
   process_metrics(out, sources.started);

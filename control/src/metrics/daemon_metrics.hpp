@@ -5,7 +5,8 @@
 // proxy's are atomics its workers bump; the others live on the control thread). render_metrics() reads
 // them all at the scrape, on the control thread, and adds two grouped counts from the store and what
 // /proc says of the process. Labels are bounded: decisions and reasons, route templates, statuses, run
-// outcomes, secret names (capped). No session id, host or path is a label.
+// outcomes, secret names (capped). No session id or path is a label; a host only with
+// proxy.metrics_host_labels, and capped (proxy::kMaxMetricHosts).
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 
 namespace airlock::proxy {
 class Proxy;
+struct ProxyStats;
 }
 namespace airlock::store {
 class Store;
@@ -22,6 +24,8 @@ namespace airlock::control {
 
 class ApiServer;
 class AuditWriter;
+class Exposition;
+struct AuditStats;
 class Scheduler;
 class SessionRuntime;
 class SnapshotPublisher;
@@ -38,5 +42,8 @@ struct MetricsSources {
 };
 
 std::string render_metrics(const MetricsSources& sources);
+
+// The proxy's families (and the substitutions the audit writer counts); part of render_metrics().
+void render_proxy_metrics(Exposition& out, const proxy::ProxyStats& stats, const AuditStats& audit);
 
 }  // namespace airlock::control

@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -107,6 +108,9 @@ struct ProxyOptions {
   std::size_t max_connections_per_source = 1024;      // open TCP client connections from one address
   std::size_t max_connections_per_session = 256;      // open client connections of one session
   double max_requests_per_second_per_session = 1000;  // a token bucket holding one second of burst
+  // ProxyStats::host_requests: every exchange counted by its host and decision (proxy.metrics_host_labels).
+  // Off by default: hosts are whatever sandboxes ask for, so each is a new series; see kMaxMetricHosts.
+  bool metrics_host_labels = false;
   ProxyTimeouts timeouts;
   // One line per exchange and per failure, "key=value ..." (never a header value, body byte, query string
   // or secret): allowed exchanges at debug (the audit has a row for each), refusals at info, failures at
@@ -115,6 +119,14 @@ struct ProxyOptions {
   std::function<void(LogLevel, std::string_view)> log;
   LogLevel log_level = LogLevel::info;
 };
+
+// Label values taken from traffic are bounded: past this many distinct values, new ones count under
+// kOtherLabel. Secret names come from the operator's credentials; hosts come from sandbox requests
+// (hostile input), so their bound is what keeps a sandbox from growing the proxy's memory and every
+// scrape by asking for ever new names.
+inline constexpr std::size_t kMaxRedactionSecretNames = 512;  // ProxyStats::redactions
+inline constexpr std::size_t kMaxMetricHosts = 200;           // ProxyStats::host_requests
+inline constexpr std::string_view kOtherLabel = "_other";
 
 // Counters per decision outcome (STYLE.md §8.10), read while the proxy runs.
 struct ProxyStats {
@@ -127,11 +139,18 @@ struct ProxyStats {
   std::uint64_t transparent_connections = 0;   // accepted on a transparent listener
   std::uint64_t upstream_connections_opened = 0;
   std::uint64_t upstream_connections_reused = 0;   // used again: kept by the client connection, or from the pool
+  std::uint64_t upstream_connections_open = 0;     // now: held by client connections, or idle in the pools
   std::uint64_t client_tls_handshakes = 0;         // completed with sandboxes (failures: refused client_tls_failed, ...)
   std::uint64_t upstream_tls_handshakes = 0;       // completed and verified with upstreams (failures: refused upstream_*)
   std::uint64_t bytes_up = 0;                      // request bytes written to upstreams, heads and bodies
   std::uint64_t bytes_down = 0;                    // response bytes written to clients, heads and bodies
   std::map<std::string, std::uint64_t> refused;    // by reason word; every refusal and failure
+  // Responses with a secret redacted, by the credential's secret_name ("" for static_bearer): each response
+  // counts once per name it had redacted. Never a value. Bounded by kMaxRedactionSecretNames.
+  std::map<std::string, std::uint64_t> redactions;
+  // With ProxyOptions::metrics_host_labels: every exchange by (host, decision), as audited (passthrough
+  // tunnels included). Bounded by kMaxMetricHosts. Empty when the option is off.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> host_requests;
   HistogramSnapshot request_duration;              // request head in -> exchange audited (refusals included)
   HistogramSnapshot upstream_connect_duration;     // resolve, connect and TLS handshake of each new upstream connection
   certs::LeafCacheStats leaves;

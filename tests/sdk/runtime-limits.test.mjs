@@ -148,5 +148,5 @@ test('a harness that fills its workspace meets ENOSPC at its limit; its files st
   assert.equal(fs.readFileSync(path.join(workspace, 'kept.txt'), 'utf8'), 'kept\n');
   const big = fs.statSync(path.join(workspace, 'big')).size;
   assert.ok(big > kFillerWorkspace / 2 && big < kFillerWorkspace, `big is ${big} bytes`);
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['initial_events.json', 'stderr.log', 'workspace']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['agent.json', 'initial_events.json', 'stderr.log', 'workspace']);
 });

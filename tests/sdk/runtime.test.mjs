@@ -132,7 +132,7 @@ async function runToEnd(harnessName, options = {}) {
 }
 
 // The secret is nowhere the session left a trace: its events, its runtime description (stderr tail) and
-// every file under DATA_DIR/sessions/<id>/ (workspace, stderr.log, initial_events.json).
+// every file under DATA_DIR/sessions/<id>/ (workspace, stderr.log, initial_events.json, agent.json).
 async function assertNoSecretInSession(sessionId) {
   const events = await rt.events(sessionId);
   for (const event of events) {
@@ -175,7 +175,7 @@ test('the harness sees the placeholder, never the secret: its env, every /proc/*
     return [line.slice(0, cut), line.slice(cut + 1)];
   }));
   assert.deepEqual(Object.keys(env).sort(), [
-    'AIRLOCK_EVENTS_FILE', 'AIRLOCK_SESSION_ID', 'AWS_CA_BUNDLE', 'BUNDLE_SSL_CA_CERT', 'CARGO_HTTP_CAINFO',
+    'AIRLOCK_AGENT_FILE', 'AIRLOCK_EVENTS_FILE', 'AIRLOCK_SESSION_ID', 'AWS_CA_BUNDLE', 'BUNDLE_SSL_CA_CERT', 'CARGO_HTTP_CAINFO',
     'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE', 'COMPOSER_CAFILE', 'CURL_CA_BUNDLE', 'DENO_CERT', 'GIT_SSL_CAINFO',
     'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'HARNESS_SETTING', 'HEX_CACERTS_PATH', 'HOME', 'HTTPLIB2_CA_CERTS', 'HTTPS_PROXY',
     'HTTP_PROXY', 'JAVA_TOOL_OPTIONS', 'LANG', 'METRICS_API_TOKEN', 'NODE_EXTRA_CA_CERTS', 'NODE_USE_ENV_PROXY',
@@ -197,9 +197,10 @@ test('the harness sees the placeholder, never the secret: its env, every /proc/*
   assert.equal(env.JAVA_TOOL_OPTIONS, '-Djavax.net.ssl.trustStore=/etc/airlock/ca-truststore.p12 ' +
                                       '-Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12');
   assert.deepEqual(
-    [env.PATH, env.HOME, env.PWD, env.LANG, env.TMPDIR, env.USER, env.HARNESS_SETTING, env.AIRLOCK_SESSION_ID, env.AIRLOCK_EVENTS_FILE],
+    [env.PATH, env.HOME, env.PWD, env.LANG, env.TMPDIR, env.USER, env.HARNESS_SETTING, env.AIRLOCK_SESSION_ID, env.AIRLOCK_EVENTS_FILE,
+     env.AIRLOCK_AGENT_FILE],
     [kSandboxPath, '/workspace', '/workspace', 'C.UTF-8', '/tmp', 'nobody', 'from the config', created.id,
-     '/run/airlock/initial_events.json']);
+     '/run/airlock/initial_events.json', '/run/airlock/agent.json']);
 
   // Every process it can see: bubblewrap's init, the relay, the harness. Only the placeholder anywhere.
   const script = path.join(kHarnessDir, 'inspect.sh');
@@ -230,7 +231,7 @@ test('the harness sees the placeholder, never the secret: its env, every /proc/*
   // Nothing stored or left on the host holds the secret; the workspace copy and stderr hold the placeholder.
   assert.equal(runtime.stderr.tail, `METRICS_API_TOKEN=${placeholder}\n`);
   const files = await assertNoSecretInSession(created.id);
-  assert.deepEqual(Object.keys(files).sort(), ['initial_events.json', 'stderr.log', 'workspace/env.txt']);
+  assert.deepEqual(Object.keys(files).sort(), ['agent.json', 'initial_events.json', 'stderr.log', 'workspace/env.txt']);
   assert.ok(files['workspace/env.txt'].split('\n').includes(`METRICS_API_TOKEN=${placeholder}`));
   assert.ok(!JSON.stringify(events).includes(rt.apiKey), 'the API key never reaches a sandbox');
 });
@@ -294,7 +295,7 @@ test('the sandbox cannot see the data dir; /workspace is the session\'s workspac
     'ls data dir: 2',            // GNU ls: cannot access the argument
     'cat master.key: 1',
     'data dir exists: no',
-    'run/airlock: airlock initial_events.json proxy.sock ',
+    'run/airlock: agent.json airlock initial_events.json proxy.sock ',
     'etc/airlock: ca-bundle.pem ca-truststore.p12 ',
     'etc passwd: present',       // /etc is the host's, rebuilt without its secret entries
     'etc shadow: absent',
@@ -345,6 +346,7 @@ test('N6: on the host the harness is an unprivileged uid: no root-only file, no 
     assert.deepEqual(ownership(workspace), { uid: sandboxUid, gid: sandboxUid, mode: 0o700 });
     assert.deepEqual(ownership(sessionDir), { uid: 0, gid: sandboxUid, mode: 0o710 });
     assert.deepEqual(ownership(path.join(sessionDir, 'initial_events.json')), { uid: 0, gid: sandboxUid, mode: 0o640 });
+    assert.deepEqual(ownership(path.join(sessionDir, 'agent.json')), { uid: 0, gid: sandboxUid, mode: 0o640 });
     assert.deepEqual(ownership(path.join(sessionDir, 'stderr.log')), { uid: 0, gid: 0, mode: 0o600 });
     const mount = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((line) => line.split(' ')[4] === workspace);
     assert.ok(mount, 'the workspace is a mount point while the sandbox runs');
@@ -356,6 +358,7 @@ test('N6: on the host the harness is an unprivileged uid: no root-only file, no 
     assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, 'ca-bundle.pem')]), true);
     assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, 'ca-truststore.p12')]), true);
     assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(sessionDir, 'initial_events.json')]), true);
+    assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(sessionDir, 'agent.json')]), true);
     assert.equal(asSandboxUid(sandboxUid, ['ls', workspace]), true);
     for (const name of ['master.key', 'airlock.db', 'airlock.db-wal', 'airlock.db-shm', 'ca.key.sealed']) {
       assert.equal(asSandboxUid(sandboxUid, ['cat', path.join(rt.dataDir, name)]), false, `${name} is readable`);
@@ -395,15 +398,27 @@ test('N6: on the host the harness is an unprivileged uid: no root-only file, no 
   }
 });
 
-test('stdin carries the initial user messages\' text; $AIRLOCK_EVENTS_FILE the initial events', async () => {
+test('stdin carries the initial user messages\' text; $AIRLOCK_EVENTS_FILE the initial events; $AIRLOCK_AGENT_FILE the agent', async () => {
+  const digest = await client.beta.agents.create({
+    name: 'Digest', model: 'claude-opus-5-5', system: 'You write digests.', tools: [{ type: 'agent_toolset_20260401' }],
+  });
   const { created, session, events } = await runToEnd('input', {
+    agent: digest.id, title: 'Monday digest', metadata: { team: 'platform' },
     initial_events: [userMessage('hello harness'), userMessage('line one', 'line two')],
   });
   assert.equal(session.status, 'idle');
   assert.deepEqual(eventTypes(events), [
     'user.message', 'user.message', 'session.status_running',
-    ...Array(6).fill('agent.message'), 'session.status_idle',
+    ...Array(7).fill('agent.message'), 'session.status_idle',
   ]);
+  // The agent as the session pinned it, with the session's title and metadata: what a harness acts on.
+  const definition = JSON.parse(single(events, 'agent'));
+  assert.deepEqual(definition, {
+    type: 'agent_definition', session_id: created.id, title: 'Monday digest', metadata: { team: 'platform' },
+    agent: created.agent,
+  });
+  assert.equal(definition.agent.system, 'You write digests.');
+  assert.equal(definition.agent.tools[0].type, 'agent_toolset_20260401');
   assert.deepEqual(labelled(events, 'stdin'), ['hello harness', 'line one', 'line two']);
   assert.equal(single(events, 'session'), created.id);
   assert.equal(single(events, 'events file'), '/run/airlock/initial_events.json');

@@ -88,6 +88,7 @@ BwrapCommand bwrap_command(const SandboxSpec& spec, const HostLayout& host) {
   args.ro_bind(spec.airlock_binary, kSandboxRelayBinary);
   args.ro_bind(spec.proxy_socket, kSandboxProxySocket);
   args.ro_bind(spec.events_file, kSandboxEventsFile);
+  args.ro_bind(spec.agent_file, kSandboxAgentFile);
   args.add({"--bind", spec.workspace.string(), kSandboxWorkspace});
   for (const fs::path& path : spec.read_only_paths) {
     args.ro_bind(path, path);

@@ -30,6 +30,7 @@ inline constexpr const char* kSandboxWorkspace = "/workspace";
 inline constexpr const char* kSandboxRelayBinary = "/run/airlock/airlock";
 inline constexpr const char* kSandboxProxySocket = "/run/airlock/proxy.sock";
 inline constexpr const char* kSandboxEventsFile = "/run/airlock/initial_events.json";
+inline constexpr const char* kSandboxAgentFile = "/run/airlock/agent.json";
 inline constexpr const char* kSandboxCaBundle = "/etc/airlock/ca-bundle.pem";
 inline constexpr const char* kSandboxTrustStore = "/etc/airlock/ca-truststore.p12";
 
@@ -57,6 +58,7 @@ struct SandboxSpec {
   std::filesystem::path ca_bundle;       // host: DATA_DIR/ca-bundle.pem
   std::filesystem::path trust_store;     // host: DATA_DIR/ca-truststore.p12
   std::filesystem::path events_file;     // host: DATA_DIR/sessions/<id>/initial_events.json
+  std::filesystem::path agent_file;      // host: DATA_DIR/sessions/<id>/agent.json
   std::vector<std::filesystem::path> read_only_paths;
   struct Hidden {
     std::filesystem::path path;  // absolute

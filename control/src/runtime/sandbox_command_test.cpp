@@ -32,6 +32,7 @@ SandboxSpec small_spec() {
   spec.ca_bundle = "/data/ca-bundle.pem";
   spec.trust_store = "/data/ca-truststore.p12";
   spec.events_file = "/data/sessions/sesn_1/initial_events.json";
+  spec.agent_file = "/data/sessions/sesn_1/agent.json";
   spec.read_only_paths = {"/opt/harness"};
   spec.hidden_paths = {{"/opt/harness/state", true}, {"/etc/airlock.yaml", false}, {"/data", true}};
   spec.command = {"/bin/sh", "/opt/harness/digest.sh", "--fast"};
@@ -64,6 +65,7 @@ TEST_CASE("sandbox command: the whole bwrap command line for a small host") {
       "--ro-bind", "/opt/airlock/bin/airlock", "/run/airlock/airlock",
       "--ro-bind", "/data/proxy.sock", "/run/airlock/proxy.sock",
       "--ro-bind", "/data/sessions/sesn_1/initial_events.json", "/run/airlock/initial_events.json",
+      "--ro-bind", "/data/sessions/sesn_1/agent.json", "/run/airlock/agent.json",
       "--bind", "/data/sessions/sesn_1/workspace", "/workspace",
       "--ro-bind", "/opt/harness", "/opt/harness",
       "--tmpfs", "/opt/harness/state",

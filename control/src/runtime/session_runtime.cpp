@@ -54,6 +54,16 @@ json error_event(const std::string& message) {
 
 constexpr uid_t kKeepOwner = static_cast<uid_t>(-1);
 
+// AIRLOCK_AGENT_FILE's contents: the agent as the session pinned it (the session's `agent`: model, system
+// prompt, tools and their configs, MCP servers, skills), and the session's title and metadata.
+json agent_definition(const store::Session& session, const json& doc) {
+  return {{"type", "agent_definition"},
+          {"session_id", session.id},
+          {"title", doc.value("title", json(nullptr))},
+          {"metadata", doc.value("metadata", json::object())},
+          {"agent", doc.value("agent", json::object())}};
+}
+
 // Group and mode (and owner, unless kKeepOwner) of a path Airlock made, never through a symlink.
 void set_owner_and_mode(const fs::path& path, uid_t owner, gid_t group, mode_t mode) {
   if (::lchown(path.c_str(), owner, group) != 0 || ::chmod(path.c_str(), mode) != 0) {
@@ -371,7 +381,12 @@ void SessionRuntime::launch(const std::string& session_id) {
       query.after_seq = page.items.back().seq;
     }
     write_file(dir / "initial_events.json", events.dump(), 0600);
-    if (sandbox->identity) set_owner_and_mode(dir / "initial_events.json", kKeepOwner, sandbox->identity->gid, 0640);
+    // The agent the session runs: what a harness needs to act as it (docs/runtime.md, AIRLOCK_AGENT_FILE).
+    write_file(dir / "agent.json", agent_definition(session, doc).dump(), 0600);
+    if (sandbox->identity) {
+      set_owner_and_mode(dir / "initial_events.json", kKeepOwner, sandbox->identity->gid, 0640);
+      set_owner_and_mode(dir / "agent.json", kKeepOwner, sandbox->identity->gid, 0640);
+    }
     sandbox->stderr_log.open(dir / "stderr.log", std::ios::binary | std::ios::trunc);
     ::chmod((dir / "stderr.log").c_str(), 0600);
 
@@ -384,6 +399,7 @@ void SessionRuntime::launch(const std::string& session_id) {
     }
     env["AIRLOCK_SESSION_ID"] = session_id;
     env["AIRLOCK_EVENTS_FILE"] = kSandboxEventsFile;
+    env["AIRLOCK_AGENT_FILE"] = kSandboxAgentFile;
 
     SandboxSpec spec;
     spec.bwrap = settings_.config.bwrap;
@@ -393,6 +409,7 @@ void SessionRuntime::launch(const std::string& session_id) {
     spec.ca_bundle = settings_.ca_bundle;
     spec.trust_store = settings_.trust_store;
     spec.events_file = dir / "initial_events.json";
+    spec.agent_file = dir / "agent.json";
     spec.read_only_paths = harness->second.read_only_paths;
     spec.hidden_paths = settings_.hidden_paths;
     spec.command = harness->second.command;

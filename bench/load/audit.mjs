@@ -28,12 +28,11 @@
 // written to a temp dir, removed at the end unless --keep.
 import { execFileSync } from 'node:child_process';
 import cluster from 'node:cluster';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { Connection, call, createSessions, delay, kHost, runOriginWorker, startOrigin } from './common.mjs';
+import { Connection, call, createSessions, delay, kHost, prepareOrigin, runOriginWorker } from './common.mjs';
 
 const kSeedChunk = 1_000_000;  // rows per seeding transaction (one progress line each)
 const kDrainMs = 15_000;       // how long the writer may take to write what is queued once the load stops
@@ -327,24 +326,14 @@ async function main() {
 
 async function run(options, tmp, cleanups, { start, randomApiKey, makeOriginCertificates }) {
   const log = (line) => console.log(line);
-  const originDir = path.join(tmp, 'origin');
-  fs.mkdirSync(originDir);
-  const certificates = makeOriginCertificates(originDir, [kHost]);
-  certificates.keyFile = path.join(originDir, 'origin.key');
-  certificates.certFile = path.join(originDir, 'origin.pem');
-  const secret = `sk-load-${crypto.randomBytes(24).toString('base64url')}`;
-  const origin = await startOrigin(options.originWorkers, certificates, secret);
-  cleanups.push(() => origin.stop());
+  const { origin, secret, daemonArgs } = await prepareOrigin(tmp, options.originWorkers, makeOriginCertificates, cleanups);
 
   // The same daemon (data dir, API key, flags) for both lives.
-  const config = path.join(tmp, 'airlock.yaml');
-  fs.writeFileSync(config, 'proxy:\n  max_requests_per_second_per_session: 0\n');
   const dataDir = path.join(tmp, 'data');
   const apiKey = randomApiKey();
   let daemon = null;
   const boot = async () => {
-    daemon = await start({ dataDir, apiKey, args: ['--config', config, '--upstream-ca', certificates.ca, '--resolve', `${kHost}:127.0.0.1`,
-                                                   '--allow-private', '127.0.0.1/32'] });
+    daemon = await start({ dataDir, apiKey, args: daemonArgs });
     return daemon;
   };
   const stop = async () => {

@@ -2,6 +2,7 @@
 // workers of the calling script: it must call runOriginWorker() when cluster.isWorker), the API helper, the
 // intercepted keep-alive client connection, and the vault, credential and sessions both set up.
 import cluster from 'node:cluster';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -175,6 +176,25 @@ export async function startOrigin(workers, certificates, secret) {
     closeIdle: () => ask('close-idle', 'closed-idle'),
     stop() { for (const worker of forked) worker.process.kill('SIGTERM'); },
   };
+}
+
+// What both scripts start from, in `tmp`: a CA and a certificate for kHost, the origin's `workers` answering
+// for a fresh `secret`, and the daemon's arguments (a config without the per-session rate limit, the
+// origin's CA, kHost resolved to loopback and loopback allowed).
+export async function prepareOrigin(tmp, workers, makeOriginCertificates, cleanups) {
+  const originDir = path.join(tmp, 'origin');
+  fs.mkdirSync(originDir);
+  const certificates = makeOriginCertificates(originDir, [kHost]);
+  certificates.keyFile = path.join(originDir, 'origin.key');
+  certificates.certFile = path.join(originDir, 'origin.pem');
+  const secret = `sk-load-${crypto.randomBytes(24).toString('base64url')}`;
+  const origin = await startOrigin(workers, certificates, secret);
+  cleanups.push(() => origin.stop());
+  const config = path.join(tmp, 'airlock.yaml');
+  fs.writeFileSync(config, 'proxy:\n  max_requests_per_second_per_session: 0\n');
+  const daemonArgs = ['--config', config, '--upstream-ca', certificates.ca, '--resolve', `${kHost}:127.0.0.1`,
+                      '--allow-private', '127.0.0.1/32'];
+  return { origin, secret, daemonArgs };
 }
 
 // ---- client connections ---------------------------------------------------------------------------------

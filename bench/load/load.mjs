@@ -20,14 +20,13 @@
 // the proxy must redact to the placeholder again. --think MS pauses between requests; --verbose prints
 // every error as it happens; --keep keeps the temp dir.
 import cluster from 'node:cluster';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import {
-  Connection, api, createSessions, delay, kHost, kMismatchHeader, kSecretName, runOriginWorker, startOrigin,
+  Connection, api, createSessions, delay, kHost, kMismatchHeader, kSecretName, prepareOrigin, runOriginWorker,
 } from './common.mjs';
 
 const kFdTolerance = 4;            // descriptors after everything closed may exceed the baseline by this
@@ -120,23 +119,8 @@ async function main() {
 
 async function run(options, tmp, cleanups, start, makeOriginCertificates) {
   const log = (line) => console.log(line);
-  const originDir = path.join(tmp, 'origin');
-  fs.mkdirSync(originDir);
-  const certificates = makeOriginCertificates(originDir, [kHost]);
-  certificates.keyFile = path.join(originDir, 'origin.key');
-  certificates.certFile = path.join(originDir, 'origin.pem');
-  const secret = `sk-load-${crypto.randomBytes(24).toString('base64url')}`;
-
-  const origin = await startOrigin(options.originWorkers, certificates, secret);
-  cleanups.push(() => origin.stop());
-
-  const config = path.join(tmp, 'airlock.yaml');
-  fs.writeFileSync(config, 'proxy:\n  max_requests_per_second_per_session: 0\n');
-  const daemon = await start({
-    dataDir: path.join(tmp, 'data'),
-    args: ['--config', config, '--upstream-ca', certificates.ca, '--resolve', `${kHost}:127.0.0.1`,
-           '--allow-private', '127.0.0.1/32'],
-  });
+  const { origin, secret, daemonArgs } = await prepareOrigin(tmp, options.originWorkers, makeOriginCertificates, cleanups);
+  const daemon = await start({ dataDir: path.join(tmp, 'data'), args: daemonArgs });
   let daemonStopped = false;
   cleanups.push(async () => { if (!daemonStopped) await daemon.kill('SIGKILL'); });
   let daemonExit = null;

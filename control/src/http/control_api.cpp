@@ -19,6 +19,14 @@
 namespace airlock::control {
 namespace {
 
+// /healthz, /metrics and the console's files answer GET (and HEAD) only.
+void require_get(const ApiRequest& request, std::string_view what) {
+  if (request.method == "GET" || request.method == "HEAD") return;
+  ApiError error(405, "invalid_request_error", fmt::format("method not allowed on {}; allowed: GET", what));
+  error.headers.push_back({"Allow", "GET"});
+  throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
+}
+
 // Whether a handler set its own type (our code always spells it so).
 bool has_content_type(const std::vector<http1::Header>& headers) {
   return std::any_of(headers.begin(), headers.end(),
@@ -216,11 +224,7 @@ HttpReply ControlApi::answer(std::string_view target, ApiRequest& request) {
 HttpReply ControlApi::dispatch(ApiRequest& request) {
   if (request.path == "/healthz") {
     route_ = "/healthz";
-    if (request.method != "GET" && request.method != "HEAD") {
-      ApiError error(405, "invalid_request_error", "method not allowed on /healthz; allowed: GET");
-      error.headers.push_back({"Allow", "GET"});
-      throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
-    }
+    require_get(request, "/healthz");
     if (!ready_) throw ApiError(503, "api_error", "starting: listeners are not bound yet");
     return json_reply(200, {{"status", "ok"}}, {});
   }
@@ -257,11 +261,7 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
 
   if (request.path == "/metrics" && metrics_) {
     route_ = "/metrics";
-    if (request.method != "GET" && request.method != "HEAD") {
-      ApiError error(405, "invalid_request_error", "method not allowed on /metrics; allowed: GET");
-      error.headers.push_back({"Allow", "GET"});
-      throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
-    }
+    require_get(request, "/metrics");
     HttpReply reply;
     reply.body = metrics_();
     reply.headers.push_back({"Content-Type", std::string(kMetricsContentType)});
@@ -285,11 +285,7 @@ HttpReply ControlApi::dispatch(ApiRequest& request) {
 
 HttpReply ControlApi::console_file(const ApiRequest& request) {
   route_ = "/console/";
-  if (request.method != "GET" && request.method != "HEAD") {
-    ApiError error(405, "invalid_request_error", "method not allowed on the console's files; allowed: GET");
-    error.headers.push_back({"Allow", "GET"});
-    throw error;  // NOLINT(cert-err61-cpp): named to set its headers first
-  }
+  require_get(request, "the console's files");
   HttpReply reply;
   if (request.path == "/console") {  // relative links in the page need the slash
     reply.status = 308;

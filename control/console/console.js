@@ -108,6 +108,20 @@ function time(iso) {
   return iso ? h('time', { datetime: iso }, iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')) : '—';
 }
 
+// An instant as the clock of `zone` shows it, then in UTC: "Mon, 7 Dec 2026, 09:00 (2026-12-07 08:00:00Z)".
+function zonedTime(iso, zone) {
+  let local;
+  try {
+    local = new Intl.DateTimeFormat('en-GB', {
+      timeZone: zone, weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit',
+      minute: '2-digit', hourCycle: 'h23',
+    }).format(new Date(iso));
+  } catch {
+    return time(iso);  // a zone this browser does not know
+  }
+  return h('time', { datetime: iso }, `${local} (${iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')})`);
+}
+
 // A table of rows; columns are [label, row => cell content].
 function table(caption, columns, rows, empty = 'None yet.') {
   if (rows.length === 0) return h('p', { class: 'empty' }, empty);
@@ -564,7 +578,8 @@ async function deploymentPage(id) {
       action('Archive', () => api('POST', `${path}/archive`, {}), { confirm: `Archive deployment ${deployment.name}? It never fires again.`, kind: 'danger' })),
     h('h2', {}, 'Next fire times'),
     deployment.schedule?.upcoming_runs_at?.length
-      ? h('ol', { class: 'upcoming' }, deployment.schedule.upcoming_runs_at.map((at) => h('li', {}, time(at))))
+      ? h('ol', { class: 'upcoming' },
+        deployment.schedule.upcoming_runs_at.map((at) => h('li', {}, zonedTime(at, deployment.schedule.timezone))))
       : h('p', { class: 'empty' }, 'None: the deployment is archived.'),
     h('h2', {}, 'Runs'),
     table('Runs, newest first', [

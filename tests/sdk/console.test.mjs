@@ -235,6 +235,9 @@ test('a deployment: the schedule in words, the next five fire times, run now, pa
   const upcoming = await page.locator('ol.upcoming time').evaluateAll((times) => times.map((t) => t.getAttribute('datetime')));
   assert.equal(upcoming.length, 5);
   assert.deepEqual(upcoming, deployment.schedule.upcoming_runs_at);
+  // Shown on the deployment's own clock first: 09:00 in Berlin, whatever UTC says.
+  const first = await page.locator('ol.upcoming li').first().innerText();
+  assert.match(first, /^(Mon|Tue|Wed|Thu|Fri), \d{1,2} \w{3} \d{4}, 09:00 \(\d{4}-\d{2}-\d{2} 0[78]:00:00Z\)$/);
 
   await page.getByRole('button', { name: 'Run now' }).click();
   const started = page.getByText(/^Run \S+ started session \S+\.$/);

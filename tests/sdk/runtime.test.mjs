@@ -53,6 +53,7 @@ const harnesses = {
   late: harness('late.sh'),
   output: harness('output.sh'),
   echo: harness('echo-lines.sh', { stdin: 'open' }),
+  turns: harness('turns.sh', { stdin: 'json' }),
   noisy: harness('noisy.sh'),
   signal: harness('signal.sh'),
   background: harness('background.sh'),
@@ -555,6 +556,31 @@ test('stdin: open — user messages sent while the harness runs arrive as lines'
     ['user.message', 'first'], ['session.status_running', null], ['agent.message', 'got: first'],
     ['user.message', 'second'], ['agent.message', 'got: second'],
     ['user.message', 'bye'], ['agent.message', 'got: bye'], ['session.status_idle', null],
+  ]);
+});
+
+test('stdin: json — each user.message is a turn: running, the answer, idle while the harness waits, running again', async () => {
+  const created = await runSession('turns', { initial_events: [userMessage('first')] });
+  await rt.waitForMessage(created.id, 'echo: first');
+  const idleWhileRunning = await until('the first turn to end', async () => {
+    const session = await client.beta.sessions.retrieve(created.id);
+    return session.status === 'idle' ? session : null;
+  });
+  assert.equal(idleWhileRunning.status, 'idle');
+  assert.equal((await rt.runtime(created.id)).state, 'running', 'the harness waits for the next turn');
+
+  await client.beta.sessions.events.send(created.id, { events: [userMessage('second')] });
+  await rt.waitForMessage(created.id, 'echo: second');
+  await client.beta.sessions.events.send(created.id, { events: [{ type: 'user.interrupt' }] });
+  const { session, runtime, events } = await rt.waitForEnd(created.id);
+  assert.equal(session.status, 'idle');
+  assert.equal(runtime.state, 'exited');
+  assert.deepEqual(events.map((e) => [e.type, e.content?.[0]?.text ?? e.stop_reason?.type ?? null]), [
+    ['user.message', 'first'], ['session.status_running', null], ['agent.message', 'echo: first'],
+    ['session.status_idle', 'end_turn'],
+    ['user.message', 'second'], ['session.status_running', null], ['agent.message', 'echo: second'],
+    ['session.status_idle', 'end_turn'],
+    ['user.interrupt', null], ['agent.message', 'interrupted'],
   ]);
 });
 

@@ -160,8 +160,9 @@ HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, 
   }
   if (auto stdin_mode = node["stdin"]) {
     std::string mode = yaml.string(stdin_mode, path + ".stdin");
-    if (mode != "open" && mode != "close") yaml.fail(path + ".stdin", "expected open or close");
-    harness.keep_stdin_open = mode == "open";
+    if (mode != "open" && mode != "close" && mode != "json") yaml.fail(path + ".stdin", "expected open, close or json");
+    harness.keep_stdin_open = mode != "close";
+    harness.stdin_json = mode == "json";
   }
   if (auto env = node["env"]) {
     if (!env.IsMap()) yaml.fail(path + ".env", "expected a mapping of NAME: value");

@@ -36,6 +36,7 @@ struct HarnessConfig {
   std::vector<std::filesystem::path> read_only_paths;   // host paths bind-mounted read-only at the same path
   int timeout_seconds = 3600;                           // the session's time limit; the process tree is killed then
   bool keep_stdin_open = false;                         // stdin: open (events sent later arrive as lines) | close
+  bool stdin_json = false;                              // stdin: json (client events as JSON lines; the harness ends turns)
   std::map<std::string, std::string> env;               // extra variables (not secrets: keep those in vaults)
   // runtime.harnesses.NAME.limits: each key set here replaces runtime.limits' for this harness.
   struct LimitOverrides {

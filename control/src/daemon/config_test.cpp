@@ -199,6 +199,7 @@ log:
   CHECK(digest.read_only_paths == std::vector<std::filesystem::path>{"/usr/share", "/etc"});
   CHECK(digest.timeout_seconds == 600);
   CHECK(digest.keep_stdin_open);
+  CHECK_FALSE(digest.stdin_json);
   CHECK(digest.env == std::map<std::string, std::string>{{"REPORT_TZ", "Europe/Paris"}});
   const HarnessConfig& plain = config.runtime.harnesses.at("plain");
   CHECK(plain.command == std::vector<std::string>{"/usr/bin/true"});
@@ -248,6 +249,10 @@ TEST_CASE("config: runtime.limits, per-harness overrides, and none") {
   config = load_yaml("b.yaml", "runtime:\n  limits: none\n  harnesses:\n    plain: {command: [sh]}\n");
   CHECK_FALSE(config.runtime.limits);
   CHECK_FALSE(harness_limits(config.runtime, config.runtime.harnesses.at("plain")));
+  // stdin: json keeps stdin open and hands the harness its turns.
+  config = load_yaml("j.yaml", "runtime:\n  harnesses:\n    agent: {command: [/usr/bin/agent], stdin: json}\n");
+  CHECK(config.runtime.harnesses.at("agent").keep_stdin_open);
+  CHECK(config.runtime.harnesses.at("agent").stdin_json);
 
   auto error_for = [&](std::string_view name, std::string_view text) {
     std::string path = dir.write(name, text).string();
@@ -293,7 +298,7 @@ TEST_CASE("config: runtime refusals name the key and what to do") {
   CHECK(error_for("e.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [/]\n") ==
         "runtime.harnesses.d.read_only_paths[0]: \"/\" cannot be mounted into a sandbox; name the directories the harness needs");
   CHECK(error_for("f.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      stdin: keep\n") ==
-        "runtime.harnesses.d.stdin: expected open or close");
+        "runtime.harnesses.d.stdin: expected open, close or json");
   CHECK(error_for("g.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      timeout_seconds: 0\n") ==
         "runtime.harnesses.d.timeout_seconds: expected an integer from 1 to 604800");
   CHECK(error_for("h.yaml", "runtime:\n  harnesses:\n    bad name:\n      command: [sh]\n") ==

@@ -15,6 +15,8 @@ constexpr std::array<std::string_view, 8> kHarnessEventTypes = {
     "agent.message",     "agent.thinking",        "agent.tool_use",   "agent.tool_result",
     "agent.mcp_tool_use", "agent.mcp_tool_result", "agent.custom_tool_use", "session.error"};
 
+constexpr std::array<std::string_view, 3> kStopReasons = {"end_turn", "requires_action", "retries_exhausted"};
+
 json text_event(std::string text) {  // text: valid UTF-8
   return {{"type", "agent.message"}, {"content", json::array({{{"type", "text"}, {"text", std::move(text)}}})}};
 }
@@ -128,6 +130,36 @@ std::string stdin_text(const json& event) {
   }
   if (!out.empty()) out += '\n';
   return out;
+}
+
+const std::vector<std::string>& turn_input_types() {
+  static const std::vector<std::string> kTypes = {"user.message", "user.custom_tool_result", "user.tool_confirmation",
+                                                  "user.interrupt", "user.define_outcome"};
+  return kTypes;
+}
+
+bool is_turn_input(std::string_view type) {
+  const std::vector<std::string>& types = turn_input_types();
+  return std::find(types.begin(), types.end(), type) != types.end();
+}
+
+std::string stdin_json_line(const json& event) {
+  return event.dump(-1, ' ', false, json::error_handler_t::replace) + '\n';
+}
+
+std::optional<json> turn_end_from_harness_line(std::string_view line) {
+  if (!json_depth_within(line)) return std::nullopt;
+  json parsed = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object() || parsed.value("type", json()) != "session.status_idle") return std::nullopt;
+  json stop_reason = {{"type", "end_turn"}};
+  if (auto given = parsed.find("stop_reason"); given != parsed.end() && given->is_object()) {
+    auto type = given->find("type");
+    if (type != given->end() && type->is_string() &&
+        std::find(kStopReasons.begin(), kStopReasons.end(), type->get_ref<const std::string&>()) != kStopReasons.end()) {
+      stop_reason = *given;
+    }
+  }
+  return json{{"type", "session.status_idle"}, {"stop_reason", std::move(stop_reason)}, {"stop_details", nullptr}};
 }
 
 }  // namespace airlock::control

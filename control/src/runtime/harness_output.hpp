@@ -44,4 +44,14 @@ std::optional<nlohmann::json> event_from_harness_line(std::string_view line);
 // one; other content blocks (images, documents) are left out. Empty for an event without text.
 std::string stdin_text(const nlohmann::json& event);
 
+// `stdin: json` (docs/runtime.md, "Turns"): the types of the client events a harness reads, each as one
+// line holding the event exactly as the event list returns it.
+const std::vector<std::string>& turn_input_types();
+bool is_turn_input(std::string_view type);
+std::string stdin_json_line(const nlohmann::json& event);
+// Under `stdin: json`, the stdout line that ends a turn, {"type": "session.status_idle", "stop_reason":
+// {...}}: the session.status_idle event to store (its stop_reason as given when its type is end_turn,
+// requires_action or retries_exhausted, else end_turn), or nullopt for any other line.
+std::optional<nlohmann::json> turn_end_from_harness_line(std::string_view line);
+
 }  // namespace airlock::control

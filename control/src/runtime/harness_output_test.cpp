@@ -98,6 +98,29 @@ TEST_CASE("harness output: stdin text of a user message") {
 
 namespace airlock::control {
 
+TEST_CASE("harness output: stdin: json turns: client events in, session.status_idle out") {
+  json message = {{"type", "user.message"}, {"id", "sevt_1"}, {"content", {{{"type", "text"}, {"text", "hi\nthere"}}}}};
+  CHECK(stdin_json_line(message) ==
+        "{\"content\":[{\"text\":\"hi\\nthere\",\"type\":\"text\"}],\"id\":\"sevt_1\",\"type\":\"user.message\"}\n");
+  CHECK(is_turn_input("user.message"));
+  CHECK(is_turn_input("user.interrupt"));
+  CHECK(is_turn_input("user.custom_tool_result"));
+  CHECK_FALSE(is_turn_input("agent.message"));
+  CHECK_FALSE(is_turn_input("system.message"));
+
+  const json end_turn = {{"type", "session.status_idle"}, {"stop_reason", {{"type", "end_turn"}}}, {"stop_details", nullptr}};
+  CHECK(turn_end_from_harness_line(R"({"type":"session.status_idle"})") == end_turn);
+  CHECK(turn_end_from_harness_line(R"({"type":"session.status_idle","stop_reason":{"type":"bogus"}})") == end_turn);
+  CHECK(turn_end_from_harness_line(R"({"type":"session.status_idle","id":"x","stop_reason":"end_turn"})") == end_turn);
+  CHECK(turn_end_from_harness_line(R"({"type":"session.status_idle","stop_reason":{"type":"requires_action","event_ids":["sevt_2"]}})") ==
+        json{{"type", "session.status_idle"},
+             {"stop_reason", {{"type", "requires_action"}, {"event_ids", {"sevt_2"}}}},
+             {"stop_details", nullptr}});
+  CHECK_FALSE(turn_end_from_harness_line(R"({"type":"session.status_running"})"));
+  CHECK_FALSE(turn_end_from_harness_line("session.status_idle"));
+  CHECK_FALSE(turn_end_from_harness_line(R"(["session.status_idle"])"));
+}
+
 TEST_CASE("harness output: deeply nested JSON is kept as text, never parsed into an event") {
   // Parsed, it could not be written back: nlohmann's dump recurses once per level.
   const std::size_t depth = 400000;

@@ -141,6 +141,8 @@ struct SessionRuntime::Sandbox {
   std::string harness;
   int timeout_seconds = 0;
   bool keep_stdin_open = false;
+  bool stdin_json = false;  // stdin: json: client events as JSON lines, and the harness ends its turns
+  bool turn_ended = false;  // stdin: json: the harness printed session.status_idle; the session is idle
   int slot = -1;                  // which of the sandbox ids it holds, when it has its own (N6)
   std::optional<RunAs> identity;  // its host ids when they are not Airlock's own
   // Declared before the process, so released after it is dead: the sandbox never outlives its grant or
@@ -323,6 +325,7 @@ void SessionRuntime::launch(const std::string& session_id) {
   sandbox->harness = harness_name;
   sandbox->timeout_seconds = harness->second.timeout_seconds;
   sandbox->keep_stdin_open = harness->second.keep_stdin_open;
+  sandbox->stdin_json = harness->second.stdin_json;
   sandbox->limits = harness_limits(settings_.config, harness->second);
   if (sandbox->limits && (!settings_.cgroups || !settings_.cgroups->usable())) {
     fail_session(session_id,
@@ -365,7 +368,8 @@ void SessionRuntime::launch(const std::string& session_id) {
       fs::permissions(dir / "workspace", fs::perms::owner_all, fs::perm_options::replace);
     }
 
-    // The initial events: the file holds them all; stdin gets the text of the user messages.
+    // The initial events: the file holds them all; stdin gets the text of the user messages (stdin: json,
+    // every client event as a line).
     json events = json::array();
     store::EventQuery query;
     query.limit = 1000;
@@ -373,7 +377,11 @@ void SessionRuntime::launch(const std::string& session_id) {
       store::Page<store::Event> page = take(store_.list_events(session_id, query), "session", session_id);
       for (const store::Event& event : page.items) {
         json item = event_json(event);
-        if (event.type == "user.message") initial_input += stdin_text(item);
+        if (sandbox->stdin_json) {
+          if (is_turn_input(event.type)) initial_input += stdin_json_line(item);
+        } else if (event.type == "user.message") {
+          initial_input += stdin_text(item);
+        }
         events.push_back(std::move(item));
         sandbox->delivered_seq = event.seq;
       }
@@ -608,16 +616,41 @@ asio::awaitable<void> SessionRuntime::pump_stderr(std::shared_ptr<Sandbox> sandb
 
 void SessionRuntime::store_output(Sandbox& sandbox, const std::vector<std::string>& lines) {
   json events = json::array();
+  bool turn_ends = false;
   for (const std::string& line : lines) {
+    if (sandbox.stdin_json) {
+      if (auto idle = turn_end_from_harness_line(line)) {
+        events.push_back(std::move(*idle));
+        turn_ends = true;
+        continue;
+      }
+    }
     if (auto event = event_from_harness_line(line)) events.push_back(std::move(*event));
   }
   if (events.empty()) return;
   try {
+    store::Store::Transaction transaction(store_);
     (void)append_events(store_, sandbox.session_id, events);
+    if (turn_ends) take(store_.set_session_status(sandbox.session_id, "idle"), "session", sandbox.session_id);
+    if (auto ec = transaction.commit()) throw std::system_error(ec);
+    if (turn_ends) sandbox.turn_ended = true;
   } catch (const std::exception& e) {
     // The session was deleted under it (after_commit stops the sandbox), or the store failed.
     log_.warn("session {}: {} harness event(s) not stored: {}", sandbox.session_id, events.size(), e.what());
     return;
+  }
+  notify(sandbox.session_id);
+}
+
+void SessionRuntime::start_turn(Sandbox& sandbox) {
+  try {
+    store::Store::Transaction transaction(store_);
+    take(store_.set_session_status(sandbox.session_id, "running"), "session", sandbox.session_id);
+    (void)append_events(store_, sandbox.session_id, json::array({{{"type", "session.status_running"}}}));
+    if (auto ec = transaction.commit()) throw std::system_error(ec);
+    sandbox.turn_ended = false;
+  } catch (const std::exception& e) {
+    log_.warn("session {}: starting its next turn failed: {}", sandbox.session_id, e.what());
   }
   notify(sandbox.session_id);
 }
@@ -676,11 +709,16 @@ void SessionRuntime::after_commit() {
     store::EventQuery query;
     query.limit = 1000;
     query.after_seq = sandbox->delivered_seq;
-    query.types = {"user.message"};
+    query.types = sandbox->stdin_json ? turn_input_types() : std::vector<std::string>{"user.message"};
     auto page = store_.list_events(sandbox->session_id, query);
     if (!page) continue;
     for (const store::Event& event : page.value().items) {
-      queue_stdin(*sandbox, stdin_text(event_json(event)));
+      if (!sandbox->stdin_json) {
+        queue_stdin(*sandbox, stdin_text(event_json(event)));
+      } else {
+        if (sandbox->turn_ended && event.type == "user.message") start_turn(*sandbox);
+        queue_stdin(*sandbox, stdin_json_line(event_json(event)));
+      }
       sandbox->delivered_seq = event.seq;
     }
   }
@@ -760,12 +798,15 @@ void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {
       doc["stats"]["active_seconds"] = duration;
       json events = json::array();
       if (!message.empty()) events.push_back(error_event(message));
-      events.push_back(idle ? json{{"type", "session.status_idle"}, {"stop_reason", {{"type", "end_turn"}}}, {"stop_details", nullptr}}
-                            : json{{"type", "session.status_terminated"}});
+      if (!idle) {
+        events.push_back({{"type", "session.status_terminated"}});
+      } else if (!sandbox.turn_ended) {  // a harness that ended its turn already said idle
+        events.push_back({{"type", "session.status_idle"}, {"stop_reason", {{"type", "end_turn"}}}, {"stop_details", nullptr}});
+      }
       store::Store::Transaction transaction(store_);
       take(store_.update_session(id, doc.dump()), "session", id);
       take(store_.set_session_status(id, idle ? "idle" : "terminated"), "session", id);
-      (void)append_events(store_, id, events);
+      if (!events.empty()) (void)append_events(store_, id, events);
       if (auto ec = transaction.commit()) throw std::system_error(ec);
     } catch (const std::exception& e) {
       log_.error("session {}: recording the end of its harness failed: {}", id, e.what());

@@ -36,7 +36,10 @@ struct RuntimeFixture : ApiFixture {
 RuntimeSettings with_harness(int max_concurrent) {
   RuntimeSettings settings;
   settings.config.max_concurrent_sessions = max_concurrent;
-  settings.config.harnesses["digest"] = HarnessConfig{{"/bin/true"}, {}, 60, false, {}, {}};
+  HarnessConfig digest;
+  digest.command = {"/bin/true"};
+  digest.timeout_seconds = 60;
+  settings.config.harnesses["digest"] = digest;
   return settings;
 }
 

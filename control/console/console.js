@@ -256,7 +256,9 @@ async function overviewPage() {
   const [health, metrics, vaults, agents, environments, deployments, refusals] = await Promise.all([
     fetch('/healthz').then(async (r) => `${r.status} ${(await r.json()).status ?? ''}`.trim(), (e) => e.message),
     apiText('/metrics'),
-    listAll('/v1/vaults'), listAll('/v1/agents'), listAll('/v1/environments'), listAll('/v1/deployments'),
+    // One page each: past 100 the overview says "100+" rather than paging through everything to count.
+    listAll('/v1/vaults', 100), listAll('/v1/agents', 100), listAll('/v1/environments', 100),
+    listAll('/v1/deployments', 100),
     api('GET', '/v1/airlock/refusals?limit=20'),
   ]);
   const byStatus = samples(metrics, 'airlock_sessions');

@@ -25,22 +25,27 @@ constexpr std::string_view kSessionExists = "SELECT 1 FROM sessions WHERE id = ?
 
 }  // namespace
 
+// The columns read_entry() reads, in its order: one list for every SELECT of rows (literals concatenate at
+// compile time).
+#define AIRLOCK_EGRESS_COLUMNS                                                                                 \
+  "session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "         \
+  "credentials_doc, id, seq, original_destination"
+
 // `seq > :after` with :after 0 for the first page (seq starts at 1), never `(:after IS NULL OR seq > :after)`:
 // with the OR, SQLite searches egress_by_session on session_id alone and walks the session's rows from its
 // first one up to the cursor: a page 1,000 rows from the end of a session of 7 million took a second
 // (bench/README.md, "Audit at full rate").
 const std::string_view kListEgressSql =
-    "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
-    "credentials_doc, id, seq, original_destination FROM egress WHERE session_id = :session_id AND seq > :after "
+    "SELECT " AIRLOCK_EGRESS_COLUMNS " FROM egress WHERE session_id = :session_id AND seq > :after "
     "ORDER BY seq LIMIT :limit";
 
 namespace {
 
 // Walks the primary key backwards over the newest :window rows, whatever their session.
 constexpr std::string_view kRecentRefusals =
-    "SELECT session_id, created_at, method, host, port, path, status, bytes_up, bytes_down, decision, reason, "
-    "credentials_doc, id, seq, original_destination FROM (SELECT * FROM egress ORDER BY seq DESC LIMIT :window) "
+    "SELECT " AIRLOCK_EGRESS_COLUMNS " FROM (SELECT * FROM egress ORDER BY seq DESC LIMIT :window) "
     "WHERE decision <> 'allowed' ORDER BY seq DESC LIMIT :limit";
+#undef AIRLOCK_EGRESS_COLUMNS
 // A range of egress_age, so a batch costs the rows it deletes whatever the table holds.
 constexpr std::string_view kPurgeEgress =
     "DELETE FROM egress WHERE seq IN (SELECT seq FROM egress WHERE created_at < ?1 LIMIT ?2)";

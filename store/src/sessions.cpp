@@ -273,9 +273,8 @@ std::string Store::session_proxy_token(std::string_view session_id) const {
 
 // --- events ---
 
-Result<std::vector<Event>> Store::append_events(std::string_view session_id,
-                                                // NOLINTNEXTLINE(performance-unnecessary-value-param): the loop moves from it, through structured bindings
-                                                std::vector<std::pair<std::string, std::string>> events) {
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the loop moves from it
+Result<std::vector<Event>> Store::append_events(std::string_view session_id, std::vector<NewEvent> events) {
   auto& db = impl_->db_;
   WriteTransaction tx{*impl_};
   if (auto ec = tx.begin()) return ec;
@@ -283,8 +282,17 @@ Result<std::vector<Event>> Store::append_events(std::string_view session_id,
   const auto now = impl_->now();
   std::vector<Event> appended;
   appended.reserve(events.size());
-  for (auto& [type, doc] : events) {
-    Event event{random_id("sevt_"), std::string{session_id}, std::move(type), now, std::move(doc), 0};
+  for (NewEvent& wanted : events) {
+    std::string id = std::move(wanted.id);
+    if (!id.empty()) {
+      BOOST_OUTCOME_TRY(auto taken, db.statement("SELECT 1 FROM session_events WHERE id = ?"));
+      StatementUse check{db, taken};
+      check.bind_all(id);
+      BOOST_OUTCOME_TRY(auto row, check.step());
+      if (row) id.clear();
+    }
+    if (id.empty()) id = random_id("sevt_");
+    Event event{std::move(id), std::string{session_id}, std::move(wanted.type), now, std::move(wanted.doc), 0};
     BOOST_OUTCOME_TRY(auto stmt, db.statement(kInsertEvent));
     StatementUse use{db, stmt};
     use.bind_all(event.id, event.session_id, event.type, event.processed_at, event.doc);

@@ -63,9 +63,9 @@ std::int64_t rows(const StoreFixture& f, const std::string& table) {
   return testing::query_int(f.db_path, "SELECT count(*) FROM " + table);
 }
 
-std::vector<std::pair<std::string, std::string>> events_of(std::initializer_list<std::pair<const char*, const char*>> list) {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& [type, doc] : list) out.emplace_back(type, doc);
+std::vector<NewEvent> events_of(std::initializer_list<std::pair<const char*, const char*>> list) {
+  std::vector<NewEvent> out;
+  for (const auto& [type, doc] : list) out.push_back({type, doc, {}});
   return out;
 }
 
@@ -392,6 +392,20 @@ TEST_CASE("session_proxy_token: keyed BLAKE2b of the session id under a KDF subk
   testing::TestClock clock;
   auto other = testing::open_store(other_dir.path() / "airlock.db", clock, 7);
   CHECK(other->session_proxy_token("sesn_01abc") != token);
+}
+
+TEST_CASE("append_events: an id asked for is kept, one already taken is replaced") {
+  StoreFixture f;
+  const auto id = create(f, new_session());
+  auto named = f.store->append_events(id, {{"agent.tool_use", "{}", "sevt_harness1"}, {"agent.message", "{}", {}}});
+  REQUIRE(named.has_value());
+  CHECK(named.value()[0].id == "sevt_harness1");
+  CHECK(named.value()[1].id.substr(0, 7) == "sevt_01");
+  auto again = f.store->append_events(id, {{"agent.tool_use", "{}", "sevt_harness1"}});
+  REQUIRE(again.has_value());
+  CHECK(again.value()[0].id != "sevt_harness1");
+  CHECK(again.value()[0].id.substr(0, 7) == "sevt_01");
+  CHECK(f.store->event_seq(id, "sevt_harness1").value() == named.value()[0].seq);
 }
 
 TEST_CASE("append_events: in order, with ids, processed_at and increasing seq") {

@@ -207,7 +207,7 @@ TEST_CASE("crash safety: a session, its vaults, its first events and its idempot
     Store::Transaction tx{store};
     const std::string id = new_session(store, ids);
     if (id.empty()) return false;
-    if (!store.append_events(id, {{"session.status_idle", "{}"}, {"user.message", R"({"content":[]})"}})) return false;
+    if (!store.append_events(id, {{"session.status_idle", "{}", {}}, {"user.message", R"({"content":[]})", {}}})) return false;
     if (!store.remember_idempotent("key-1", IdempotentResponse{"hash", 200, R"({"id":"x"})"})) return false;
     return !tx.commit();
   };

@@ -347,7 +347,7 @@ TEST_CASE("event stream over HTTP: a client that stops reading loses its stream 
     std::string text(1 << 20, 'x');
     for (int i = 0; i < 32; ++i) {
       json doc = {{"content", {{{"type", "text"}, {"text", text}}}}};
-      REQUIRE(rig.store().append_events(rig.session, {{"user.message", doc.dump()}}));
+      REQUIRE(rig.store().append_events(rig.session, {{"user.message", doc.dump(), {}}}));
     }
     rig.hub.notify(rig.session);
     co_await rig.until_idle();  // the client never reads again

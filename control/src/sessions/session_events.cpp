@@ -241,13 +241,18 @@ json event_json(const store::Event& event) {
 }
 
 json append_events(store::Store& store, const std::string& session_id, const json& events) {
-  std::vector<std::pair<std::string, std::string>> rows;
+  std::vector<store::NewEvent> rows;
   for (const json& event : events) {
     json doc = event;
     std::string type = doc["type"].get<std::string>();
     doc.erase("type");
+    std::string id;  // only a harness's events carry one (harness_output.hpp); clients' are validated without
+    if (auto named = doc.find("id"); named != doc.end()) {
+      if (named->is_string()) id = named->get<std::string>();
+      doc.erase(named);
+    }
     if (type == "user.define_outcome") doc["outcome_id"] = store::random_id("outc_");
-    rows.emplace_back(std::move(type), doc.dump());
+    rows.push_back({std::move(type), doc.dump(), std::move(id)});
   }
   std::vector<store::Event> stored = take(store.append_events(session_id, std::move(rows)), "session", session_id);
   json out = json::array();

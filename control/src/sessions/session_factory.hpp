@@ -99,8 +99,9 @@ inline constexpr std::array<std::string_view, 7> kSendableEventTypes = {
 
 // --- shared by the session files ---
 
-// Appends validated events (validate_event's output) to a session: adds the server fields (id,
-// processed_at, and outcome_id for user.define_outcome) and returns the stored events as JSON.
+// Appends validated events (validate_event's output, or a harness's events) to a session: adds the server
+// fields (id unless the event names a valid one, processed_at, and outcome_id for user.define_outcome) and
+// returns the stored events as JSON.
 json append_events(store::Store& store, const std::string& session_id, const json& events);
 json event_json(const store::Event& event);
 

@@ -202,6 +202,13 @@ struct SessionQuery : ListQuery {
 
 // A stored session event. `seq` orders a session's events (and every event, across sessions) in the
 // order they were appended; processed_at is the store's clock when it was appended.
+// An event to append: its type, its JSON document, and the id it asks for ("" for a new one).
+struct NewEvent {
+  std::string type;
+  std::string doc;
+  std::string id;
+};
+
 struct Event {
   std::string id;  // "sevt_..."
   std::string session_id;
@@ -470,10 +477,10 @@ class Store {
   // the session exists; compare with sodium_memcmp.
   std::string session_proxy_token(std::string_view session_id) const;
 
-  // Session events, appended in one transaction, in order, with ids "sevt_..." and processed_at = now.
-  // Errc::not_found for an unknown session (archived sessions take events; control decides).
-  Result<std::vector<Event>> append_events(std::string_view session_id,
-                                           std::vector<std::pair<std::string, std::string>> events);  // (type, doc)
+  // Session events, appended in one transaction, in order, with processed_at = now and each its `id`, or
+  // a new "sevt_..." one when that is empty or already taken (a harness names its events; control checks
+  // the shape). Errc::not_found for an unknown session (archived sessions take events; control decides).
+  Result<std::vector<Event>> append_events(std::string_view session_id, std::vector<NewEvent> events);
   Result<Page<Event>> list_events(std::string_view session_id, const EventQuery& query);
   // The seq of the session's event `event_id`, or nullopt when the session has no such event
   // (Errc::not_found for an unknown session): where a reconnecting stream (Last-Event-ID) goes on from.

@@ -22,6 +22,7 @@ constexpr std::string_view kUsage =
     "  cron next    print the next fire times of a cron schedule (airlock cron next --expr EXPR --tz ZONE)\n"
     "  relay        inside a sandbox: forward 127.0.0.1 connections to the proxy's Unix socket and run the harness\n"
     "               (airlock relay --listen HOST:PORT --socket PATH [-- COMMAND ARGS...])\n"
+    "  agent        inside a sandbox: the built-in agent harness, started by serve (airlock agent --help)\n"
     "  version      print the version\n"
     "\n"
     "admin commands, clients of the REST API (--url, --api-key, --json; airlock vaults --help):\n"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   if (args[0] == "doctor") return airlock::control::doctor_command(rest);
   if (args[0] == "proxy") return airlock::control::proxy_command(rest);
   if (args[0] == "relay") return airlock::proxy::relay_command(rest);
+  if (args[0] == "agent") return airlock::control::agent_command(rest);
   if (args[0] == "cron" && !rest.empty() && rest[0] == "next") {
     auto now = std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
     return airlock::cron::cron_next_command(rest.subspan(1), std::cout, std::cerr, now);

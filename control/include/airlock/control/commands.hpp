@@ -20,6 +20,9 @@ int ca_command(std::span<const std::string_view> args);
 // `airlock doctor [serve's flags]`: checks what serve needs, one line each; 0 when nothing needed is missing.
 int doctor_command(std::span<const std::string_view> args);
 
+// `airlock agent`: the built-in agent harness, inside a session's sandbox (docs/runtime.md).
+int agent_command(std::span<const std::string_view> args);
+
 // The admin CLI, `airlock vaults|credentials|agents|environments|sessions|deployments|runs VERB ...`: a
 // client of the REST API (docs/operations.md). `is_admin_resource` says whether a command name is one.
 bool is_admin_resource(std::string_view name);

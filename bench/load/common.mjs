@@ -191,7 +191,8 @@ export async function prepareOrigin(tmp, workers, makeOriginCertificates, cleanu
   const origin = await startOrigin(workers, certificates, secret);
   cleanups.push(() => origin.stop());
   const config = path.join(tmp, 'airlock.yaml');
-  fs.writeFileSync(config, 'proxy:\n  max_requests_per_second_per_session: 0\n');
+  // The load drives its sessions' traffic itself: no harness runs for them.
+  fs.writeFileSync(config, 'proxy:\n  max_requests_per_second_per_session: 0\nruntime:\n  default_harness: none\n');
   const daemonArgs = ['--config', config, '--upstream-ca', certificates.ca, '--resolve', `${kHost}:127.0.0.1`,
                       '--allow-private', '127.0.0.1/32'];
   return { origin, secret, daemonArgs };

@@ -90,7 +90,8 @@ vault="$(call POST /v1/vaults '{"display_name":"Metrics"}' | json_at id)"
 call POST "/v1/vaults/$vault/credentials" "{\"display_name\":\"Metrics API token\",\"auth\":{\"type\":\"environment_variable\",
   \"secret_name\":\"METRICS_API_TOKEN\",\"secret_value\":\"$token\",
   \"networking\":{\"type\":\"limited\",\"allowed_hosts\":[\"metrics.internal\"]}}}" > /dev/null
-environment="$(call POST /v1/environments '{"name":"sidecar","config":{"type":"cloud",
+# airlock.runtime: external: the sidecar and its sandbox are started here, not by serve.
+environment="$(call POST /v1/environments '{"name":"sidecar","metadata":{"airlock.runtime":"external"},"config":{"type":"cloud",
   "networking":{"type":"limited","allowed_hosts":["metrics.internal"]}}}' | json_at id)"
 agent="$(call POST /v1/agents '{"name":"Metrics reader","model":"claude-opus-5-5"}' | json_at id)"
 session="$(call POST /v1/sessions "{\"agent\":\"$agent\",\"environment_id\":\"$environment\",\"vault_ids\":[\"$vault\"]}" | json_at id)"

@@ -83,7 +83,8 @@ vault="$(call POST /v1/vaults '{"display_name":"Metrics"}' | field id)"
 call POST "/v1/vaults/$vault/credentials" "{\"display_name\":\"Metrics API token\",\"auth\":{\"type\":\"environment_variable\",
   \"secret_name\":\"METRICS_API_TOKEN\",\"secret_value\":\"$token\",
   \"networking\":{\"type\":\"limited\",\"allowed_hosts\":[\"metrics.internal\"]}}}" > /dev/null
-environment="$(call POST /v1/environments '{"name":"transparent","config":{"type":"cloud",
+# airlock.runtime: external: the sandbox's namespace is this script's, not one serve starts.
+environment="$(call POST /v1/environments '{"name":"transparent","metadata":{"airlock.runtime":"external"},"config":{"type":"cloud",
   "networking":{"type":"limited","allowed_hosts":["metrics.internal"]}}}' | field id)"
 agent="$(call POST /v1/agents '{"name":"Metrics reader","model":"claude-opus-5-5"}' | field id)"
 session="$(call POST /v1/sessions "{\"agent\":\"$agent\",\"environment_id\":\"$environment\",\"vault_ids\":[\"$vault\"]}" | field id)"

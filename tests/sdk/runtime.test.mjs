@@ -683,7 +683,7 @@ test('placement: an unknown harness is a 400 naming it (and other bad metadata);
     [{ 'airlock.runtime': 'elsewhere' }, (id) => `environment_id: environment ${id} has metadata airlock.runtime: "elsewhere"; ` +
       'accepted values are local and external'],
     [{ 'airlock.runtime': 'local' }, (id) => `environment_id: environment ${id} asks for airlock.runtime: local but names no ` +
-      'airlock.harness and runtime.default_harness is not set'],
+      'airlock.harness and runtime.default_harness is none'],
     [{ 'airlock.runtime': 'external', 'airlock.harness': 'emit' }, (id) => `environment_id: environment ${id} sets both ` +
       'airlock.runtime: external and airlock.harness: emit; an external runtime starts its own container, so remove one of the two'],
   ];

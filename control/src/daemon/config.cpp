@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "runtime/sandbox_command.hpp"
+
 namespace airlock::control {
 namespace {
 
@@ -137,9 +139,12 @@ ResourceLimits with_overrides(ResourceLimits limits, const HarnessConfig::LimitO
   return limits;
 }
 
-HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, const std::string& path) {
+// `builtin`: the entry is runtime.harnesses.agent, which without a command configures the built-in agent.
+HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, const std::string& path, bool builtin) {
+  if (builtin && node.IsNull()) return builtin_agent_harness();  // "agent:" with nothing under it
   yaml.check_keys(node, path, {"command", "read_only_paths", "timeout_seconds", "stdin", "env", "limits"});
-  HarnessConfig harness;
+  const bool configures_builtin = builtin && !node["command"];
+  HarnessConfig harness = configures_builtin ? builtin_agent_harness() : HarnessConfig{};
   if (auto command = node["command"]) harness.command = yaml.strings(command, path + ".command");
   if (harness.command.empty() || harness.command[0].empty()) {
     yaml.fail(path + ".command", "required: the harness's argv as a list, e.g. [\"/bin/sh\", \"/opt/harness/run.sh\"]");
@@ -161,6 +166,9 @@ HarnessConfig harness_from_yaml(const YamlReader& yaml, const YAML::Node& node, 
   if (auto stdin_mode = node["stdin"]) {
     std::string mode = yaml.string(stdin_mode, path + ".stdin");
     if (mode != "open" && mode != "close" && mode != "json") yaml.fail(path + ".stdin", "expected open, close or json");
+    if (configures_builtin && mode != "json") {
+      yaml.fail(path + ".stdin", "the built-in agent takes its turns as JSON lines: json, or leave stdin out");
+    }
     harness.keep_stdin_open = mode != "close";
     harness.stdin_json = mode == "json";
   }
@@ -196,7 +204,8 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
       std::string name = item.first.as<std::string>();
       std::string path = "runtime.harnesses." + name;
       if (!valid_harness_name(name)) yaml.fail(path, "a harness name is 1-64 letters, digits, '-', '_' or '.'");
-      runtime.harnesses[name] = harness_from_yaml(yaml, item.second, path);
+      if (name == kNoHarness) yaml.fail(path, "\"none\" is reserved: it selects no harness");
+      runtime.harnesses[name] = harness_from_yaml(yaml, item.second, path, name == kBuiltinAgentHarness);
       const HarnessConfig::LimitOverrides& own = runtime.harnesses[name].limits;
       if (!runtime.limits && (own.memory_bytes || own.pids || own.cpus || own.workspace_bytes)) {
         yaml.fail(path + ".limits", "runtime.limits is none, so no session has a cgroup to hold these limits; remove them, "
@@ -205,9 +214,14 @@ void apply_runtime(const YamlReader& yaml, const YAML::Node& node, RuntimeConfig
     }
   }
   if (auto name = node["default_harness"]) {
-    runtime.default_harness = yaml.string(name, "runtime.default_harness");
-    if (!runtime.harnesses.contains(*runtime.default_harness)) {
-      yaml.fail("runtime.default_harness", fmt::format("\"{}\" is not defined under runtime.harnesses", *runtime.default_harness));
+    std::string value = yaml.string(name, "runtime.default_harness");
+    if (value == kNoHarness) {
+      runtime.default_harness.reset();
+    } else if (value == kBuiltinAgentHarness || runtime.harnesses.contains(value)) {
+      runtime.default_harness = std::move(value);
+    } else {
+      yaml.fail("runtime.default_harness",
+                fmt::format("\"{}\" is not defined under runtime.harnesses (or give agent, the built-in, or none)", value));
     }
   }
   if (auto limit = node["max_concurrent_sessions"]) {
@@ -449,6 +463,14 @@ void apply_yaml(Config& config, const std::filesystem::path& file) {
 
 }  // namespace
 
+HarnessConfig builtin_agent_harness() {
+  HarnessConfig harness;
+  harness.command = {kSandboxRelayBinary, std::string(kBuiltinAgentHarness)};
+  harness.keep_stdin_open = true;
+  harness.stdin_json = true;
+  return harness;
+}
+
 std::string Endpoint::to_string() const {
   if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
@@ -541,7 +563,12 @@ Config load_config(std::span<const std::string_view> args, std::string_view api_
   for (std::size_t i = 0; i + 1 < args.size(); ++i) {
     if (args[i] == "--config") config.config_file = std::filesystem::path(args[i + 1]);
   }
+  config.runtime.default_harness = std::string(kBuiltinAgentHarness);  // unless the file says otherwise
   if (config.config_file) apply_yaml(config, *config.config_file);
+  // The built-in agent is defined when it is the default, or when runtime.harnesses.agent configures it.
+  if (config.runtime.default_harness == kBuiltinAgentHarness && !config.runtime.harnesses.contains(std::string(kBuiltinAgentHarness))) {
+    config.runtime.harnesses[std::string(kBuiltinAgentHarness)] = builtin_agent_harness();
+  }
 
   std::vector<std::string> upstream_ca;
   std::map<std::string, std::string> resolve;

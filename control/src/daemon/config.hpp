@@ -47,8 +47,18 @@ struct HarnessConfig {
   } limits;
 };
 
+// The built-in agent harness's name (docs/runtime.md, "The built-in agent"), and the name that selects no
+// harness at all (runtime.default_harness: none, metadata airlock.harness: none).
+inline constexpr std::string_view kBuiltinAgentHarness = "agent";
+inline constexpr std::string_view kNoHarness = "none";
+
+// The built-in agent: `airlock agent` from the binary mounted in every sandbox, taking turns on stdin.
+HarnessConfig builtin_agent_harness();
+
 // runtime.*: which sessions start a local sandbox and how many at once.
 struct RuntimeConfig {
+  // A loaded configuration has "agent" (the built-in, defined in `harnesses` then) unless it says none;
+  // nullopt: sessions whose environment names no harness run nothing here.
   std::optional<std::string> default_harness;
   int max_concurrent_sessions = 4;
   std::map<std::string, HarnessConfig> harnesses;

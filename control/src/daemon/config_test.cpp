@@ -210,14 +210,58 @@ log:
 
 TEST_CASE("config: runtime defaults") {
   Config config = load({});
-  CHECK_FALSE(config.runtime.default_harness.has_value());
+  CHECK(config.runtime.default_harness == "agent");  // the built-in agent, defined for it
   CHECK(config.runtime.max_concurrent_sessions == 4);
-  CHECK(config.runtime.harnesses.empty());
+  REQUIRE(config.runtime.harnesses.size() == 1);
+  const HarnessConfig& agent = config.runtime.harnesses.at("agent");
+  CHECK(agent.command == std::vector<std::string>{"/run/airlock/airlock", "agent"});
+  CHECK(agent.keep_stdin_open);
+  CHECK(agent.stdin_json);
   CHECK(config.runtime.bwrap == "bwrap");
   CHECK(config.runtime.stderr_log_bytes == 1048576);
   CHECK(config.runtime.stdout_event_bytes == 16777216);
   CHECK(config.runtime.sandbox_uid_base == 2000000000);
   CHECK(config.runtime.limits == ResourceLimits{.memory_bytes = 1073741824, .pids = 512, .cpus = 1.0});
+}
+
+TEST_CASE("config: the built-in agent: configured without a command, replaced with one, or none at all") {
+  TempDir dir;
+  auto load_yaml = [&](std::string_view name, std::string_view text) {
+    std::string path = dir.write(name, text).string();
+    return load({"--config", path});
+  };
+  Config configured = load_yaml("a.yaml", "runtime:\n  harnesses:\n    agent:\n      env: {ANTHROPIC_BASE_URL: https://llm.test}\n"
+                                          "      timeout_seconds: 60\n");
+  const HarnessConfig& agent = configured.runtime.harnesses.at("agent");
+  CHECK(agent.command == std::vector<std::string>{"/run/airlock/airlock", "agent"});
+  CHECK(agent.stdin_json);
+  CHECK(agent.timeout_seconds == 60);
+  CHECK(agent.env == std::map<std::string, std::string>{{"ANTHROPIC_BASE_URL", "https://llm.test"}});
+  CHECK(configured.runtime.default_harness == "agent");
+
+  Config replaced = load_yaml("b.yaml", "runtime:\n  harnesses:\n    agent: {command: [/bin/true]}\n");
+  CHECK(replaced.runtime.harnesses.at("agent").command == std::vector<std::string>{"/bin/true"});
+  CHECK_FALSE(replaced.runtime.harnesses.at("agent").stdin_json);
+
+  Config none = load_yaml("c.yaml", "runtime:\n  default_harness: none\n");
+  CHECK_FALSE(none.runtime.default_harness.has_value());
+  CHECK(none.runtime.harnesses.empty());  // sessions run nothing here, as before the built-in agent
+  Config none_but_agent = load_yaml("d.yaml", "runtime:\n  default_harness: none\n  harnesses:\n    agent:\n");
+  CHECK_FALSE(none_but_agent.runtime.default_harness.has_value());
+  CHECK(none_but_agent.runtime.harnesses.at("agent").stdin_json);  // environments may still name it
+
+  Config other = load_yaml("e.yaml", "runtime:\n  harnesses:\n    digest: {command: [/bin/true]}\n");
+  CHECK(other.runtime.default_harness == "agent");
+  CHECK(other.runtime.harnesses.size() == 2);
+
+  auto error_for = [&](std::string_view name, std::string_view text) {
+    const std::string path = dir.write(name, text).string();
+    return config_error({"--config", path}).substr(path.size() + 2);  // after "PATH: "
+  };
+  CHECK(error_for("f.yaml", "runtime:\n  harnesses:\n    agent: {stdin: close}\n") ==
+        "runtime.harnesses.agent.stdin: the built-in agent takes its turns as JSON lines: json, or leave stdin out");
+  CHECK(error_for("g.yaml", "runtime:\n  harnesses:\n    none: {command: [/bin/true]}\n") ==
+        "runtime.harnesses.none: \"none\" is reserved: it selects no harness");
 }
 
 TEST_CASE("config: runtime.limits, per-harness overrides, and none") {
@@ -290,7 +334,7 @@ TEST_CASE("config: runtime refusals name the key and what to do") {
         "runtime.harness: unknown key; accepted here: default_harness, max_concurrent_sessions, harnesses, bwrap, "
         "stderr_log_bytes, stdout_event_bytes, sandbox_uid_base, limits");
   CHECK(error_for("b.yaml", "runtime:\n  default_harness: digest\n") ==
-        "runtime.default_harness: \"digest\" is not defined under runtime.harnesses");
+        "runtime.default_harness: \"digest\" is not defined under runtime.harnesses (or give agent, the built-in, or none)");
   CHECK(error_for("c.yaml", "runtime:\n  harnesses:\n    d:\n      timeout_seconds: 5\n") ==
         "runtime.harnesses.d.command: required: the harness's argv as a list, e.g. [\"/bin/sh\", \"/opt/harness/run.sh\"]");
   CHECK(error_for("d.yaml", "runtime:\n  harnesses:\n    d:\n      command: [sh]\n      read_only_paths: [opt/h]\n") ==

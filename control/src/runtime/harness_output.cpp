@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstdint>
 
 #include "http/json_depth.hpp"
 
@@ -11,9 +13,13 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::array<std::string_view, 8> kHarnessEventTypes = {
-    "agent.message",     "agent.thinking",        "agent.tool_use",   "agent.tool_result",
-    "agent.mcp_tool_use", "agent.mcp_tool_result", "agent.custom_tool_use", "session.error"};
+constexpr std::array<std::string_view, 10> kHarnessEventTypes = {
+    "agent.message",         "agent.thinking",           "agent.tool_use",         "agent.tool_result",
+    "agent.mcp_tool_use",    "agent.mcp_tool_result",    "agent.custom_tool_use",  "span.model_request_start",
+    "span.model_request_end", "session.error"};
+
+// The usage counts of a span.model_request_end that the session's usage sums under the same name.
+constexpr std::array<std::string_view, 3> kUsageCounts = {"input_tokens", "output_tokens", "cache_read_input_tokens"};
 
 constexpr std::array<std::string_view, 3> kStopReasons = {"end_turn", "requires_action", "retries_exhausted"};
 
@@ -34,7 +40,10 @@ std::optional<json> harness_event(std::string_view line) {
   if (type == parsed.end() || !type->is_string()) return std::nullopt;
   const std::string& name = type->get_ref<const std::string&>();
   if (std::find(kHarnessEventTypes.begin(), kHarnessEventTypes.end(), name) == kHarnessEventTypes.end()) return std::nullopt;
-  for (const char* server_field : {"id", "processed_at", "session_id"}) parsed.erase(server_field);
+  if (auto id = parsed.find("id"); id != parsed.end() && !(id->is_string() && is_harness_event_id(id->get_ref<const std::string&>()))) {
+    parsed.erase(id);
+  }
+  for (const char* server_field : {"processed_at", "session_id"}) parsed.erase(server_field);
   if (name == "agent.message") {
     auto content = parsed.find("content");
     if (content == parsed.end() || !content->is_array() || content->empty()) return std::nullopt;
@@ -119,6 +128,37 @@ std::optional<json> event_from_harness_line(std::string_view line) {
     if (auto event = harness_event(trimmed)) return event;
   }
   return text_event(std::move(text));
+}
+
+bool is_harness_event_id(std::string_view id) {
+  constexpr std::string_view prefix = "sevt_";
+  if (!id.starts_with(prefix)) return false;
+  const std::string_view rest = id.substr(prefix.size());
+  return rest.size() >= 8 && rest.size() <= 64 &&
+         std::all_of(rest.begin(), rest.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; });
+}
+
+void add_model_usage(json& usage, const json& event) {
+  if (event.value("type", "") != "span.model_request_end") return;
+  const json model_usage = event.value("model_usage", json::object());
+  if (!model_usage.is_object()) return;
+  if (!usage.is_object()) usage = json::object();
+  auto add = [](json& into, const std::string& name, const json& count) {
+    if (!count.is_number_integer() || count.get<std::int64_t>() < 0) return;
+    into[name] = into.value(name, std::int64_t{0}) + count.get<std::int64_t>();
+  };
+  for (std::string_view name : kUsageCounts) {
+    if (auto count = model_usage.find(name); count != model_usage.end()) add(usage, std::string(name), *count);
+  }
+  if (auto count = model_usage.find("cache_creation_input_tokens"); count != model_usage.end()) {
+    json& cache_creation = usage["cache_creation"];
+    if (!cache_creation.is_object()) cache_creation = json::object();
+    add(cache_creation, "ephemeral_5m_input_tokens", *count);
+  }
+}
+
+bool starts_turn(std::string_view type) {
+  return type == "user.message" || type == "user.custom_tool_result" || type == "user.tool_confirmation";
 }
 
 std::string stdin_text(const json& event) {

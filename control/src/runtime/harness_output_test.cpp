@@ -140,4 +140,39 @@ TEST_CASE("harness output: json_depth_within counts brackets outside strings onl
   CHECK(json_depth_within(std::string(64, '[') + std::string(64, ']') + "[]", 64));
 }
 
+TEST_CASE("harness output: a harness may name its events; spans are events") {
+  CHECK(event_from_harness_line(R"({"type":"agent.custom_tool_use","id":"sevt_01HarnessNamed","name":"w","input":{}})") ==
+        json{{"type", "agent.custom_tool_use"}, {"id", "sevt_01HarnessNamed"}, {"name", "w"}, {"input", json::object()}});
+  for (const char* bad : {R"("sevt_short")", R"("sevt_has-dash-inside")", R"("evt_01abcdefgh")", "42"}) {
+    CAPTURE(bad);
+    CHECK(event_from_harness_line(std::string(R"({"type":"agent.thinking","id":)") + bad + "}") == json{{"type", "agent.thinking"}});
+  }
+  CHECK(is_harness_event_id("sevt_" + std::string(64, 'a')));
+  CHECK_FALSE(is_harness_event_id("sevt_" + std::string(65, 'a')));
+  CHECK(event_from_harness_line(R"({"type":"span.model_request_start"})") == json{{"type", "span.model_request_start"}});
+  CHECK(event_from_harness_line(R"({"type":"span.model_request_end","is_error":false})") ==
+        json{{"type", "span.model_request_end"}, {"is_error", false}});
+}
+
+TEST_CASE("harness output: model usage adds up into the session's usage") {
+  json usage = json::object();
+  const json first = json::parse(R"({"type":"span.model_request_end","model_usage":{"input_tokens":10,"output_tokens":5,
+                                     "cache_read_input_tokens":2,"cache_creation_input_tokens":3}})");
+  add_model_usage(usage, first);
+  add_model_usage(usage, first);
+  CHECK(usage == json::parse(R"({"input_tokens":20,"output_tokens":10,"cache_read_input_tokens":4,
+                                 "cache_creation":{"ephemeral_5m_input_tokens":6}})"));
+  // Other events, negative or non-integer counts and a missing model_usage change nothing.
+  add_model_usage(usage, json::parse(R"({"type":"agent.message","model_usage":{"input_tokens":100}})"));
+  add_model_usage(usage, json::parse(R"({"type":"span.model_request_end","model_usage":{"input_tokens":-1,"output_tokens":"9"}})"));
+  add_model_usage(usage, json::parse(R"({"type":"span.model_request_end"})"));
+  CHECK(usage["input_tokens"] == 20);
+  CHECK(usage["output_tokens"] == 10);
+  CHECK(starts_turn("user.message"));
+  CHECK(starts_turn("user.custom_tool_result"));
+  CHECK(starts_turn("user.tool_confirmation"));
+  CHECK_FALSE(starts_turn("user.interrupt"));
+  CHECK_FALSE(starts_turn("user.define_outcome"));
+}
+
 }  // namespace airlock::control

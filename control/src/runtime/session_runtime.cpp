@@ -1,6 +1,7 @@
 // SessionRuntime; see session_runtime.hpp.
 #include "runtime/session_runtime.hpp"
 
+#include <signal.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "runtime/child_process.hpp"
 #include "daemon/files.hpp"
 #include "runtime/harness_output.hpp"
+#include "runtime/process_tree.hpp"
 #include "api/resources.hpp"
 #include "sessions/sandbox_env.hpp"
 #include "runtime/sandbox_identity.hpp"
@@ -43,6 +45,7 @@ constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kStdinQueueMax = 4u << 20;   // unread input past this is dropped (the events stay stored)
 constexpr std::size_t kStderrTailBytes = 4096;     // what GET .../runtime shows of the log
+constexpr std::chrono::seconds kInterruptGrace{5};  // a harness's time to end its turn after user.interrupt
 constexpr const char* kSandboxPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::string now_text() { return store::format_time(std::chrono::system_clock::now()); }
@@ -136,7 +139,7 @@ std::optional<std::string> probe_sandbox(const SandboxProbe& probe) {
 }
 
 struct SessionRuntime::Sandbox {
-  explicit Sandbox(const asio::any_io_executor& executor) : deadline(executor) {}
+  explicit Sandbox(const asio::any_io_executor& executor) : deadline(executor), interrupt_grace(executor) {}
   std::string session_id;
   std::string harness;
   int timeout_seconds = 0;
@@ -155,6 +158,7 @@ struct SessionRuntime::Sandbox {
   std::optional<SessionCgroup> cgroup;   // declared before the process: removed once the process is gone
   std::unique_ptr<ChildProcess> process;
   asio::steady_timer deadline;
+  asio::steady_timer interrupt_grace;  // after a user.interrupt: SIGINT unless the turn ended by then
   StopCause stop = StopCause::none;
   SteadyClock::time_point started;
   std::int64_t delivered_seq = 0;  // user messages after this one go to stdin
@@ -198,6 +202,14 @@ Placement SessionRuntime::place(const json& environment) const {
                        "external",
                        id, runtime));
   }
+  if (harness == kNoHarness) {
+    if (runtime == "local") {
+      reject(fmt::format("environment_id: environment {} sets airlock.runtime: local and airlock.harness: none; a local "
+                         "runtime runs a harness, so remove one of the two",
+                         id));
+    }
+    return {};  // the session's sandbox is the caller's own (proxy.md)
+  }
   if (!harness.empty()) {
     if (!settings_.config.harnesses.contains(harness)) {
       std::string known;
@@ -208,9 +220,14 @@ Placement SessionRuntime::place(const json& environment) const {
     }
     return {Placement::Kind::local, harness};
   }
+  // A self_hosted environment's sandboxes run on the caller's infrastructure: the default harness is not
+  // for them (a harness named in its metadata still runs here).
+  const json config = environment.value("config", json());
+  const bool self_hosted = config.is_object() && config.value("type", "") == "self_hosted";
+  if (self_hosted && runtime != "local") return {};
   if (runtime == "local" && !settings_.config.default_harness) {
     reject(fmt::format("environment_id: environment {} asks for airlock.runtime: local but names no airlock.harness and "
-                       "runtime.default_harness is not set",
+                       "runtime.default_harness is none",
                        id));
   }
   if (settings_.config.default_harness) return {Placement::Kind::local, *settings_.config.default_harness};
@@ -528,6 +545,7 @@ asio::awaitable<void> SessionRuntime::supervise(std::shared_ptr<Sandbox> sandbox
   // closes its pipes).
   ExitStatus exit = co_await (pump_stdout(sandbox) && pump_stderr(sandbox) && sandbox->process->wait());
   sandbox->deadline.cancel();
+  sandbox->interrupt_grace.cancel();
   error_code ignored;
   sandbox->process->stdin_pipe().close(ignored);
   if (sandbox->workspace_volume) co_await save_workspace(*sandbox);
@@ -617,6 +635,7 @@ asio::awaitable<void> SessionRuntime::pump_stderr(std::shared_ptr<Sandbox> sandb
 void SessionRuntime::store_output(Sandbox& sandbox, const std::vector<std::string>& lines) {
   json events = json::array();
   bool turn_ends = false;
+  bool has_usage = false;
   for (const std::string& line : lines) {
     if (sandbox.stdin_json) {
       if (auto idle = turn_end_from_harness_line(line)) {
@@ -625,12 +644,22 @@ void SessionRuntime::store_output(Sandbox& sandbox, const std::vector<std::strin
         continue;
       }
     }
-    if (auto event = event_from_harness_line(line)) events.push_back(std::move(*event));
+    if (auto event = event_from_harness_line(line)) {
+      has_usage = has_usage || event->value("type", "") == "span.model_request_end";
+      events.push_back(std::move(*event));
+    }
   }
   if (events.empty()) return;
   try {
     store::Store::Transaction transaction(store_);
     (void)append_events(store_, sandbox.session_id, events);
+    if (has_usage) {  // the model's token counts, added up in the session's usage (docs/runtime.md, "Usage")
+      json doc = parse_doc(take(store_.get_session(sandbox.session_id), "session", sandbox.session_id).doc);
+      json usage = doc.value("usage", json::object());
+      for (const json& event : events) add_model_usage(usage, event);
+      doc["usage"] = std::move(usage);
+      take(store_.update_session(sandbox.session_id, doc.dump()), "session", sandbox.session_id);
+    }
     if (turn_ends) take(store_.set_session_status(sandbox.session_id, "idle"), "session", sandbox.session_id);
     if (auto ec = transaction.commit()) throw std::system_error(ec);
     if (turn_ends) sandbox.turn_ended = true;
@@ -716,12 +745,31 @@ void SessionRuntime::after_commit() {
       if (!sandbox->stdin_json) {
         queue_stdin(*sandbox, stdin_text(event_json(event)));
       } else {
-        if (sandbox->turn_ended && event.type == "user.message") start_turn(*sandbox);
+        if (sandbox->turn_ended && starts_turn(event.type)) start_turn(*sandbox);
         queue_stdin(*sandbox, stdin_json_line(event_json(event)));
+        if (event.type == "user.interrupt") signal_interrupt_later(sandbox);
       }
       sandbox->delivered_seq = event.seq;
     }
   }
+}
+
+void SessionRuntime::signal_interrupt_later(const std::shared_ptr<Sandbox>& sandbox) {
+  sandbox->interrupt_grace.expires_after(kInterruptGrace);
+  sandbox->interrupt_grace.async_wait([this, weak = std::weak_ptr<Sandbox>(sandbox)](error_code ec) {
+    auto alive = weak.lock();
+    if (ec || !alive || alive->turn_ended || alive->process->exited()) return;
+    // The relay inside the sandbox forwards SIGINT to the harness; bubblewrap itself would die of it.
+    for (pid_t pid : descendants(alive->process->pid())) {
+      const std::vector<std::string> argv = command_line(pid);
+      if (argv.size() >= 2 && argv[0] == kSandboxRelayBinary && argv[1] == "relay") {
+        ::kill(pid, SIGINT);
+        log_.info("session {}: its harness had not ended its turn {} s after user.interrupt; sent it SIGINT",
+                  alive->session_id, kInterruptGrace.count());
+        return;
+      }
+    }
+  });
 }
 
 void SessionRuntime::finish(Sandbox& sandbox, int exit_code, int signal) {

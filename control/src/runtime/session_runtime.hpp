@@ -142,8 +142,11 @@ class SessionRuntime {
   boost::asio::awaitable<void> write_stdin(std::shared_ptr<Sandbox> sandbox);
   void queue_stdin(Sandbox& sandbox, std::string_view text);
   void store_output(Sandbox& sandbox, const std::vector<std::string>& lines);
-  // stdin: json: a user.message for a harness that ended its turn starts the next (running again).
+  // stdin: json: a user.message, custom tool result or tool confirmation for a harness that ended its turn
+  // starts the next (running again).
   void start_turn(Sandbox& sandbox);
+  // After a user.interrupt (stdin: json): SIGINT to the harness if its turn has not ended within the grace.
+  void signal_interrupt_later(const std::shared_ptr<Sandbox>& sandbox);
   void finish(Sandbox& sandbox, int exit_code, int signal);
   // Ends a session that never started (or whose harness is gone): session.error, then terminated.
   void fail_session(const std::string& session_id, const std::string& message, std::string_view state);

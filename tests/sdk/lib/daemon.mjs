@@ -39,6 +39,16 @@ function childEnv(apiKey, env) {
   return { ...base, AIRLOCK_API_KEY: apiKey, ...env };
 }
 
+// Daemons started without a config file run no harness for sessions whose environment names none (the
+// built-in agent would otherwise start for each): the tests of the API and the proxy create sessions they
+// drive themselves. Runtime tests pass their own --config.
+function defaultConfigArgs(dataDir, args) {
+  if (args.includes('--config')) return [];
+  const file = path.join(dataDir, 'airlock-test-defaults.yaml');
+  fs.writeFileSync(file, 'runtime:\n  default_harness: none\n');
+  return ['--config', file];
+}
+
 function spawnServe({ dataDir, apiKey, env, args }) {
   const readyFile = path.join(dataDir, 'ready.json');
   fs.rmSync(readyFile, { force: true });
@@ -48,6 +58,7 @@ function spawnServe({ dataDir, apiKey, env, args }) {
     '--api-listen', '127.0.0.1:0',
     '--proxy-listen', '127.0.0.1:0',
     '--ready-file', readyFile,
+    ...defaultConfigArgs(dataDir, args),
     ...args,
   ];
   const child = spawn(AIRLOCK_BIN, argv, {

@@ -151,13 +151,17 @@ export async function until(what, fn, { timeoutMs = kEndTimeoutMs, intervalMs = 
 }
 
 // A daemon on a fresh data dir whose config file (DATA_DIR/airlock.yaml unless `configFile` says where)
-// holds `config`.
+// holds `config`. `resolve`: more --resolve HOST:ADDRESS entries (metrics.test always maps to 127.0.0.1).
 export class RuntimeDaemon {
-  constructor({ config, originCa, rec, env = {}, apiKey = randomApiKey(), dataDir = makeTempDir('airlock-runtime-'), configFile }) {
+  constructor({
+    config, originCa, rec, env = {}, apiKey = randomApiKey(), dataDir = makeTempDir('airlock-runtime-'), configFile,
+    resolve = [],
+  }) {
     this.config = config;
     this.originCa = originCa;
     this.rec = rec;
     this.env = env;
+    this.resolve = resolve;
     this.apiKey = apiKey;
     this.dataDir = dataDir;
     this.configFile = configFile ?? path.join(dataDir, 'airlock.yaml');
@@ -170,15 +174,22 @@ export class RuntimeDaemon {
   serveOptions(env = {}) {
     // Session cgroups need root (or a delegated group, which a test run does not have): elsewhere the
     // daemons run sessions without limits, as runtime.limits: none asks (runtime-limits.test.mjs skips).
-    const config = !runsAsRoot && this.config.runtime && this.config.runtime.limits === undefined
+    let config = !runsAsRoot && this.config.runtime && this.config.runtime.limits === undefined
       ? { ...this.config, runtime: { ...this.config.runtime, limits: 'none' } }
       : this.config;
+    // The built-in agent runs only where a test sets it up (runtime.harnesses.agent, pointed at a fake
+    // model API): anywhere else it would reach for api.anthropic.com.
+    const runtime = config.runtime ?? {};
+    if (runtime.default_harness === undefined && !(runtime.harnesses && 'agent' in runtime.harnesses)) {
+      config = { ...config, runtime: { ...runtime, default_harness: 'none' } };
+    }
     fs.writeFileSync(this.configFile, `${JSON.stringify(config, null, 2)}\n`);
     return {
       dataDir: this.dataDir,
       apiKey: this.apiKey,
       env: { ...this.env, ...env },
       args: ['--config', this.configFile, '--upstream-ca', this.originCa, '--resolve', 'metrics.test:127.0.0.1',
+             ...this.resolve.flatMap((entry) => ['--resolve', entry]),
              '--allow-private', '127.0.0.1/32'],  // the origin listens on loopback (N1)
     };
   }

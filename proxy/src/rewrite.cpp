@@ -151,10 +151,14 @@ UpstreamRequest rewrite_head(const http1::RequestHead& client, std::string_view 
   }
 
   if (plan.bearer != nullptr) {
-    std::string value = "Bearer ";
-    value += secret_view(*plan.bearer);
-    head.headers.set("Authorization", value);
-    wipe(value);
+    if (plan.bearer->bearer_header == CredentialRule::BearerHeader::x_api_key) {
+      head.headers.set("x-api-key", secret_view(*plan.bearer));  // the raw key, replacing any the client sent
+    } else {
+      std::string value = "Bearer ";
+      value += secret_view(*plan.bearer);
+      head.headers.set("Authorization", value);
+      wipe(value);
+    }
     out.uses.push_back({plan.bearer->credential_id, plan.bearer->secret_name, "header"});
   }
 

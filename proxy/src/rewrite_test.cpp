@@ -6,6 +6,7 @@
 
 #include "refusal.hpp"
 #include "rewrite.hpp"
+#include "target.hpp"
 #include "test_support.hpp"
 
 namespace airlock::proxy {
@@ -122,6 +123,48 @@ TEST_CASE("rewrite_head: static_bearer replaces the client's Authorization") {
   CHECK(*out.head.headers.find("Authorization") == "Bearer tok-1");
   REQUIRE(out.uses.size() == 1);
   CHECK(out.uses[0].credential_id == "b1");
+}
+
+TEST_CASE("rewrite_head: a model-provider static_bearer puts the raw token in x-api-key, not in Authorization") {
+  const auto model = test::bearer_credential("llm", "https://api.model.example", "sk-model-token-1",
+                                             CredentialRule::BearerHeader::x_api_key);
+  http1::RequestHead client;
+  client.method = "POST";
+  client.target = "/v1/messages";
+  client.headers.fields = {{"X-Api-Key", "placeholder-ish junk"}, {"x-api-key", "another"},
+                           {"anthropic-version", "2023-06-01"}, {"Host", "api.model.example"}};
+  Plan plan;
+  plan.bearer = model.get();
+  const UpstreamRequest out = rewrite_head(client, "/v1/messages", "api.model.example", plan);
+  CHECK(out.head.headers.fields.size() == 4);  // x-api-key, anthropic-version, Host, Accept-Encoding
+  int keys = 0;
+  for (const auto& field : out.head.headers.fields) {
+    if (iequals(field.name, "x-api-key")) {
+      ++keys;
+      CHECK(field.value == "sk-model-token-1");
+    }
+  }
+  CHECK(keys == 1);
+  CHECK(out.head.headers.find("Authorization") == nullptr);
+  CHECK(*out.head.headers.find("anthropic-version") == "2023-06-01");
+  REQUIRE(out.uses.size() == 1);
+  CHECK(out.uses[0].credential_id == "llm");
+  CHECK(out.uses[0].location == "header");
+
+  SUBCASE("no key sent: one is added; a client's Authorization is left as it was") {
+    client.headers.fields = {{"Authorization", "Bearer mine"}};
+    const UpstreamRequest added = rewrite_head(client, "/v1/messages", "api.model.example", plan);
+    CHECK(*added.head.headers.find("x-api-key") == "sk-model-token-1");
+    CHECK(*added.head.headers.find("Authorization") == "Bearer mine");
+  }
+
+  SUBCASE("the same request to an ordinary static_bearer gets Authorization: Bearer and keeps x-api-key") {
+    const auto bearer = test::bearer_credential("b1", "https://api.model.example", "tok-1");
+    plan.bearer = bearer.get();
+    const UpstreamRequest ordinary = rewrite_head(client, "/v1/messages", "api.model.example", plan);
+    CHECK(*ordinary.head.headers.find("Authorization") == "Bearer tok-1");
+    CHECK(*ordinary.head.headers.find("x-api-key") == "placeholder-ish junk");
+  }
 }
 
 TEST_CASE("BodyFilter: substitution gives the same output at every split point, and with random chunkings") {

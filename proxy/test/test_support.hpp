@@ -680,11 +680,14 @@ inline std::shared_ptr<const CredentialRule> env_credential(std::string id, std:
   return rule;
 }
 
-inline std::shared_ptr<const CredentialRule> bearer_credential(std::string id, std::string url, std::string_view token) {
+inline std::shared_ptr<const CredentialRule> bearer_credential(
+    std::string id, std::string url, std::string_view token,
+    CredentialRule::BearerHeader header = CredentialRule::BearerHeader::authorization) {
   auto rule = std::make_shared<CredentialRule>();
   rule->kind = CredentialRule::Kind::static_bearer;
   rule->credential_id = std::move(id);
   rule->mcp_server_url = std::move(url);
+  rule->bearer_header = header;
   rule->value = certs::SecretBytes(
       std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(token.data()), token.size()));
   return rule;

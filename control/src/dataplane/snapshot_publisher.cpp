@@ -39,6 +39,7 @@ std::shared_ptr<const CredentialRule> make_rule(const store::ActiveCredential& c
   } else if (credential.auth_type == "static_bearer") {
     rule->kind = CredentialRule::Kind::static_bearer;
     rule->mcp_server_url = credential.mcp_server_url.value_or("");
+    rule->bearer_header = bearer_header_for(rule->mcp_server_url);
   } else {
     return nullptr;  // mcp_oauth: stored, not injected by the proxy in this version
   }
@@ -63,18 +64,24 @@ std::string fingerprint(const store::ActiveCredential& credential) {
   return out;
 }
 
-// The host of an MCP server URL ("https://mcp.example.com:8443/sse" -> "mcp.example.com"), normalised as
-// allowed_hosts entries are; empty when the URL has none.
-std::string host_of_url(std::string_view url) {
+// The host of an absolute URL as written ("https://u@Mcp.Example.com:8443/sse" -> "Mcp.Example.com");
+// empty when the URL has none or it is an IPv6 literal.
+std::string_view raw_host_of_url(std::string_view url) {
   const auto scheme = url.find("://");
   if (scheme == std::string_view::npos) return {};
   std::string_view rest = url.substr(scheme + 3);
   rest = rest.substr(0, rest.find_first_of("/?#"));
   if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  if (!rest.empty() && rest.front() == '[') return {};  // IPv6 literals are not allowed_hosts entries
-  rest = rest.substr(0, rest.find(':'));
-  if (rest.empty() || policies::validate_host_pattern(rest)) return {};
-  return policies::normalize_host_pattern(rest);
+  if (!rest.empty() && rest.front() == '[') return {};
+  return rest.substr(0, rest.find(':'));
+}
+
+// The host of an MCP server URL ("https://mcp.example.com:8443/sse" -> "mcp.example.com"), normalised as
+// allowed_hosts entries are; empty when the URL has none (IPv6 literals are not allowed_hosts entries).
+std::string host_of_url(std::string_view url) {
+  const std::string_view host = raw_host_of_url(url);
+  if (host.empty() || policies::validate_host_pattern(host)) return {};
+  return policies::normalize_host_pattern(host);
 }
 
 // allow_mcp_servers: the hosts of the session's agent's MCP servers (at the version the session runs).
@@ -126,6 +133,12 @@ void apply_environment(store::Store& store, const store::Session& session,
 }
 
 }  // namespace
+
+CredentialRule::BearerHeader bearer_header_for(std::string_view mcp_server_url) {
+  // host_matches: any case, and the one trailing dot a DNS name may carry.
+  const bool anthropic_api = policies::host_matches("api.anthropic.com", raw_host_of_url(mcp_server_url));
+  return anthropic_api ? CredentialRule::BearerHeader::x_api_key : CredentialRule::BearerHeader::authorization;
+}
 
 std::shared_ptr<const proxy::CredentialSnapshot> build_snapshot(store::Store& store,
                                                                 const std::shared_ptr<const policies::PolicySet>& policies,

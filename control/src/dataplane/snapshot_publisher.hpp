@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -41,6 +42,11 @@ struct CredentialRuleCache {
   };
   std::unordered_map<std::string, Entry> by_id;
 };
+
+// The header a static_bearer credential's token goes in, from its mcp_server_url: x_api_key when the URL's
+// host is api.anthropic.com (any case, port or path), the header Anthropic's API takes its key in; that
+// credential is a model-provider credential. Authorization ("Bearer <token>") for every other URL.
+proxy::CredentialRule::BearerHeader bearer_header_for(std::string_view mcp_server_url);
 
 // Pure composition, exposed for tests: the snapshot for the store's current state. A session's policy is
 // the one its environment names (metadata airlock.policy), else the file's default_policy, else none.

@@ -157,4 +157,50 @@ TEST_CASE("snapshot: with a cache, a rebuild keeps unchanged credentials' rules 
   CHECK(cache.by_id.size() == 1);
 }
 
+TEST_CASE("snapshot: a static_bearer for api.anthropic.com puts its token in x-api-key, every other in Authorization") {
+  using Header = proxy::CredentialRule::BearerHeader;
+  CHECK(bearer_header_for("https://api.anthropic.com") == Header::x_api_key);
+  CHECK(bearer_header_for("https://api.anthropic.com/") == Header::x_api_key);
+  CHECK(bearer_header_for("https://API.Anthropic.COM:8443/v1/messages") == Header::x_api_key);
+  CHECK(bearer_header_for("http://api.anthropic.com:80") == Header::x_api_key);
+  CHECK(bearer_header_for("https://user@api.anthropic.com/v1") == Header::x_api_key);
+  CHECK(bearer_header_for("https://api.anthropic.com.:443/v1") == Header::x_api_key);
+  CHECK(bearer_header_for("https://api.anthropic.com?x=1") == Header::x_api_key);
+  CHECK(bearer_header_for("https://mcp.example.com/mcp") == Header::authorization);
+  CHECK(bearer_header_for("https://anthropic.com/v1") == Header::authorization);
+  CHECK(bearer_header_for("https://mcp.anthropic.com/mcp") == Header::authorization);
+  CHECK(bearer_header_for("https://api.anthropic.com.evil.example/v1") == Header::authorization);
+  CHECK(bearer_header_for("https://evil.example/api.anthropic.com") == Header::authorization);
+  CHECK(bearer_header_for("https://api.anthropic.com@evil.example/") == Header::authorization);
+  CHECK(bearer_header_for("https://xapi.anthropic.com") == Header::authorization);
+  CHECK(bearer_header_for("https://[::1]:443/") == Header::authorization);
+  CHECK(bearer_header_for("") == Header::authorization);
+
+  // Through the API: the rules a session's vault gives the proxy.
+  SnapshotFixture f;
+  const std::string vault = f.ok_post("/v1/vaults", {{"display_name", "LLM"}})["id"];
+  const std::string credentials = "/v1/vaults/" + vault + "/credentials";
+  const std::string model = f.ok_post(credentials, {{"auth",
+                                                      {{"type", "static_bearer"},
+                                                       {"mcp_server_url", "https://api.anthropic.com"},
+                                                       {"token", "sk-ant-api03-0123456789abcdefghij"}}}})["id"];
+  const std::string mcp = f.ok_post(credentials, {{"auth",
+                                                    {{"type", "static_bearer"},
+                                                     {"mcp_server_url", "https://mcp.example.com/mcp"},
+                                                     {"token", "mcp-token-0123456789abcdefghij"}}}})["id"];
+  const std::string environment = f.ok_post("/v1/environments", {{"name", "e"}})["id"];
+  const std::string session =
+      f.ok_post("/v1/sessions", {{"agent", f.agent}, {"environment_id", environment}, {"vault_ids", {vault}}})["id"];
+  const proxy::SessionEntry entry = f.entry(session);
+  REQUIRE(entry.credentials.size() == 2);
+  std::vector<std::string> ids;
+  for (const auto& rule : entry.credentials) {
+    ids.push_back(rule->credential_id);
+    CHECK(rule->kind == proxy::CredentialRule::Kind::static_bearer);
+    CHECK(rule->bearer_header == (rule->credential_id == model ? Header::x_api_key : Header::authorization));
+  }
+  CHECK(has(ids, model));
+  CHECK(has(ids, mcp));
+}
+
 }  // namespace airlock::control

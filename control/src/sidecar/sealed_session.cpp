@@ -46,6 +46,7 @@ json credential_json(const proxy::CredentialRule& rule) {
           {"in_body", rule.in_body},
           {"in_url", rule.in_url},
           {"mcp_server_url", rule.mcp_server_url},
+          {"bearer_header", rule.bearer_header == proxy::CredentialRule::BearerHeader::x_api_key ? "x-api-key" : "authorization"},
           {"value", base64(rule.value.bytes())}};
 }
 
@@ -64,6 +65,11 @@ std::shared_ptr<const proxy::CredentialRule> credential_of(const json& item) {
   rule->in_body = item.at("in_body").get<bool>();
   rule->in_url = item.at("in_url").get<bool>();
   rule->mcp_server_url = item.at("mcp_server_url").get<std::string>();
+  // Absent from a control plane older than model-provider credentials: all its bearers were Authorization.
+  const std::string bearer_header = item.value("bearer_header", "authorization");
+  if (bearer_header != "authorization" && bearer_header != "x-api-key") throw SealedSessionError("unknown bearer header");
+  rule->bearer_header = bearer_header == "x-api-key" ? proxy::CredentialRule::BearerHeader::x_api_key
+                                                     : proxy::CredentialRule::BearerHeader::authorization;
   rule->value = secret_from_base64(item.at("value").get_ref<const std::string&>());
   return rule;
 }

@@ -35,7 +35,13 @@ proxy::SessionEntry sample(const std::shared_ptr<const policies::PolicySet>& set
   bearer->unrestricted = true;
   bearer->mcp_server_url = "https://mcp.example.com/v1";
   bearer->value = secret("mcp-token-0123456789abcdef");
-  entry.credentials = {env, bearer};
+  auto model = std::make_shared<proxy::CredentialRule>();
+  model->kind = proxy::CredentialRule::Kind::static_bearer;
+  model->credential_id = "vcrd_01llm";
+  model->mcp_server_url = "https://api.anthropic.com";
+  model->bearer_header = proxy::CredentialRule::BearerHeader::x_api_key;
+  model->value = secret("sk-ant-0123456789abcdef");
+  entry.credentials = {env, bearer, model};
   entry.policy = std::shared_ptr<const policies::Policy>(set, set->find("read-only"));
   return entry;
 }
@@ -59,7 +65,7 @@ TEST_CASE("sealed session: a round trip keeps every field, the policy included")
   CHECK(opened.network_limited);
   CHECK(opened.allowed_hosts == entry.allowed_hosts);
   CHECK(opened.unknown_policy.empty());
-  REQUIRE(opened.credentials.size() == 2);
+  REQUIRE(opened.credentials.size() == 3);
   const proxy::CredentialRule& env = *opened.credentials[0];
   CHECK(env.kind == proxy::CredentialRule::Kind::environment_variable);
   CHECK(env.credential_id == "vcrd_01env");
@@ -76,6 +82,11 @@ TEST_CASE("sealed session: a round trip keeps every field, the policy included")
   CHECK(bearer.unrestricted);
   CHECK(bearer.mcp_server_url == "https://mcp.example.com/v1");
   CHECK(text_of(bearer.value) == "mcp-token-0123456789abcdef");
+  CHECK(bearer.bearer_header == proxy::CredentialRule::BearerHeader::authorization);
+  const proxy::CredentialRule& model = *opened.credentials[2];
+  CHECK(model.mcp_server_url == "https://api.anthropic.com");
+  CHECK(model.bearer_header == proxy::CredentialRule::BearerHeader::x_api_key);
+  CHECK(text_of(model.value) == "sk-ant-0123456789abcdef");
   REQUIRE(opened.policy);
   CHECK(opened.policy->name == "read-only");
   CHECK(opened.policy->rules.size() == 1);

@@ -36,7 +36,12 @@ struct CredentialRule {
   bool in_body = false;                      // injection_location.body
   bool in_url = false;                       // injection_location.url (Airlock extension, API.md §9)
   std::string mcp_server_url;                // static_bearer: requests to this scheme + host + port + path prefix get
-                                             // "Authorization: Bearer <value>", replacing what the client sent
+                                             // the token in `bearer_header`, replacing what the client sent there
+  // static_bearer: the header the token goes in. Most servers take "Authorization: Bearer <value>"; a model
+  // provider's API may want the raw key in its own header instead (Anthropic's: x-api-key). Control decides
+  // it from the URL, so the proxy knows no provider.
+  enum class BearerHeader { authorization, x_api_key };
+  BearerHeader bearer_header = BearerHeader::authorization;
   certs::SecretBytes value;                  // the real secret (environment_variable value, or the bearer token)
 };
 

@@ -374,9 +374,7 @@ test('bash runs in /workspace with the placeholder; its output goes back to the 
   assert.equal(result.is_error, false);
   const output = toolResultText(result);
   const placeholder = await placeholderOf(session.id);
-  assert.ok(output.split('\n').includes('made'), JSON.stringify(output));
-  assert.ok(output.split('\n').includes(placeholder), `the sandbox sees the placeholder: ${JSON.stringify(output)}`);
-  assert.ok(!output.includes(realKey));
+  assert.equal(output, `made\n${placeholder}\n`, 'the sandbox sees the placeholder, never the key');
   assertAgentMessage(answer, 'Wrote note.txt.');
   assertSpanEnd(end2, start2, { usage: usage2 });
   assertEndTurn(idle);
@@ -400,6 +398,45 @@ test('bash runs in /workspace with the placeholder; its output goes back to the 
   assert.equal(usage.output_tokens, usage1.output_tokens + usage2.output_tokens);
   assert.equal(usage.cache_read_input_tokens, usage1.cache_read_input_tokens + usage2.cache_read_input_tokens);
   await finish(session.id);
+});
+
+test('an LLM vault: a static_bearer for the model API gives the agent its key as x-api-key; the sandbox holds none', async () => {
+  const mark = begin();
+  // The pattern of a deployment that shares one model-provider vault: no ANTHROPIC_API_KEY anywhere in the
+  // sandbox, the proxy adds the key on the way to the model host.
+  const llmVault = await client.beta.vaults.create({ display_name: 'llm' });
+  await client.beta.vaults.credentials.create(llmVault.id, {
+    auth: { type: 'static_bearer', mcp_server_url: `https://api.anthropic.com:${fake.port}`, token: realKey },
+  });
+  const metricsVault = await client.beta.vaults.create({ display_name: 'metrics' });
+  const metricsToken = `mt-${crypto.randomBytes(24).toString('base64url')}`;
+  secrets.add(metricsToken);
+  await client.beta.vaults.credentials.create(metricsVault.id, {
+    auth: { type: 'environment_variable', secret_name: 'METRICS_TOKEN', secret_value: metricsToken,
+            networking: { type: 'limited', allowed_hosts: ['metrics.test'] } },
+  });
+  const command = 'printenv ANTHROPIC_API_KEY || echo no key here';
+  fake.script(message([toolUse('bash', { command })]), message([text('Done.')]));
+  const agent = await agentOf('toolset');
+  const session = await client.beta.sessions.create({
+    agent: agent.id, environment_id: environment.id, vault_ids: [llmVault.id, metricsVault.id],
+    initial_events: [userMessage('check')],
+  });
+  const events = await idleEvents(session.id, 1);
+  assertTypes(events, [
+    'user.message', 'session.status_running',
+    'span.model_request_start', 'agent.tool_use', 'span.model_request_end', 'agent.tool_result',
+    'span.model_request_start', 'agent.message', 'span.model_request_end',
+    'session.status_idle',
+  ]);
+  assert.equal(toolResultText(events[5]), 'no key here\n');
+  assertAgentMessage(events[7], 'Done.');
+  const [one] = modelRequests(mark, 2);  // each with x-api-key: the real key, which the proxy set
+  assert.deepEqual(one.messages, [said('check')]);
+  for (const request of fake.requests.slice(mark)) assert.equal(request.headers.authorization, undefined);
+  await finish(session.id);
+  await client.beta.vaults.archive(llmVault.id);
+  await client.beta.vaults.archive(metricsVault.id);
 });
 
 test('a failing bash command: stdout and stderr together, "exit status N", is_error for the event and the model', async () => {
@@ -637,8 +674,15 @@ test('no key: the model answers 401; session.error says which credential to add;
     summary(events));
   const errors = events.filter((e) => e.type === 'session.error');
   assert.equal(errors.length, 1, summary(events));
-  assert.ok(errors[0].error.message.includes('ANTHROPIC_API_KEY'), errors[0].error.message);
-  assert.ok(errors[0].error.message.includes('api.anthropic.com'), errors[0].error.message);
+  const origin = `https://api.anthropic.com:${fake.port}`;
+  assert.deepEqual(errors[0].error, {
+    type: 'model_request_failed_error',
+    message: `the model API at ${origin} refused the request (401 authentication_error: invalid x-api-key). ` +
+      'ANTHROPIC_API_KEY is not set in the sandbox and no credential added a key: add to a vault of this session an ' +
+      'environment_variable credential with secret_name ANTHROPIC_API_KEY whose networking allows api.anthropic.com, ' +
+      `or a static_bearer credential whose mcp_server_url is ${origin} (Airlock then sends its token as x-api-key)`,
+    retry_status: { type: 'terminal' },
+  });
   assert.equal(events.at(-1).type, 'session.status_idle', summary(events));
   assert.ok(!types(events).includes('agent.message'), summary(events));
 

@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { after, before } from 'node:test';
 
@@ -437,6 +438,106 @@ test('an LLM vault: a static_bearer for the model API gives the agent its key as
   await finish(session.id);
   await client.beta.vaults.archive(llmVault.id);
   await client.beta.vaults.archive(metricsVault.id);
+});
+
+// A streamable-HTTP MCP server on metrics.test (the fake API's certificate covers it): one tool, `lookup`,
+// for callers with its bearer token; tools/call answers as an event stream, the rest as JSON.
+async function startFakeMcp(token) {
+  const received = [];
+  const server = https.createServer({ key: fake.certificates.key, cert: fake.certificates.cert }, (req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString() || 'null');
+      received.push({ headers: req.headers, body });
+      if (req.headers.authorization !== `Bearer ${token}`) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end('{"error":"unauthorized"}');
+        return;
+      }
+      const answer = (result) => ({ jsonrpc: '2.0', id: body.id, result });
+      if (body.method === 'notifications/initialized') {
+        res.writeHead(202);
+        res.end();
+      } else if (body.method === 'initialize') {
+        res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': 'mcp-session-1' });
+        res.end(JSON.stringify(answer({ protocolVersion: '2025-06-18', capabilities: { tools: {} },
+                                        serverInfo: { name: 'tracker', version: '1' } })));
+      } else if (body.method === 'tools/list') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer({ tools: [{ name: 'lookup', description: 'Look an incident up.',
+          inputSchema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } }] })));
+      } else if (body.method === 'tools/call') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(`event: message\ndata: ${JSON.stringify(answer({
+          content: [{ type: 'text', text: `found ${body.params.arguments.q}` }], isError: false }))}\n\n`);
+        res.end();
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id, error: { code: -32601, message: 'no such method' } }));
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: server.address().port, received, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+test('an MCP server through the proxy: its tools offered, agent.mcp_tool_use and agent.mcp_tool_result, its token added', async () => {
+  const mark = begin();
+  const mcpToken = `mcp-${crypto.randomBytes(24).toString('base64url')}`;
+  secrets.add(mcpToken);
+  const mcp = await startFakeMcp(mcpToken);
+  try {
+    const url = `https://metrics.test:${mcp.port}/mcp`;
+    const mcpVault = await client.beta.vaults.create({ display_name: 'tracker' });
+    await client.beta.vaults.credentials.create(mcpVault.id, {
+      auth: { type: 'static_bearer', mcp_server_url: url, token: mcpToken },
+    });
+    const agent = await client.beta.agents.create({
+      model: kModel, name: 'Tracker', system: kSystem,
+      mcp_servers: [{ name: 'tracker', type: 'url', url }],
+      tools: [{ type: 'mcp_toolset', mcp_server_name: 'tracker' }],
+    });
+    const use = toolUse('lookup', { q: 'INC-7' });
+    fake.script(message([use]), message([text('INC-7 is open.')]));
+    const session = await client.beta.sessions.create({
+      agent: agent.id, environment_id: environment.id, vault_ids: [vault.id, mcpVault.id],
+      initial_events: [userMessage('what about INC-7?')],
+    });
+    const events = await idleEvents(session.id, 1);
+    assertTypes(events, [
+      'user.message', 'session.status_running',
+      'span.model_request_start', 'agent.mcp_tool_use', 'span.model_request_end', 'agent.mcp_tool_result',
+      'span.model_request_start', 'agent.message', 'span.model_request_end',
+      'session.status_idle',
+    ]);
+    const [, , , mcpUse, , mcpResult] = events;
+    assert.deepEqual({ ...mcpUse, id: undefined, processed_at: undefined }, {
+      type: 'agent.mcp_tool_use', id: undefined, processed_at: undefined, name: 'lookup', mcp_server_name: 'tracker',
+      input: { q: 'INC-7' }, evaluated_permission: 'allow',
+    });
+    assert.deepEqual({ ...mcpResult, id: undefined, processed_at: undefined }, {
+      type: 'agent.mcp_tool_result', id: undefined, processed_at: undefined, mcp_tool_use_id: mcpUse.id,
+      content: [{ type: 'text', text: 'found INC-7' }], is_error: false,
+    });
+    assertAgentMessage(events[7], 'INC-7 is open.');
+
+    const [one, two] = modelRequests(mark, 2);
+    assert.deepEqual(one.tools, [{ name: 'lookup', description: 'Look an incident up.',
+      input_schema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } }]);
+    assert.deepEqual(two.messages.at(-1), { role: 'user', content: [
+      { type: 'tool_result', tool_use_id: use.id, content: [{ type: 'text', text: 'found INC-7' }] }] });
+    // The proxy added the server's token to every request; the session id came back after initialize.
+    assert.deepEqual(mcp.received.map((r) => r.body.method),
+      ['initialize', 'notifications/initialized', 'tools/list', 'tools/call']);
+    for (const r of mcp.received) assert.equal(r.headers.authorization, `Bearer ${mcpToken}`);
+    assert.deepEqual(mcp.received.map((r) => r.headers['mcp-session-id'] ?? null),
+      [null, 'mcp-session-1', 'mcp-session-1', 'mcp-session-1']);
+    await finish(session.id);
+    await client.beta.vaults.archive(mcpVault.id);
+  } finally {
+    await mcp.close();
+  }
 });
 
 test('a failing bash command: stdout and stderr together, "exit status N", is_error for the event and the model', async () => {

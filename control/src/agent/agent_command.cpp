@@ -119,6 +119,7 @@ int agent_command(std::span<const std::string_view> args) {
   settings.model = model.is_string() ? model.get<std::string>() : model.is_object() ? model.value("id", "") : "";
   if (agent_doc.contains("system") && agent_doc["system"].is_string()) settings.system = agent_doc["system"].get<std::string>();
   settings.toolset = agent::resolve_toolset(agent_doc.value("tools", json::array()));
+  settings.mcp_servers = agent_doc.value("mcp_servers", json::array());
   for (const std::string& note : settings.toolset.notes) std::cerr << "airlock agent: " << note << "\n";
 
   const char* base = std::getenv("ANTHROPIC_BASE_URL");

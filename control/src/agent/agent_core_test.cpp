@@ -11,6 +11,7 @@
 #include "agent/bash_tool.hpp"
 #include "agent/file_tools.hpp"
 #include "agent/https_client.hpp"
+#include "agent/mcp_client.hpp"
 #include "agent/message_stream.hpp"
 #include "agent/sse.hpp"
 #include "agent/toolset.hpp"
@@ -150,9 +151,51 @@ TEST_CASE("agent toolset: defaults, configs, custom tools, and what is not offer
   CHECK(configured.tools[2].definition ==
         json::parse(R"({"name": "get_weather", "description": "Weather for a city",
                         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}})"));
-  CHECK(configured.notes == std::vector<std::string>{"web_search is not offered: Airlock has no search backend",
-                                                     "the tools of MCP server \"github\" are not offered: this harness "
-                                                     "does not speak MCP yet"});
+  CHECK(configured.notes == std::vector<std::string>{"web_search is not offered: Airlock has no search backend"});
+  REQUIRE(configured.mcp_toolsets.size() == 1);
+  CHECK(configured.mcp_toolsets[0].server_name == "github");
+}
+
+TEST_CASE("agent toolset: an MCP server's tools, as its toolset configures them; a clashing name gets the server's") {
+  Toolset toolset = resolve_toolset(json::parse(R"([{"type": "agent_toolset_20260401"},
+    {"type": "mcp_toolset", "mcp_server_name": "tracker",
+     "default_config": {"permission_policy": {"type": "always_ask"}},
+     "configs": [{"name": "delete_issue", "enabled": false}, {"name": "search", "permission_policy": {"type": "always_allow"}}]}])"));
+  const std::vector<json> listed = {
+      json::parse(R"({"name": "search", "description": "Find issues", "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}}}})"),
+      json::parse(R"({"name": "delete_issue", "inputSchema": {"type": "object"}})"),
+      json::parse(R"({"name": "bash", "description": "The tracker's own shell"})")};
+  add_mcp_tools(toolset, toolset.mcp_toolsets.at(0), listed);
+  const OfferedTool* search = toolset.find("search");
+  REQUIRE(search != nullptr);
+  CHECK(search->kind == ToolKind::mcp);
+  CHECK_FALSE(search->ask);
+  CHECK(search->mcp_server == "tracker");
+  CHECK(search->mcp_tool == "search");
+  CHECK(search->definition == json::parse(R"({"name": "search", "description": "Find issues",
+                                              "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}})"));
+  CHECK(toolset.find("delete_issue") == nullptr);
+  const OfferedTool* shell = toolset.find("tracker__bash");
+  REQUIRE(shell != nullptr);
+  CHECK(shell->ask);  // the toolset's default
+  CHECK(shell->mcp_tool == "bash");
+  CHECK(shell->definition["input_schema"] == json{{"type", "object"}});
+  CHECK(toolset.find("bash")->kind == ToolKind::builtin);
+}
+
+TEST_CASE("agent mcp: the JSON-RPC response in a JSON body or in an event stream, and a result's content") {
+  CHECK(find_rpc_response("application/json", R"({"jsonrpc":"2.0","id":3,"result":{"ok":true}})", 3) ==
+        json::parse(R"({"jsonrpc":"2.0","id":3,"result":{"ok":true}})"));
+  CHECK_FALSE(find_rpc_response("application/json", R"({"jsonrpc":"2.0","id":2,"result":{}})", 3));
+  CHECK_FALSE(find_rpc_response("application/json", "not json", 3));
+  // A notification first, then the response, the last event without its blank line.
+  const std::string stream = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n"
+                             "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":7,\"error\":{\"code\":-32602,\"message\":\"no\"}}\n";
+  CHECK(find_rpc_response("text/event-stream; charset=utf-8", stream, 7) ==
+        json::parse(R"({"jsonrpc":"2.0","id":7,"error":{"code":-32602,"message":"no"}})"));
+  CHECK(mcp_content_blocks(json::parse(R"({"content":[{"type":"text","text":"3 issues"},{"type":"image","data":"AA==","mimeType":"image/png"}]})")) ==
+        json::parse(R"([{"type":"text","text":"3 issues"},{"type":"text","text":"{\"data\":\"AA==\",\"mimeType\":\"image/png\",\"type\":\"image\"}"}])"));
+  CHECK(mcp_content_blocks(json::object()) == json::array({{{"type", "text"}, {"text", "(no content)"}}}));
 }
 
 TEST_CASE("agent file tools: write, read with ranges, edit, glob and grep in a directory") {

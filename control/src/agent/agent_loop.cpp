@@ -110,7 +110,37 @@ void AgentLoop::add_user_content(const json& content) {
   messages_.push_back({{"role", "user"}, {"content", std::move(blocks)}});
 }
 
+void AgentLoop::connect_mcp_servers() {
+  for (const McpToolset& wanted : settings_.toolset.mcp_toolsets) {
+    std::string url;
+    for (const json& server : settings_.mcp_servers) {
+      if (server.is_object() && server.value("name", "") == wanted.server_name) url = server.value("url", "");
+    }
+    try {
+      if (url.empty()) throw McpError(fmt::format("the agent has no MCP server named {}", wanted.server_name), false);
+      auto client = std::make_unique<McpClient>(client_, wanted.server_name, url);
+      add_mcp_tools(settings_.toolset, wanted, client->connect());
+      mcp_[wanted.server_name] = std::move(client);
+    } catch (const McpError& e) {
+      emit({{"type", "session.error"},
+            {"error",
+             {{"type", e.authentication() ? "mcp_authentication_failed_error" : "mcp_connection_failed_error"},
+              {"mcp_server_name", wanted.server_name},
+              {"message", fmt::format("{}; its tools are not offered", e.what())},
+              {"retry_status", {{"type", "terminal"}}}}}});
+    } catch (const ConnectionFailed& e) {
+      emit({{"type", "session.error"},
+            {"error",
+             {{"type", "mcp_connection_failed_error"},
+              {"mcp_server_name", wanted.server_name},
+              {"message", fmt::format("MCP server {}: {}; its tools are not offered", wanted.server_name, e.what())},
+              {"retry_status", {{"type", "terminal"}}}}}});
+    }
+  }
+}
+
 int AgentLoop::run(bool turn_waiting_for_input) {
+  connect_mcp_servers();
   if (!turn_waiting_for_input) end_turn({{"type", "end_turn"}});  // nothing to do until a message comes
   while (std::optional<json> event = inbox_.next()) {
     const std::string type = event->value("type", "");
@@ -197,9 +227,7 @@ bool AgentLoop::after_tools() {
   for (ToolCall& call : calls_) {
     if (inbox_.interrupted()) break;
     if (call.tool == nullptr) {
-      const ToolOutcome outcome{fmt::format("the tool {} is not offered to this agent", call.name), true};
-      call.result = tool_result_block(call.tool_use_id, outcome);
-      emit({{"type", "agent.tool_result"}, {"tool_use_id", call.event_id}, {"content", text_blocks(outcome.text)}, {"is_error", true}});
+      record_result(call, text_blocks(fmt::format("the tool {} is not offered to this agent", call.name)), true);
     } else if (call.tool->kind == ToolKind::custom || call.tool->ask) {
       waiting_for.push_back(call.event_id);
     } else {
@@ -234,23 +262,37 @@ void AgentLoop::answer_pending(const json& event) {
     json result = {{"type", "tool_result"}, {"tool_use_id", call->tool_use_id}, {"content", std::move(content)}};
     if (event.value("is_error", false)) result["is_error"] = true;
     call->result = std::move(result);
-  } else if (type == "user.tool_confirmation" && call->tool->kind == ToolKind::builtin && call->tool->ask) {
+  } else if (type == "user.tool_confirmation" && call->tool->kind != ToolKind::custom && call->tool->ask) {
     if (event.value("result", "") == "allow") {
       run_tool(*call);
       return;
     }
     std::string text = "the user denied this call";
     if (event.contains("deny_message") && event["deny_message"].is_string()) text += ": " + event["deny_message"].get<std::string>();
-    const ToolOutcome outcome{text, true};
-    call->result = tool_result_block(call->tool_use_id, outcome);
-    emit({{"type", "agent.tool_result"}, {"tool_use_id", call->event_id}, {"content", text_blocks(text)}, {"is_error", true}});
+    record_result(*call, text_blocks(text), true);
   }
+}
+
+void AgentLoop::record_result(ToolCall& call, json content, bool is_error) {
+  json block = {{"type", "tool_result"}, {"tool_use_id", call.tool_use_id}, {"content", content}};
+  if (is_error) block["is_error"] = true;
+  call.result = std::move(block);
+  const bool mcp = call.tool != nullptr && call.tool->kind == ToolKind::mcp;
+  emit({{"type", mcp ? "agent.mcp_tool_result" : "agent.tool_result"},
+        {mcp ? "mcp_tool_use_id" : "tool_use_id", call.event_id},
+        {"content", std::move(content)},
+        {"is_error", is_error}});
 }
 
 void AgentLoop::run_tool(ToolCall& call) {
   ToolOutcome outcome;
   const json& input = call.input;
   try {
+    if (call.tool != nullptr && call.tool->kind == ToolKind::mcp) {
+      const json result = mcp_.at(call.tool->mcp_server)->call_tool(call.tool->mcp_tool, input);
+      record_result(call, mcp_content_blocks(result), result.value("isError", false));
+      return;
+    }
     if (call.name == "bash") {
       if (input.value("restart", false) && !input.contains("command")) {
         outcome = {"every bash call starts a fresh shell in /workspace; nothing to restart", false};
@@ -288,11 +330,7 @@ void AgentLoop::run_tool(ToolCall& call) {
   } catch (const std::exception& e) {
     outcome = {bounded_text(e.what()), true};
   }
-  call.result = tool_result_block(call.tool_use_id, outcome);
-  emit({{"type", "agent.tool_result"},
-        {"tool_use_id", call.event_id},
-        {"content", text_blocks(outcome.text)},
-        {"is_error", outcome.is_error}});
+  record_result(call, text_blocks(outcome.text), outcome.is_error);
 }
 
 void AgentLoop::on_block(const json& block) {
@@ -311,6 +349,12 @@ void AgentLoop::on_block(const json& block) {
     json event = {{"name", call.name}, {"input", call.input}};
     if (call.tool != nullptr && call.tool->kind == ToolKind::custom) {
       event["type"] = "agent.custom_tool_use";
+    } else if (call.tool != nullptr && call.tool->kind == ToolKind::mcp) {
+      event = {{"type", "agent.mcp_tool_use"},
+               {"name", call.tool->mcp_tool},
+               {"mcp_server_name", call.tool->mcp_server},
+               {"input", call.input},
+               {"evaluated_permission", call.tool->ask ? "ask" : "allow"}};
     } else {
       event["type"] = "agent.tool_use";
       event["evaluated_permission"] = call.tool == nullptr ? "deny" : call.tool->ask ? "ask" : "allow";

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "agent/bash_tool.hpp"
 #include "agent/https_client.hpp"
 #include "agent/inbox.hpp"
+#include "agent/mcp_client.hpp"
 #include "agent/message_stream.hpp"
 #include "agent/toolset.hpp"
 
@@ -34,6 +36,7 @@ struct AgentSettings {
   std::string model;
   std::optional<std::string> system;
   Toolset toolset;
+  nlohmann::json mcp_servers = nlohmann::json::array();  // the agent's mcp_servers: {name, type, url}
   std::filesystem::path workspace;       // where tools run
   int max_tokens = 8192;
   int max_retries = 3;
@@ -73,6 +76,11 @@ class AgentLoop {
   // After tools: the tool results go to the model, or the turn waits for the client.
   bool after_tools();
   void answer_pending(const nlohmann::json& event);
+  // The result of `call`: kept for the model, and shown as agent.tool_result (agent.mcp_tool_result for an
+  // MCP tool).
+  void record_result(ToolCall& call, nlohmann::json content, bool is_error);
+  // Connects to the agent's MCP servers and offers their tools; a server that fails is a session.error.
+  void connect_mcp_servers();
   void fill_unanswered(const std::string& why);
 
   AgentSettings settings_;
@@ -80,6 +88,7 @@ class AgentLoop {
   Inbox& inbox_;
   std::function<void(const nlohmann::json&)> print_;
   BashTool bash_;
+  std::map<std::string, std::unique_ptr<McpClient>> mcp_;  // by server name
   nlohmann::json messages_ = nlohmann::json::array();
   std::vector<ToolCall> calls_;  // of the model's last answer
   bool waiting_ = false;         // the turn ended with requires_action

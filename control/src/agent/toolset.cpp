@@ -117,7 +117,7 @@ Toolset resolve_toolset(const json& agent_tools) {
           if (item.is_object() && item.value("name", "") == name) config = apply(config, item);
         }
         if (!config.enabled || toolset.find(name) != nullptr) continue;
-        toolset.tools.push_back({name, ToolKind::builtin, config.ask, builtin_definition(name)});
+        toolset.tools.push_back({name, ToolKind::builtin, config.ask, builtin_definition(name), {}, {}});
       }
       for (const json& item : entry.value("configs", json::array())) {
         if (item.is_object() && item.value("name", "") == "web_search" && apply(defaults, item).enabled) {
@@ -130,13 +130,37 @@ Toolset resolve_toolset(const json& agent_tools) {
       toolset.tools.push_back({name, ToolKind::custom, false,
                                {{"name", name},
                                 {"description", entry.value("description", "")},
-                                {"input_schema", entry.value("input_schema", json{{"type", "object"}})}}});
+                                {"input_schema", entry.value("input_schema", json{{"type", "object"}})}},
+                               {},
+                               {}});
     } else if (type == "mcp_toolset") {
-      toolset.notes.push_back("the tools of MCP server \"" + entry.value("mcp_server_name", "") +
-                              "\" are not offered: this harness does not speak MCP yet");
+      toolset.mcp_toolsets.push_back({entry.value("mcp_server_name", ""), entry});
     }
   }
   return toolset;
+}
+
+void add_mcp_tools(Toolset& toolset, const McpToolset& from, const std::vector<json>& listed) {
+  const ToolConfig defaults = apply({}, from.entry.value("default_config", json::object()));
+  for (const json& tool : listed) {
+    const std::string name = tool.value("name", "");
+    if (name.empty()) continue;
+    ToolConfig config = defaults;
+    for (const json& item : from.entry.value("configs", json::array())) {
+      if (item.is_object() && item.value("name", "") == name) config = apply(config, item);
+    }
+    if (!config.enabled) continue;
+    const std::string offered = toolset.find(name) == nullptr ? name : from.server_name + "__" + name;
+    if (toolset.find(offered) != nullptr) continue;
+    json schema = tool.value("inputSchema", json{{"type", "object"}});
+    if (!schema.is_object()) schema = {{"type", "object"}};
+    toolset.tools.push_back({offered,
+                             ToolKind::mcp,
+                             config.ask,
+                             {{"name", offered}, {"description", tool.value("description", "")}, {"input_schema", schema}},
+                             from.server_name,
+                             name});
+  }
 }
 
 }  // namespace airlock::control::agent

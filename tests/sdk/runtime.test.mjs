@@ -54,6 +54,7 @@ const harnesses = {
   output: harness('output.sh'),
   echo: harness('echo-lines.sh', { stdin: 'open' }),
   turns: harness('turns.sh', { stdin: 'json' }),
+  interruptible: harness('interruptible.sh', { stdin: 'json' }),
   noisy: harness('noisy.sh'),
   signal: harness('signal.sh'),
   background: harness('background.sh'),
@@ -581,6 +582,23 @@ test('stdin: json — each user.message is a turn: running, the answer, idle whi
     ['user.message', 'second'], ['session.status_running', null], ['agent.message', 'echo: second'],
     ['session.status_idle', 'end_turn'],
     ['user.interrupt', null], ['agent.message', 'interrupted'],
+  ]);
+});
+
+test('stdin: json — a harness that goes on after user.interrupt gets SIGINT once the grace period is over', async () => {
+  const created = await runSession('interruptible', { initial_events: [userMessage('long task')] });
+  await rt.waitForMessage(created.id, 'working on it');
+  const sent = Date.now();
+  await client.beta.sessions.events.send(created.id, { events: [{ type: 'user.interrupt' }] });
+  const { session, runtime, events } = await rt.waitForEnd(created.id);
+  // The relay passed Airlock's SIGINT on to the harness, whose trap ended the turn and the harness.
+  assert.ok(Date.now() - sent >= 4_500, 'not before the 5 s grace');
+  assert.equal(session.status, 'idle');
+  assert.equal(runtime.state, 'exited');
+  assert.deepEqual(events.map((e) => [e.type, e.content?.[0]?.text ?? e.stop_reason?.type ?? null]), [
+    ['user.message', 'long task'], ['session.status_running', null], ['agent.message', 'working on it'],
+    ['user.interrupt', null], ['agent.message', 'saw the interrupt; finishing this step first'],
+    ['agent.message', 'stopped by SIGINT'], ['session.status_idle', 'end_turn'],
   ]);
 });
 

@@ -17,7 +17,7 @@ const dir = makeTempDir('airlock-audit-sink-');
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 const sink = path.join(dir, 'audit.jsonl');
 const configFile = path.join(dir, 'airlock.yaml');
-fs.writeFileSync(configFile, `audit:\n  jsonl: ${sink}\n  max_bytes: 1\n`);
+fs.writeFileSync(configFile, `audit:\n  jsonl: ${sink}\n  max_bytes: 1\nruntime:\n  default_harness: none\n`);
 const ctx = useDaemon({
   args: ['--config', configFile, '--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1',
          '--allow-private', '127.0.0.1/32'],

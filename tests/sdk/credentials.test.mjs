@@ -307,7 +307,7 @@ test('a weak secret_value or token is refused at create and update; the message 
 test('credentials.allow_weak_secrets: true stores weak values with a warning naming the credential, not the value', async () => {
   const dataDir = makeTempDir();
   const config = path.join(dataDir, 'airlock.yaml');
-  fs.writeFileSync(config, 'credentials:\n  allow_weak_secrets: true\n');
+  fs.writeFileSync(config, 'credentials:\n  allow_weak_secrets: true\nruntime:\n  default_harness: none\n');
   const apiKey = randomApiKey();
   const daemon = await start({ dataDir, apiKey, args: ['--config', config] });
   let stopped = false;

@@ -8,10 +8,15 @@ import path from 'node:path';
 
 import { AIRLOCK_BIN, makeTempDir } from './lib/daemon.mjs';
 import { useDaemon } from './lib/harness.mjs';
+import { sandboxUnavailable } from './lib/runtime.mjs';
 
 const ctx = useDaemon();
 const scratch = makeTempDir('airlock-doctor-');
 process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
+// Most checks here are of a daemon that runs no harness: what they report does not depend on this
+// machine's bubblewrap and cgroups (the embedded defaults, which run the built-in agent, are checked below).
+const noHarness = path.join(scratch, 'no-harness.yaml');
+fs.writeFileSync(noHarness, 'runtime:\n  default_harness: none\n');
 
 function doctor(args, env = {}) {
   return new Promise((resolve) => {
@@ -28,11 +33,12 @@ const line = (result, check) => result.lines.find((l) => l.slice(6).startsWith(`
 
 ctx.test('a machine ready for a first start: every line ok, exit 0, and nothing written', async () => {
   const dir = path.join(scratch, 'fresh');
-  const result = await doctor(['--data-dir', dir, '--api-listen', '127.0.0.1:0', '--proxy-listen', '127.0.0.1:0']);
+  const result = await doctor(['--config', noHarness, '--data-dir', dir, '--api-listen', '127.0.0.1:0', '--proxy-listen',
+                               '127.0.0.1:0']);
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.equal(result.stderr, '');
   for (const l of result.lines.slice(0, -1)) assert.ok(l.startsWith('ok    '), l);
-  assert.equal(line(result, 'config'), 'ok    config: embedded defaults (no --config)');
+  assert.equal(line(result, 'config'), `ok    config: ${noHarness}`);
   assert.match(line(result, 'clock'), /^ok {4}clock: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
   assert.match(line(result, 'time zones'), /^ok {4}time zones: tzdata (\d{4}[a-z] )?\(\d+ zones\)$/);
   assert.equal(line(result, 'data dir'), `ok    data dir: ${dir} will be created at the first start`);
@@ -46,9 +52,21 @@ ctx.test('a machine ready for a first start: every line ok, exit 0, and nothing 
   assert.equal(fs.existsSync(dir), false, 'doctor created the data dir');
 });
 
+ctx.test('the embedded defaults run the built-in agent: doctor checks that bubblewrap can make its sandbox', async () => {
+  const result = await doctor(['--data-dir', path.join(scratch, 'defaults'), '--api-listen', '127.0.0.1:0',
+                               '--proxy-listen', '127.0.0.1:0']);
+  assert.equal(line(result, 'config'), 'ok    config: embedded defaults (no --config)');
+  if (sandboxUnavailable() === null) {
+    assert.equal(line(result, 'sandboxes'), 'ok    sandboxes: bubblewrap (bwrap) creates a sandbox');
+  } else {
+    assert.match(line(result, 'sandboxes'), /^FAIL {2}sandboxes: bubblewrap \(bwrap\) cannot create a sandbox: /);
+  }
+});
+
 ctx.test('beside a running daemon: its key opens its store, its CA has years left, and its API port is taken', async () => {
   const api = ctx.daemon.ready.api;
-  const result = await doctor(['--data-dir', ctx.tmp, '--api-listen', api, '--proxy-listen', '127.0.0.1:0']);
+  const result = await doctor(['--config', noHarness, '--data-dir', ctx.tmp, '--api-listen', api, '--proxy-listen',
+                               '127.0.0.1:0']);
   assert.equal(result.code, 1, result.stdout);
   assert.match(line(result, 'data dir'), new RegExp(`^ok {4}data dir: ${ctx.tmp} \\(mode 0700, yours\\)$`));
   assert.equal(line(result, 'master key'), `ok    master key: ${ctx.tmp}/master.key opens ${ctx.tmp}/airlock.db`);

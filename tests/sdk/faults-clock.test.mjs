@@ -24,7 +24,7 @@ const kMinute = 60_000;
 
 const dataDir = makeTempDir('airlock-faults-clock-');
 const config = path.join(dataDir, 'airlock.yaml');
-fs.writeFileSync(config, 'scheduler:\n  max_jitter_seconds: 0\n');
+fs.writeFileSync(config, 'scheduler:\n  max_jitter_seconds: 0\nruntime:\n  default_harness: none\n');
 const apiKey = randomApiKey();
 const { daemons, test } = useDaemonSeries({ dirs: [dataDir], tailLines: 40 });
 let daemon = null;

@@ -57,6 +57,8 @@ fs.writeFileSync(configFile, `proxy:
     pool_idle_ms: ${kPoolIdleMs}
 api:
   max_connections_per_source: ${kPerSource}
+runtime:
+  default_harness: none
 `);
 const ctx = useDaemon({
   args: ['--config', configFile, '--upstream-ca', certificates.ca, '--resolve', 'plain.test:127.0.0.1',

@@ -279,7 +279,7 @@ const hostsDir = makeTempDir('airlock-metrics-hosts-');
 process.on('exit', () => fs.rmSync(hostsDir, { recursive: true, force: true }));
 const hostsConfig = path.join(hostsDir, 'airlock.yaml');
 // A pooled connection is closed after 1 s idle (swept every second), so the gauge comes back down quickly.
-fs.writeFileSync(hostsConfig, 'proxy:\n  metrics_host_labels: true\n  timeouts:\n    pool_idle_ms: 1000\n');
+fs.writeFileSync(hostsConfig, 'proxy:\n  metrics_host_labels: true\n  timeouts:\n    pool_idle_ms: 1000\nruntime:\n  default_harness: none\n');
 const hosts = useDaemon({
   args: ['--config', hostsConfig, '--upstream-ca', certificates.ca, '--resolve', 'metrics.test:127.0.0.1',
          '--allow-private', '127.0.0.1/32'],

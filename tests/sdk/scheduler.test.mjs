@@ -22,7 +22,7 @@ const kSettleMs = 2500;        // after a boundary that must not fire, wait this
 
 const dataDir = makeTempDir('airlock-scheduler-');
 const config = path.join(dataDir, 'airlock.yaml');
-fs.writeFileSync(config, 'scheduler:\n  max_jitter_seconds: 0\n');
+fs.writeFileSync(config, 'scheduler:\n  max_jitter_seconds: 0\nruntime:\n  default_harness: none\n');
 const apiKey = randomApiKey();
 const rec = new Recorder();
 const { daemons, test } = useDaemonSeries({ dirs: [dataDir], tailLines: 60 });

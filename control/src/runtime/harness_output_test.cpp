@@ -140,7 +140,7 @@ TEST_CASE("harness output: json_depth_within counts brackets outside strings onl
   CHECK(json_depth_within(std::string(64, '[') + std::string(64, ']') + "[]", 64));
 }
 
-TEST_CASE("harness output: a harness may name its events; spans are events") {
+TEST_CASE("harness output: a harness may name its events, and spans are events") {
   CHECK(event_from_harness_line(R"({"type":"agent.custom_tool_use","id":"sevt_01HarnessNamed","name":"w","input":{}})") ==
         json{{"type", "agent.custom_tool_use"}, {"id", "sevt_01HarnessNamed"}, {"name", "w"}, {"input", json::object()}});
   for (const char* bad : {R"("sevt_short")", R"("sevt_has-dash-inside")", R"("evt_01abcdefgh")", "42"}) {

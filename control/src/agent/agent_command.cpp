@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -103,8 +104,8 @@ int agent_command(std::span<const std::string_view> args) {
     std::cout << kUsage;
     return args[0] == "--help" || args[0] == "-h" ? 0 : 2;
   }
-  ::signal(SIGINT, SIG_IGN);   // interrupts arrive as user.interrupt lines
-  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error result, not a death
+  (void)::signal(SIGINT, SIG_IGN);   // interrupts arrive as user.interrupt lines
+  (void)::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error result, not a death
 
   std::string error;
   std::optional<json> definition = read_json_file("AIRLOCK_AGENT_FILE", error);
@@ -133,7 +134,16 @@ int agent_command(std::span<const std::string_view> args) {
   if (const char* key = std::getenv("ANTHROPIC_API_KEY")) settings.api_key = key;
   std::error_code ec;
   settings.workspace = fs::current_path(ec);
-  if (const char* tokens = std::getenv("AIRLOCK_AGENT_MAX_TOKENS")) settings.max_tokens = std::max(1, std::atoi(tokens));
+  if (const char* tokens = std::getenv("AIRLOCK_AGENT_MAX_TOKENS")) {
+    const std::string_view text(tokens);
+    int value = 0;
+    auto [end, parse_error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (parse_error != std::errc{} || end != text.data() + text.size() || value < 1) {
+      fail_session(fmt::format("AIRLOCK_AGENT_MAX_TOKENS is not a positive number: \"{}\"", text));
+      return 1;
+    }
+    settings.max_tokens = value;
+  }
 
   agent::HttpsClient client(agent::HttpsClient::proxy_from_environment(), std::chrono::seconds(30), std::chrono::minutes(5));
   agent::Inbox inbox;

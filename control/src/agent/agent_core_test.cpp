@@ -156,7 +156,7 @@ TEST_CASE("agent toolset: defaults, configs, custom tools, and what is not offer
   CHECK(configured.mcp_toolsets[0].server_name == "github");
 }
 
-TEST_CASE("agent toolset: an MCP server's tools, as its toolset configures them; a clashing name gets the server's") {
+TEST_CASE("agent toolset: an MCP server's tools, as its toolset configures them, a clashing name with the server's") {
   Toolset toolset = resolve_toolset(json::parse(R"([{"type": "agent_toolset_20260401"},
     {"type": "mcp_toolset", "mcp_server_name": "tracker",
      "default_config": {"permission_policy": {"type": "always_ask"}},

@@ -54,7 +54,7 @@ class AgentLoop {
 
  private:
   enum class CallEnd { done, interrupted, failed, exhausted, fatal };
-  struct ToolCall {
+  struct ToolCall {  // NOLINT(bugprone-exception-escape): the throw seen is inside nlohmann::json's noexcept destructor
     std::string tool_use_id;  // the model's
     std::string event_id;     // of the agent.tool_use / agent.custom_tool_use event
     std::string name;

@@ -10,7 +10,7 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -42,7 +42,9 @@ void BashTool::reset() {
 
 ToolOutcome BashTool::run(const std::string& command, std::chrono::milliseconds timeout) {
   std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) return {fmt::format("cannot create a pipe: {}", std::strerror(errno)), true};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    return {fmt::format("cannot create a pipe: {}", std::error_code(errno, std::system_category()).message()), true};
+  }
   OwnedFd read_end(fds[0]);
   OwnedFd write_end(fds[1]);
   OwnedFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -64,7 +66,9 @@ ToolOutcome BashTool::run(const std::string& command, std::chrono::milliseconds 
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   write_end.reset();
-  if (spawned != 0) return {fmt::format("cannot start {}: {}", program, std::strerror(spawned)), true};
+  if (spawned != 0) {
+    return {fmt::format("cannot start {}: {}", program, std::error_code(spawned, std::system_category()).message()), true};
+  }
   {
     std::lock_guard lock(mutex_);
     running_ = pid;

@@ -47,7 +47,7 @@ class MessageStream {
   const ModelUsage& usage() const noexcept { return usage_; }
 
  private:
-  struct OpenBlock {
+  struct OpenBlock {  // NOLINT(bugprone-exception-escape): the throw seen is inside nlohmann::json's noexcept destructor
     nlohmann::json block;
     std::string input_json;  // tool_use: the partial_json pieces so far
   };

@@ -121,7 +121,7 @@ Toolset resolve_toolset(const json& agent_tools) {
       }
       for (const json& item : entry.value("configs", json::array())) {
         if (item.is_object() && item.value("name", "") == "web_search" && apply(defaults, item).enabled) {
-          toolset.notes.push_back("web_search is not offered: Airlock has no search backend");
+          toolset.notes.emplace_back("web_search is not offered: Airlock has no search backend");
         }
       }
     } else if (type == "custom") {

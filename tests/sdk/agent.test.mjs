@@ -690,6 +690,22 @@ test('bash with always_ask: idle requires_action; allow runs it, deny answers th
   await finish(session.id);
 });
 
+test('an answer nothing waits for (a stale confirmation): the turn Airlock starts for it ends at once, idle', async () => {
+  const mark = begin();
+  fake.script(message([text('Hi.')]));
+  const session = await startSession('plain');
+  const first = await idleEvents(session.id, 1);
+  await client.beta.sessions.events.send(session.id, {
+    events: [{ type: 'user.tool_confirmation', tool_use_id: 'sevt_01NothingWaitsForThis', result: 'allow' }],
+  });
+  const events = await idleEvents(session.id, 2);
+  assertTypes(events, [...types(first), 'user.tool_confirmation', 'session.status_running', 'session.status_idle']);
+  assertEndTurn(events.at(-1));
+  assert.equal((await client.beta.sessions.retrieve(session.id)).status, 'idle');
+  modelRequests(mark, 1);  // the first answer's; none for the stale confirmation
+  await finish(session.id);
+});
+
 // ---- interrupts, retries, errors ---------------------------------------------------------------------
 
 test('user.interrupt mid-stream: the model connection closes, the span ends in error, idle; the next message works', async () => {

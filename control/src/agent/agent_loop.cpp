@@ -176,6 +176,9 @@ int AgentLoop::run(bool turn_waiting_for_input) {
       waiting_ = false;
       fill_unanswered("");  // every call has its result: this hands them to the model
       if (!continue_turn()) return 0;
+    } else if (type == "user.custom_tool_result" || type == "user.tool_confirmation") {
+      // Nothing waits for it, yet Airlock started a turn for it: the turn ends at once.
+      end_turn({{"type", "end_turn"}});
     }
     // user.define_outcome: outcomes are not evaluated by this harness (docs/api.md).
   }

@@ -146,6 +146,7 @@ struct SessionRuntime::Sandbox {
   bool keep_stdin_open = false;
   bool stdin_json = false;  // stdin: json: client events as JSON lines, and the harness ends its turns
   bool turn_ended = false;  // stdin: json: the harness printed session.status_idle; the session is idle
+  std::uint64_t turns_started = 0;  // stdin: json: which turn an interrupt's grace belongs to
   int slot = -1;                  // which of the sandbox ids it holds, when it has its own (N6)
   std::optional<RunAs> identity;  // its host ids when they are not Airlock's own
   // Declared before the process, so released after it is dead: the sandbox never outlives its grant or
@@ -678,6 +679,7 @@ void SessionRuntime::start_turn(Sandbox& sandbox) {
     (void)append_events(store_, sandbox.session_id, json::array({{{"type", "session.status_running"}}}));
     if (auto ec = transaction.commit()) throw std::system_error(ec);
     sandbox.turn_ended = false;
+    ++sandbox.turns_started;
   } catch (const std::exception& e) {
     log_.warn("session {}: starting its next turn failed: {}", sandbox.session_id, e.what());
   }
@@ -747,7 +749,7 @@ void SessionRuntime::after_commit() {
       } else {
         if (sandbox->turn_ended && starts_turn(event.type)) start_turn(*sandbox);
         queue_stdin(*sandbox, stdin_json_line(event_json(event)));
-        if (event.type == "user.interrupt") signal_interrupt_later(sandbox);
+        if (event.type == "user.interrupt" && !sandbox->turn_ended) signal_interrupt_later(sandbox);
       }
       sandbox->delivered_seq = event.seq;
     }
@@ -756,9 +758,10 @@ void SessionRuntime::after_commit() {
 
 void SessionRuntime::signal_interrupt_later(const std::shared_ptr<Sandbox>& sandbox) {
   sandbox->interrupt_grace.expires_after(kInterruptGrace);
-  sandbox->interrupt_grace.async_wait([this, weak = std::weak_ptr<Sandbox>(sandbox)](error_code ec) {
+  sandbox->interrupt_grace.async_wait([this, weak = std::weak_ptr<Sandbox>(sandbox), turn = sandbox->turns_started](error_code ec) {
     auto alive = weak.lock();
-    if (ec || !alive || alive->turn_ended || alive->process->exited()) return;
+    // Only for the turn it interrupted, if that turn is still going.
+    if (ec || !alive || alive->turns_started != turn || alive->turn_ended || alive->process->exited()) return;
     // The relay inside the sandbox forwards SIGINT to the harness; bubblewrap itself would die of it.
     for (pid_t pid : descendants(alive->process->pid())) {
       const std::vector<std::string> argv = command_line(pid);

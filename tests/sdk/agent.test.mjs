@@ -151,6 +151,23 @@ async function idleEvents(sessionId, count) {
   }
 }
 
+// Sends `sent` to a session idle after the events `before`, and checks the turn it starts: the model's
+// plain `answer`, then idle. Returns all the events.
+async function nextTextTurn(sessionId, before, sent, answer) {
+  await client.beta.sessions.events.send(sessionId, { events: [userMessage(sent)] });
+  const idles = before.filter((e) => e.type === 'session.status_idle').length;
+  const events = await idleEvents(sessionId, idles + 1);
+  assertTypes(events, [
+    ...types(before),
+    'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end',
+    'session.status_idle',
+  ]);
+  const n = before.length;
+  assertAgentMessage(events[n + 3], answer);
+  assertEndTurn(events[n + 5]);
+  return events;
+}
+
 function assertTypes(events, expected) {
   assert.deepEqual(types(events), expected, `events:\n${summary(events)}`);
 }
@@ -321,16 +338,8 @@ test('two turns: thinking then text; the next user.message runs again with the c
   assertAgentMessage(first[4], 'Hello!');
   assertEndTurn(first[6]);
 
-  await client.beta.sessions.events.send(session.id, { events: [userMessage('again')] });
-  const events = await idleEvents(session.id, 2);
-  assertTypes(events, [
-    ...types(first),
-    'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end',
-    'session.status_idle',
-  ]);
-  assertAgentMessage(events[10], 'Hello again!');
+  const events = await nextTextTurn(session.id, first, 'again', 'Hello again!');
   assertSpanEnd(events[11], events[9]);
-  assertEndTurn(events[12]);
 
   const [one, two] = modelRequests(mark, 2);
   assert.deepEqual(one, { model: kModel, max_tokens: 8192, stream: true, messages: [said('hi')] });
@@ -725,15 +734,7 @@ test('user.interrupt mid-stream: the model connection closes, the span ends in e
   assertSpanEnd(first[4], first[2], { isError: true });
   assertEndTurn(first[5]);
 
-  await client.beta.sessions.events.send(session.id, { events: [userMessage('after')] });
-  const events = await idleEvents(session.id, 2);
-  assertTypes(events, [
-    ...types(first),
-    'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end',
-    'session.status_idle',
-  ]);
-  assertAgentMessage(events[9], 'Back again.');
-  assertEndTurn(events[11]);
+  await nextTextTurn(session.id, first, 'after', 'Back again.');
   const [, two] = modelRequests(mark, 2);
   const last = two.messages.at(-1);
   assert.equal(last.role, 'user');

@@ -9,8 +9,9 @@
 //     stream's error, never a throw;
 //   - framing does not depend on chunking: the body in random chunks and byte by byte give the same events
 //     as the body whole, and the same completed blocks, stop reason, usage and error;
-//   - every completed block is a JSON object, a tool_use block's input is an object, and content() is
-//     exactly the completed blocks in order;
+//   - every completed block is a JSON object with a string type, whose fields the agent reads are of
+//     their type (text, thinking, signature, a tool_use's id and name strings, its input an object), and
+//     content() is exactly the completed blocks in order;
 //   - once the stream has an error or has finished, it completes no more blocks;
 //   - everything it keeps serialises (invalid UTF-8 replaced), as the agent sends it back to the model.
 #include <optional>
@@ -57,8 +58,15 @@ Outcome read(const std::vector<std::string_view>& chunks) {
         std::optional<json> block = stream.on_event(event);
         if (!block) continue;
         AIRLOCK_FUZZ_CHECK(!ended);
-        AIRLOCK_FUZZ_CHECK(block->is_object());
-        if (block->value("type", "") == "tool_use") AIRLOCK_FUZZ_CHECK(block->contains("input") && (*block)["input"].is_object());
+        AIRLOCK_FUZZ_CHECK(block->is_object() && block->contains("type") && (*block)["type"].is_string());
+        // What the agent reads of a block never throws (json::type_error on a field of another type).
+        const std::string type = (*block)["type"].get<std::string>();
+        if (type == "text") (void)block->value("text", "");
+        if (type == "thinking") (void)(block->value("thinking", "") + block->value("signature", ""));
+        if (type == "tool_use") {
+          (void)(block->value("id", "") + block->value("name", ""));
+          AIRLOCK_FUZZ_CHECK((*block)["input"].is_object());
+        }
         out.blocks.push_back(*block);
       }
     }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "agent/file_tools.hpp"
+#include "agent/json_fields.hpp"
 #include "airlock/store/store.hpp"
 
 namespace airlock::control::agent {
@@ -35,7 +36,8 @@ ModelError answer_error(const HttpAnswer& answer) {
   json body = json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_object() && body.contains("error") && body["error"].is_object()) {
     const json& error = body["error"];
-    return {error.value("type", "api_error"), error.value("message", fmt::format("the model API answered {}", answer.status))};
+    return {string_field(error, "type", "api_error"),
+            string_field(error, "message", fmt::format("the model API answered {}", answer.status))};
   }
   return {"api_error", fmt::format("the model API answered {}{}", answer.status,
                                    answer.body.empty() ? std::string() : ": " + bounded_text(answer.body, 300))};
@@ -128,7 +130,7 @@ void AgentLoop::connect_mcp_servers() {
               {"mcp_server_name", wanted.server_name},
               {"message", fmt::format("{}; its tools are not offered", e.what())},
               {"retry_status", {{"type", "terminal"}}}}}});
-    } catch (const ConnectionFailed& e) {
+    } catch (const std::exception& e) {  // unreachable, or an answer that is not MCP
       emit({{"type", "session.error"},
             {"error",
              {{"type", "mcp_connection_failed_error"},
@@ -293,7 +295,7 @@ void AgentLoop::run_tool(ToolCall& call) {
   try {
     if (call.tool != nullptr && call.tool->kind == ToolKind::mcp) {
       const json result = mcp_.at(call.tool->mcp_server)->call_tool(call.tool->mcp_tool, input);
-      record_result(call, mcp_content_blocks(result), result.value("isError", false));
+      record_result(call, mcp_content_blocks(result), bool_field(result, "isError"));
       return;
     }
     if (call.name == "bash") {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "agent/file_tools.hpp"
+#include "agent/json_fields.hpp"
 #include "agent/sse.hpp"
 
 namespace airlock::control::agent {
@@ -43,9 +44,10 @@ std::optional<json> find_rpc_response(std::string_view content_type, std::string
 
 json mcp_content_blocks(const json& result) {
   json blocks = json::array();
-  for (const json& item : result.value("content", json::array())) {
+  const json content = result.is_object() ? result.value("content", json::array()) : json::array();
+  for (const json& item : content.is_array() ? content : json::array()) {
     if (!item.is_object()) continue;
-    const std::string text = item.value("type", "") == "text" && item.contains("text") && item["text"].is_string()
+    const std::string text = string_field(item, "type") == "text" && item.contains("text") && item["text"].is_string()
                                  ? item["text"].get<std::string>()
                                  : item.dump(-1, ' ', false, json::error_handler_t::replace);
     blocks.push_back({{"type", "text"}, {"text", bounded_text(text)}});
@@ -104,10 +106,12 @@ json McpClient::request(const std::string& method, json params) {
   if (response->contains("error")) {
     const json& error = (*response)["error"];
     throw McpError(fmt::format("MCP server {}: {} failed: {}", server_name_, method,
-                               error.is_object() ? error.value("message", "an error") : "an error"),
+                               string_field(error, "message", "an error")),
                    false);
   }
-  return response->value("result", json::object());
+  json result = response->value("result", json::object());
+  if (!result.is_object()) throw McpError(fmt::format("MCP server {}: the result of {} is not an object", server_name_, method), false);
+  return result;
 }
 
 void McpClient::notify(const std::string& method) { (void)post({{"jsonrpc", "2.0"}, {"method", method}}); }
@@ -121,7 +125,8 @@ std::vector<json> McpClient::connect() {
   json params = json::object();
   for (int page = 0; page < kToolPagesMax; ++page) {
     json result = request("tools/list", params);
-    for (const json& tool : result.value("tools", json::array())) {
+    const json listed = result.value("tools", json::array());
+    for (const json& tool : listed.is_array() ? listed : json::array()) {
       if (tool.is_object() && tool.contains("name") && tool["name"].is_string()) tools.push_back(tool);
     }
     if (!result.contains("nextCursor") || !result["nextCursor"].is_string()) break;

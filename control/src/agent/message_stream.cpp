@@ -6,7 +6,29 @@ namespace airlock::control::agent {
 using json = nlohmann::json;
 
 namespace {
+
 struct Malformed {};  // an event that does not fit the stream so far
+
+bool string_or_absent(const json& block, const char* field) {
+  auto found = block.find(field);
+  return found == block.end() || found->is_string();
+}
+
+// What the agent reads of a completed block is there, of the right type (a hostile stream cannot make
+// it throw later).
+bool well_formed(const json& block) {
+  auto type = block.find("type");
+  if (type == block.end() || !type->is_string()) return false;
+  const std::string& name = type->get_ref<const std::string&>();
+  if (name == "text") return string_or_absent(block, "text");
+  if (name == "thinking") return string_or_absent(block, "thinking") && string_or_absent(block, "signature");
+  if (name == "tool_use") {
+    return block.contains("id") && block["id"].is_string() && block.contains("name") && block["name"].is_string() &&
+           block.contains("input") && block["input"].is_object();
+  }
+  return true;
+}
+
 }  // namespace
 
 json ModelUsage::to_json() const {
@@ -36,7 +58,8 @@ std::optional<json> MessageStream::on_event(const SseEvent& event) {
     error_ = ModelError{"stream_error", "the model API sent an event that is not a JSON object"};
     return std::nullopt;
   }
-  const std::string type = data.value("type", event.event);
+  auto named = data.find("type");
+  const std::string type = named != data.end() && named->is_string() ? named->get<std::string>() : event.event;
   try {
     return handle(type, data);
   } catch (const json::exception&) {  // a field missing or of the wrong type
@@ -84,6 +107,10 @@ std::optional<json> MessageStream::handle(const std::string& type, const json& d
       block["input"] = std::move(input);
     }
     open_.erase(found);
+    if (!well_formed(block)) {
+      error_ = ModelError{"stream_error", "the model API sent a content block without the fields its type has"};
+      return std::nullopt;
+    }
     content_.push_back(block);
     return block;
   } else if (type == "message_delta") {

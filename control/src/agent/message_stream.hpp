@@ -1,7 +1,9 @@
 // One streamed Messages API response, put back together: a pure core fed the stream's events in order.
 //
 // Content blocks complete at content_block_stop (a tool_use's input is the JSON its input_json_delta
-// pieces spell, {} when none came); usage is message_start's, with message_delta's counts laid over it
+// pieces spell, {} when none came), each with a string `type` and the fields of its type of the right
+// JSON type (text, thinking and signature strings; a tool_use's id and name strings, its input an
+// object), or the stream ends in error; usage is message_start's, with message_delta's counts laid over it
 // (its output_tokens is the running total); an `error` event or a malformed event ends the stream with an
 // error. Unknown events (ping, and any the API adds) are skipped, as the API asks clients to.
 #pragma once

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "agent/json_fields.hpp"
+
 namespace airlock::control::agent {
 
 using json = nlohmann::json;
@@ -143,7 +145,7 @@ Toolset resolve_toolset(const json& agent_tools) {
 void add_mcp_tools(Toolset& toolset, const McpToolset& from, const std::vector<json>& listed) {
   const ToolConfig defaults = apply({}, from.entry.value("default_config", json::object()));
   for (const json& tool : listed) {
-    const std::string name = tool.value("name", "");
+    const std::string name = string_field(tool, "name");
     if (name.empty()) continue;
     ToolConfig config = defaults;
     for (const json& item : from.entry.value("configs", json::array())) {
@@ -157,7 +159,7 @@ void add_mcp_tools(Toolset& toolset, const McpToolset& from, const std::vector<j
     toolset.tools.push_back({offered,
                              ToolKind::mcp,
                              config.ask,
-                             {{"name", offered}, {"description", tool.value("description", "")}, {"input_schema", schema}},
+                             {{"name", offered}, {"description", string_field(tool, "description")}, {"input_schema", schema}},
                              from.server_name,
                              name});
   }

@@ -2,6 +2,7 @@
 // tests/sdk/node_modules: nothing to install) pointed at Airlock from AIRLOCK_API_URL / AIRLOCK_API_KEY,
 // following a session's events to the end of its harness, and printing Airlock's extension records of a
 // session (the egress audit and the runtime record, which the SDK does not know).
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(new URL('../../tests/sdk/package.json', import.meta.url));
@@ -19,21 +20,40 @@ export function required(name) {
   return value;
 }
 
-// {client, extension(route)}: the SDK client and a GET on one of Airlock's extension routes.
-export function connect() {
+// {client, extension(route)}: the SDK client and a GET on one of Airlock's extension routes. `responses`: a
+// file to append the body of every response to (but event streams', whose events the caller lists), for
+// the caller's script to check that no secret came back.
+export function connect({ responses } = {}) {
   const baseURL = required('AIRLOCK_API_URL');
   const apiKey = required('AIRLOCK_API_KEY');
+  const fetchAndRecord = async (url, init) => {
+    const response = await fetch(url, init);
+    if (responses && !(response.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+      fs.appendFileSync(responses, `${await response.clone().text()}\n`);
+    }
+    return response;
+  };
   const extension = async (route) => {
-    const response = await fetch(`${baseURL}${route}`, { headers: { 'x-api-key': apiKey } });
+    const response = await fetchAndRecord(`${baseURL}${route}`, { headers: { 'x-api-key': apiKey } });
     const body = await response.json();
     if (!response.ok) throw new Error(`GET ${route}: ${response.status} ${JSON.stringify(body)}`);
     return body;
   };
-  return { client: new Anthropic({ apiKey, baseURL }), extension };
+  return { client: new Anthropic({ apiKey, baseURL, fetch: fetchAndRecord }), extension };
+}
+
+// At most `n` characters of `text`, on one line.
+function clip(text, n = 100) {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > n ? `${line.slice(0, n - 3)}...` : line;
 }
 
 function eventText(event) {
   switch (event.type) {
+    case 'agent.tool_use':
+      return clip(`${event.name} ${JSON.stringify(event.input)}`);
+    case 'agent.tool_result':
+      return clip(`${event.is_error ? '(error) ' : ''}${(event.content ?? []).map((b) => b.text ?? `[${b.type}]`).join(' ')}`);
     case 'user.message':
     case 'system.message':
     case 'agent.message':
@@ -112,7 +132,9 @@ export async function printRecords(extension, sessionId) {
   const egress = await extension(`/v1/sessions/${sessionId}/egress`);
   console.log('\negress audit (GET /v1/sessions/{id}/egress):');
   for (const entry of egress.data) {
-    const used = entry.credentials.map((c) => `${c.secret_name} in ${c.location}`).join(', ') || 'no credential';
+    // A static_bearer credential has no secret name: its id says which it was.
+    const used = entry.credentials.map((c) => `${c.secret_name || c.credential_id} in ${c.location}`).join(', ') ||
+                 'no credential';
     console.log(`  ${entry.method} ${entry.host}:${entry.port}${entry.path} -> ${entry.status} ${entry.decision}` +
                 `${entry.reason ? ` (${entry.reason})` : ''}; ${used}`);
   }

@@ -8,7 +8,8 @@
 // listen on than 127.0.0.1 (the sidecar example's). The server writes the port it bound to
 // DIR/port once it listens, and appends the Authorization value of every request it receives, as it
 // received it (or "-" when there was none), one per line, to DIR/authorization.log: run.sh checks that
-// the real token, and nothing else, arrived.
+// the real token, and nothing else, arrived. The last figures served are in DIR/daily.json (`run.sh
+// --agent` looks for them in the digest).
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -60,7 +61,9 @@ const server = https.createServer({
     if (authorization !== `Bearer ${token}`) {
       reply(res, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <your metrics API token>' });
     } else if (req.method === 'GET' && req.url === '/v1/daily') {
-      reply(res, 200, dailyMetrics());
+      const daily = dailyMetrics();
+      fs.writeFileSync(path.join(dir, 'daily.json'), `${JSON.stringify(daily)}\n`);
+      reply(res, 200, daily);
     } else {
       reply(res, 404, { error: 'not_found', message: 'try GET /v1/daily' });
     }

@@ -199,75 +199,79 @@ export class FakeMessages {
         return false;
       });
       if (req.method !== 'POST' || pathname !== '/v1/messages') {
-        this.sendError(res, 404, 'not_found_error', `${req.method} ${pathname}: not found`);
+        sendApiError(res, 404, 'not_found_error', `${req.method} ${pathname}: not found`);
       } else if (req.headers['x-api-key'] !== this.realKey) {
-        this.sendError(res, 401, 'authentication_error', 'invalid x-api-key');
+        sendApiError(res, 401, 'authentication_error', 'invalid x-api-key');
       } else if (this.entries.length === 0) {
-        this.sendError(res, 500, 'api_error', `fake_messages: no script entry left for request ${this.requests.length}`);
+        sendApiError(res, 500, 'api_error', `fake_messages: no script entry left for request ${this.requests.length}`);
       } else {
         const entry = this.entries.shift();
         if (entry.kind === 'error') {
-          this.sendError(res, entry.status, entry.type, entry.message, entry.headers);
+          sendApiError(res, entry.status, entry.type, entry.message, entry.headers);
         } else {
-          this.stream(req, res, entry, body?.model ?? 'claude-test-1').catch((err) => res.destroy(err));
+          streamMessage(res, entry, body?.model ?? 'claude-test-1').catch((err) => res.destroy(err));
         }
       }
     });
   }
+}
 
-  sendError(res, status, type, messageText, headers = {}) {
-    const requestId = apiId('req');
-    const payload = JSON.stringify({ type: 'error', error: { type, message: messageText }, request_id: requestId });
-    res.writeHead(status, {
-      'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'request-id': requestId, ...headers,
-    });
-    res.end(payload);
+// ---- responses, for this server and other fakes (examples/weekday-digest/fake-model.mjs) ---------------
+
+// An HTTP error with the API's error JSON and a request-id.
+export function sendApiError(res, status, type, messageText, headers = {}) {
+  const requestId = apiId('req');
+  const payload = JSON.stringify({ type: 'error', error: { type, message: messageText }, request_id: requestId });
+  res.writeHead(status, {
+    'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'request-id': requestId, ...headers,
+  });
+  res.end(payload);
+}
+
+// A script entry (message() or stall()) as a streamed answer. Writes each event on its own, yielding between
+// them, so that the client reads them in several reads.
+export async function streamMessage(res, entry, requestModel) {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': apiId('req'),
+  });
+  const write = async (chunk) => {
+    if (!res.destroyed) res.write(chunk);
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  const id = apiId('msg');
+  if (entry.kind === 'stall') {
+    res.on('close', () => entry.markDisconnected());
+    await write(messageStart(id, requestModel, kZeroUsage));
+    await write(sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
+    await write(sse('ping', { type: 'ping' }));
+    await write(sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: entry.text } }));
+    entry.markStarted();
+    // Held open until the client goes away, pinging as the real API keeps a slow stream alive: a proxy
+    // between notices a client that hung up when it passes a ping on.
+    const pings = setInterval(() => { if (!res.destroyed) res.write(sse('ping', { type: 'ping' })); }, 200);
+    res.on('close', () => clearInterval(pings));
+    return;
   }
-
-  // Writes each event on its own, yielding between them, so that the client reads them in several reads.
-  async stream(req, res, entry, requestModel) {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': apiId('req'),
-    });
-    const write = async (chunk) => {
-      if (!res.destroyed) res.write(chunk);
-      await new Promise((resolve) => setImmediate(resolve));
-    };
-    const id = apiId('msg');
-    if (entry.kind === 'stall') {
-      res.on('close', () => entry.markDisconnected());
-      await write(messageStart(id, requestModel, kZeroUsage));
-      await write(sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }));
-      await write(sse('ping', { type: 'ping' }));
-      await write(sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: entry.text } }));
-      entry.markStarted();
-      // Held open until the client goes away, pinging as the real API keeps a slow stream alive: a proxy
-      // between notices a client that hung up when it passes a ping on.
-      const pings = setInterval(() => { if (!res.destroyed) res.write(sse('ping', { type: 'ping' })); }, 200);
-      res.on('close', () => clearInterval(pings));
-      return;
-    }
-    await write(messageStart(id, entry.model ?? requestModel, entry.usage));
-    let pinged = false;
-    for (const [index, block] of entry.content.entries()) {
-      const events = blockEvents(block, index);
-      for (const [i, event] of events.entries()) {
-        await write(event);
-        // As the real API does: one ping right after the first content_block_start.
-        if (!pinged && i === 0) {
-          pinged = true;
-          await write(sse('ping', { type: 'ping' }));
-        }
+  await write(messageStart(id, entry.model ?? requestModel, entry.usage));
+  let pinged = false;
+  for (const [index, block] of entry.content.entries()) {
+    const events = blockEvents(block, index);
+    for (const [i, event] of events.entries()) {
+      await write(event);
+      // As the real API does: one ping right after the first content_block_start.
+      if (!pinged && i === 0) {
+        pinged = true;
+        await write(sse('ping', { type: 'ping' }));
       }
     }
-    if (!pinged) await write(sse('ping', { type: 'ping' }));
-    await write(sse('message_delta', {
-      type: 'message_delta', delta: { stop_reason: entry.stopReason, stop_sequence: null },
-      usage: { output_tokens: entry.usage.output_tokens },
-    }));
-    await write(sse('message_stop', { type: 'message_stop' }));
-    res.end();
   }
+  if (!pinged) await write(sse('ping', { type: 'ping' }));
+  await write(sse('message_delta', {
+    type: 'message_delta', delta: { stop_reason: entry.stopReason, stop_sequence: null },
+    usage: { output_tokens: entry.usage.output_tokens },
+  }));
+  await write(sse('message_stop', { type: 'message_stop' }));
+  res.end();
 }
 
 // Starts a fake whose only accepted key is `realKey`.

@@ -1,7 +1,8 @@
 // `airlock agent`: the built-in harness, run inside a session's sandbox (docs/runtime.md, "The built-in
 // agent"). It reads the agent definition from AIRLOCK_AGENT_FILE, the client events from stdin (the
 // `stdin: json` protocol), and prints session events on stdout; its diagnostics go to stderr, which the
-// daemon keeps in the session's stderr.log.
+// daemon keeps in the session's stderr.log. With `--adapter claude-code` it runs Claude Code's CLI instead,
+// one turn per message (claude_code_runner.hpp).
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/agent_loop.hpp"
+#include "agent/claude_code.hpp"
+#include "agent/claude_code_runner.hpp"
 #include "airlock/control/commands.hpp"
 #include "runtime/harness_output.hpp"
 
@@ -32,12 +35,17 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kUsage =
     "usage: airlock agent\n"
+    "       airlock agent --adapter claude-code [-- COMMAND ARGS...]\n"
     "\n"
     "The built-in agent harness. It runs inside a session's sandbox, started by airlock serve: the agent\n"
     "definition comes from AIRLOCK_AGENT_FILE, client events arrive on stdin as JSON lines, session events\n"
     "leave on stdout. The model API is ANTHROPIC_BASE_URL (default https://api.anthropic.com), reached\n"
     "through HTTPS_PROXY with the key in ANTHROPIC_API_KEY, a placeholder the proxy swaps for the real one.\n"
-    "See docs/runtime.md, \"The built-in agent\".\n";
+    "See docs/runtime.md, \"The built-in agent\".\n"
+    "\n"
+    "--adapter claude-code runs Claude Code's CLI for each user.message instead (default command: claude -p\n"
+    "--output-format stream-json --verbose), adding --resume SESSION after the first turn, and turns its\n"
+    "stream-json output into session events. See docs/runtime.md, \"The Claude Code adapter\".\n";
 
 std::optional<json> read_json_file(const char* variable, std::string& error) {
   const char* path = std::getenv(variable);
@@ -97,15 +105,43 @@ void read_stdin(agent::Inbox& inbox, const std::atomic<bool>& stop) {
   inbox.close();
 }
 
+// Runs the CLI of `command` once per user.message (claude_code_runner.hpp), in /workspace when there is one.
+int run_claude_code_adapter(std::vector<std::string> command) {
+  std::error_code ec;
+  const fs::path workdir = fs::is_directory("/workspace", ec) ? fs::path("/workspace") : fs::current_path(ec);
+  agent::Inbox inbox;
+  agent::ClaudeCodeRunner runner(std::move(command), workdir.string(), inbox, print_line);
+  std::atomic<bool> stop{false};
+  std::thread reader(read_stdin, std::ref(inbox), std::cref(stop));
+  const int status = runner.run(has_initial_message());
+  stop.store(true);
+  reader.join();
+  return status;
+}
+
 }  // namespace
 
 int agent_command(std::span<const std::string_view> args) {
-  if (!args.empty()) {
+  const bool adapter = !args.empty() && args[0] == "--adapter";
+  if (adapter) {
+    // `--adapter claude-code`, then nothing or `--` and a command.
+    const bool known = args.size() >= 2 && args[1] == "claude-code";
+    const bool command_ok = args.size() == 2 || (args.size() > 3 && args[2] == "--");
+    if (!known || !command_ok) {
+      std::cerr << (known ? "airlock agent: a command follows --\n" : "airlock agent: --adapter takes claude-code\n") << kUsage;
+      return 2;
+    }
+  } else if (!args.empty()) {
     std::cout << kUsage;
     return args[0] == "--help" || args[0] == "-h" ? 0 : 2;
   }
   (void)::signal(SIGINT, SIG_IGN);   // interrupts arrive as user.interrupt lines
   (void)::signal(SIGPIPE, SIG_IGN);  // a closed stdout is an error result, not a death
+  if (adapter) {
+    std::vector<std::string> command = agent::default_claude_code_command();
+    if (args.size() > 3) command.assign(args.begin() + 3, args.end());
+    return run_claude_code_adapter(std::move(command));
+  }
 
   std::string error;
   std::optional<json> definition = read_json_file("AIRLOCK_AGENT_FILE", error);

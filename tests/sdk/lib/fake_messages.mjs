@@ -1,9 +1,11 @@
 // A fake Anthropic Messages API for the tests of the built-in agent harness: an HTTPS server on 127.0.0.1
 // whose certificate (for api.anthropic.com and metrics.test, signed by a test CA) the daemon trusts through
 // --upstream-ca. It answers POST /v1/messages alone, with a 401 unless x-api-key is the real key, and
-// otherwise with the next entry of a script the test writes: a streamed message, framed as the real API
-// frames its server-sent events, an HTTP error in the API's error JSON, or a stall that sends the start of
-// a message and holds the connection until the client goes away. Every request is kept.
+// otherwise with the next entry of a script the test writes (or, when the script is empty, the entry a
+// `respond(body)` function given to the constructor picks): a streamed message, framed as the real API
+// frames its server-sent events (or one JSON message when the request did not ask for a stream), an HTTP
+// error in the API's error JSON, or a stall that sends the start of a message and holds the connection
+// until the client goes away. Every request is kept.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -118,9 +120,11 @@ function blockEvents(block, index) {
 // ---- the server --------------------------------------------------------------------------------------
 
 export class FakeMessages {
-  // `realKey`: the only x-api-key accepted. `names`: the certificate's DNS names.
-  constructor({ realKey, names = ['api.anthropic.com', 'metrics.test'] }) {
+  // `realKey`: the only x-api-key accepted. `names`: the certificate's DNS names. `respond(body)`: the entry
+  // for a request when the script is empty.
+  constructor({ realKey, names = ['api.anthropic.com', 'metrics.test'], respond = null }) {
     this.realKey = realKey;
+    this.respond = respond;
     this.names = names;
     this.dir = null;
     this.certificates = null;
@@ -202,12 +206,14 @@ export class FakeMessages {
         sendApiError(res, 404, 'not_found_error', `${req.method} ${pathname}: not found`);
       } else if (req.headers['x-api-key'] !== this.realKey) {
         sendApiError(res, 401, 'authentication_error', 'invalid x-api-key');
-      } else if (this.entries.length === 0) {
+      } else if (this.entries.length === 0 && !this.respond) {
         sendApiError(res, 500, 'api_error', `fake_messages: no script entry left for request ${this.requests.length}`);
       } else {
-        const entry = this.entries.shift();
+        const entry = this.entries.length > 0 ? this.entries.shift() : this.respond(body);
         if (entry.kind === 'error') {
           sendApiError(res, entry.status, entry.type, entry.message, entry.headers);
+        } else if (entry.kind === 'message' && body?.stream !== true) {
+          sendMessage(res, entry, body?.model ?? 'claude-test-1');
         } else {
           streamMessage(res, entry, body?.model ?? 'claude-test-1').catch((err) => res.destroy(err));
         }
@@ -224,6 +230,18 @@ export function sendApiError(res, status, type, messageText, headers = {}) {
   const payload = JSON.stringify({ type: 'error', error: { type, message: messageText }, request_id: requestId });
   res.writeHead(status, {
     'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'request-id': requestId, ...headers,
+  });
+  res.end(payload);
+}
+
+// A message() entry whole, as the API answers a request without `stream: true`.
+export function sendMessage(res, entry, requestModel) {
+  const payload = JSON.stringify({
+    id: apiId('msg'), type: 'message', role: 'assistant', model: entry.model ?? requestModel, content: entry.content,
+    stop_reason: entry.stopReason, stop_sequence: null, usage: entry.usage,
+  });
+  res.writeHead(200, {
+    'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'request-id': apiId('req'),
   });
   res.end(payload);
 }

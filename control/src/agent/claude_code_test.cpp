@@ -3,6 +3,7 @@
 // prompt on stdin, an exit without a result, interrupts.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -171,8 +172,26 @@ TEST_CASE("claude code mapping: the command line of a turn") {
 namespace {
 
 // Runs the runner on `command` over the given client events, then the end of input; the events it printed.
+// SIGPIPE ignored while it lives, as `airlock agent` ignores it (agent_command.cpp): a CLI that exits
+// without reading its prompt makes the prompt's write fail, not kill the process.
+class IgnoringSigpipe {
+ public:
+  IgnoringSigpipe() {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &previous_);
+  }
+  ~IgnoringSigpipe() { ::sigaction(SIGPIPE, &previous_, nullptr); }
+  IgnoringSigpipe(const IgnoringSigpipe&) = delete;
+  IgnoringSigpipe& operator=(const IgnoringSigpipe&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+};
+
 std::vector<json> run_adapter(const std::vector<std::string>& command, const std::string& workdir, const std::vector<json>& input,
                               const std::function<void(Inbox&)>& meanwhile = {}) {
+  const IgnoringSigpipe sigpipe;
   Inbox inbox;
   std::mutex mutex;
   std::vector<json> printed;

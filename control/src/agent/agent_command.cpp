@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -105,18 +106,24 @@ void read_stdin(agent::Inbox& inbox, const std::atomic<bool>& stop) {
   inbox.close();
 }
 
+// Runs a harness's turns while a thread reads stdin into `inbox`. The reader is joined before this
+// returns, so an interrupt it reads never reaches hooks of a loop that is gone.
+int run_with_stdin(agent::Inbox& inbox, const std::function<int()>& turns) {
+  std::atomic<bool> stop{false};
+  std::thread reader(read_stdin, std::ref(inbox), std::cref(stop));
+  const int status = turns();
+  stop.store(true);
+  reader.join();
+  return status;
+}
+
 // Runs the CLI of `command` once per user.message (claude_code_runner.hpp), in /workspace when there is one.
 int run_claude_code_adapter(std::vector<std::string> command) {
   std::error_code ec;
   const fs::path workdir = fs::is_directory("/workspace", ec) ? fs::path("/workspace") : fs::current_path(ec);
   agent::Inbox inbox;
   agent::ClaudeCodeRunner runner(std::move(command), workdir.string(), inbox, print_line);
-  std::atomic<bool> stop{false};
-  std::thread reader(read_stdin, std::ref(inbox), std::cref(stop));
-  const int status = runner.run(has_initial_message());
-  stop.store(true);
-  reader.join();
-  return status;
+  return run_with_stdin(inbox, [&runner] { return runner.run(has_initial_message()); });
 }
 
 }  // namespace
@@ -184,13 +191,7 @@ int agent_command(std::span<const std::string_view> args) {
   agent::HttpsClient client(agent::HttpsClient::proxy_from_environment(), std::chrono::seconds(30), std::chrono::minutes(5));
   agent::Inbox inbox;
   agent::AgentLoop loop(std::move(settings), client, inbox, print_line);
-  // The reader is joined before the loop goes: an interrupt it reads reaches the loop's hooks.
-  std::atomic<bool> stop{false};
-  std::thread reader(read_stdin, std::ref(inbox), std::cref(stop));
-  const int status = loop.run(has_initial_message());
-  stop.store(true);
-  reader.join();
-  return status;
+  return run_with_stdin(inbox, [&loop] { return loop.run(has_initial_message()); });
 }
 
 }  // namespace airlock::control

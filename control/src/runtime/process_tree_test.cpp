@@ -21,13 +21,16 @@ TEST_CASE("process tree: a shell's sleeping child is found with its argv, and no
   std::vector<char*> argv = {const_cast<char*>("/bin/sh"), const_cast<char*>("-c"),  // NOLINT: execve's argv
                              const_cast<char*>("sleep 30 & wait"), nullptr};        // NOLINT
   REQUIRE(::posix_spawn(&shell, "/bin/sh", nullptr, nullptr, argv.data(), environ) == 0);
+  // Polled until the child has exec'd sleep: just after its fork it is still a copy of the shell.
+  const std::vector<std::string> sleeping = {"sleep", "30"};
   std::vector<pid_t> below;
-  for (int i = 0; i < 200 && below.empty(); ++i) {
+  for (int i = 0; i < 500; ++i) {
     below = descendants(shell);
-    if (below.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (below.size() == 1 && command_line(below[0]) == sleeping) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(below.size() == 1);
-  CHECK(command_line(below[0]) == std::vector<std::string>{"sleep", "30"});
+  CHECK(command_line(below[0]) == sleeping);
   CHECK(descendants(below[0]).empty());
   CHECK(command_line(shell) == std::vector<std::string>{"/bin/sh", "-c", "sleep 30 & wait"});
   ::kill(below[0], SIGKILL);

@@ -20,9 +20,10 @@ constexpr std::size_t kEventLineMax = 900000;  // below the runtime's line limit
 
 json text_blocks(const std::string& text) { return json::array({{{"type", "text"}, {"text", text}}}); }
 
-json tool_result_block(const std::string& tool_use_id, const ToolOutcome& outcome) {
-  json block = {{"type", "tool_result"}, {"tool_use_id", tool_use_id}, {"content", text_blocks(outcome.text)}};
-  if (outcome.is_error) block["is_error"] = true;
+// What the model reads of a tool call's result.
+json tool_result_block(const std::string& tool_use_id, json content, bool is_error) {
+  json block = {{"type", "tool_result"}, {"tool_use_id", tool_use_id}, {"content", std::move(content)}};
+  if (is_error) block["is_error"] = true;
   return block;
 }
 
@@ -55,23 +56,6 @@ std::optional<std::chrono::milliseconds> retry_after(const HttpAnswer& answer) {
 bool is_retryable_type(const std::string& type) {
   return type == "overloaded_error" || type == "rate_limit_error" || type == "api_error" || type == "stream_error" ||
          type == "connection_error";
-}
-
-// web_fetch's URL split into what HttpsClient takes: scheme and authority, then the target.
-std::optional<HttpsRequest> fetch_request(const std::string& url) {
-  const std::size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return std::nullopt;
-  const std::size_t target_at = url.find_first_of("/?#", scheme_end + 3);
-  auto base = ControlUrl::parse(url.substr(0, target_at));
-  if (!base) return std::nullopt;
-  HttpsRequest request;
-  request.url = std::move(*base);
-  std::string target = target_at == std::string::npos ? "/" : url.substr(target_at);
-  if (const std::size_t fragment = target.find('#'); fragment != std::string::npos) target.erase(fragment);
-  if (target.empty() || target.front() != '/') target.insert(0, "/");
-  request.target = std::move(target);
-  request.headers = {{"Accept", "*/*"}, {"User-Agent", "airlock-agent"}};
-  return request;
 }
 
 }  // namespace
@@ -191,7 +175,7 @@ void AgentLoop::fill_unanswered(const std::string& why) {
   if (calls_.empty()) return;
   json results = json::array();
   for (ToolCall& call : calls_) {
-    if (!call.result) call.result = tool_result_block(call.tool_use_id, {why, true});
+    if (!call.result) call.result = tool_result_block(call.tool_use_id, text_blocks(why), true);
     results.push_back(*call.result);
   }
   calls_.clear();
@@ -264,9 +248,7 @@ void AgentLoop::answer_pending(const json& event) {
     for (const json& block : event.value("content", json::array())) {
       if (block.is_object()) content.push_back(block);
     }
-    json result = {{"type", "tool_result"}, {"tool_use_id", call->tool_use_id}, {"content", std::move(content)}};
-    if (event.value("is_error", false)) result["is_error"] = true;
-    call->result = std::move(result);
+    call->result = tool_result_block(call->tool_use_id, std::move(content), event.value("is_error", false));
   } else if (type == "user.tool_confirmation" && call->tool->kind != ToolKind::custom && call->tool->ask) {
     if (event.value("result", "") == "allow") {
       run_tool(*call);
@@ -279,9 +261,7 @@ void AgentLoop::answer_pending(const json& event) {
 }
 
 void AgentLoop::record_result(ToolCall& call, json content, bool is_error) {
-  json block = {{"type", "tool_result"}, {"tool_use_id", call.tool_use_id}, {"content", content}};
-  if (is_error) block["is_error"] = true;
-  call.result = std::move(block);
+  call.result = tool_result_block(call.tool_use_id, content, is_error);
   const bool mcp = call.tool != nullptr && call.tool->kind == ToolKind::mcp;
   emit({{"type", mcp ? "agent.mcp_tool_result" : "agent.tool_result"},
         {mcp ? "mcp_tool_use_id" : "tool_use_id", call.event_id},
@@ -322,10 +302,11 @@ void AgentLoop::run_tool(ToolCall& call) {
       outcome = grep_tool(input, settings_.workspace);
     } else if (call.name == "web_fetch") {
       const std::string url = input.value("url", "");
-      std::optional<HttpsRequest> request = fetch_request(url);
+      std::optional<HttpsRequest> request = request_to(url);
       if (!request) {
         outcome = {"web_fetch needs url, an absolute http or https URL", true};
       } else {
+        request->headers = {{"Accept", "*/*"}, {"User-Agent", "airlock-agent"}};
         HttpAnswer answer = client_.send(*request, "the fetched site", nullptr, 4 * kToolOutputMax);
         outcome = {bounded_text(fmt::format("HTTP {}\n\n{}", answer.status, answer.body)), false};
       }

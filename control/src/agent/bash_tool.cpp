@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,9 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "agent/spawn.hpp"
 #include "runtime/owned_fd.hpp"
-
-extern char** environ;  // NOLINT(readability-redundant-declaration): posix_spawn passes it on
 
 namespace airlock::control::agent {
 
@@ -49,26 +47,13 @@ ToolOutcome BashTool::run(const std::string& command, std::chrono::milliseconds 
   OwnedFd write_end(fds[1]);
   OwnedFd null_in(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, null_in.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), 2);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd_.c_str());
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
   const std::string program = shell();
-  std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>("-c"),  // NOLINT: execve's argv
-                             const_cast<char*>(command.c_str()), nullptr};                 // NOLINT
-  pid_t pid = -1;
-  const int spawned = ::posix_spawn(&pid, program.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
+  const Spawned spawned = spawn_in_session({program, "-c", command}, cwd_, null_in.get(), write_end.get(), write_end.get());
   write_end.reset();
-  if (spawned != 0) {
-    return {fmt::format("cannot start {}: {}", program, std::error_code(spawned, std::system_category()).message()), true};
+  if (spawned.pid < 0) {
+    return {fmt::format("cannot start {}: {}", program, std::error_code(spawned.error, std::system_category()).message()), true};
   }
+  const pid_t pid = spawned.pid;
   {
     std::lock_guard lock(mutex_);
     running_ = pid;

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,10 +16,9 @@
 
 #include <fmt/format.h>
 
+#include "agent/spawn.hpp"
 #include "runtime/harness_output.hpp"
 #include "runtime/owned_fd.hpp"
-
-extern char** environ;  // NOLINT(readability-redundant-declaration): posix_spawn passes it on
 
 namespace airlock::control::agent {
 
@@ -132,37 +130,15 @@ void ClaudeCodeRunner::run_turn(const std::string& prompt) {
   OwnedFd output_reader(fds[0]);
   OwnedFd child_stdout(fds[1]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, child_stdin.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, child_stdout.get(), 1);
-  posix_spawn_file_actions_addchdir_np(&actions, workdir_.c_str());
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  // Its own process group (a session), default signal handling (this process ignores SIGINT and SIGPIPE,
-  // which a child would inherit) and no blocked signals.
-  sigset_t all_signals;
-  sigset_t no_signals;
-  sigfillset(&all_signals);
-  sigemptyset(&no_signals);
-  posix_spawnattr_setsigdefault(&attributes, &all_signals);
-  posix_spawnattr_setsigmask(&attributes, &no_signals);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> argv;
-  argv.reserve(argv_strings.size() + 1);
-  for (const std::string& argument : argv_strings) argv.push_back(const_cast<char*>(argument.c_str()));  // NOLINT: execve's argv
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int spawned = ::posix_spawnp(&pid, program.c_str(), &actions, &attributes, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
+  // Its stderr is the harness's own: the session's stderr log.
+  const Spawned spawned = spawn_in_session(argv_strings, workdir_, child_stdin.get(), child_stdout.get(), STDERR_FILENO);
   child_stdin.reset();
   child_stdout.reset();
-  if (spawned != 0) {
-    print_all(mapping_.end_without_result(fmt::format("cannot start {}: {}", program, std::system_category().message(spawned))));
+  if (spawned.pid < 0) {
+    print_all(mapping_.end_without_result(fmt::format("cannot start {}: {}", program, std::system_category().message(spawned.error))));
     return;
   }
-  CliProcess cli(pid);
+  CliProcess cli(spawned.pid);
   // Neither end may block the loop: it must notice an interrupt and the CLI's exit in time.
   ::fcntl(prompt_writer.get(), F_SETFL, O_NONBLOCK);
   ::fcntl(output_reader.get(), F_SETFL, O_NONBLOCK);

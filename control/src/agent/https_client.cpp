@@ -47,6 +47,21 @@ void open_tunnel(Channel& channel, const ControlUrl& url, const std::string& aut
 
 }  // namespace
 
+std::optional<HttpsRequest> request_to(std::string_view url) {
+  const std::size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::nullopt;
+  const std::size_t target_at = url.find_first_of("/?#", scheme_end + 3);
+  auto base = ControlUrl::parse(url.substr(0, target_at));
+  if (!base) return std::nullopt;
+  HttpsRequest request;
+  request.url = std::move(*base);
+  std::string target = target_at == std::string_view::npos ? "/" : std::string(url.substr(target_at));
+  if (const std::size_t fragment = target.find('#'); fragment != std::string::npos) target.erase(fragment);
+  if (target.empty() || target.front() != '/') target.insert(0, "/");
+  request.target = std::move(target);
+  return request;
+}
+
 HttpsClient::HttpsClient(std::optional<Proxy> proxy, std::chrono::milliseconds connect_timeout,
                          std::chrono::milliseconds read_timeout)
     : proxy_(std::move(proxy)), connect_timeout_(connect_timeout), read_timeout_(read_timeout) {}

@@ -33,6 +33,10 @@ struct HttpsRequest {
   std::string body;
 };
 
+// A GET of an absolute http(s) URL: its scheme, host and port, and its target (path and query, "/" when
+// it has none, without the fragment). nullopt when it is not such a URL.
+std::optional<HttpsRequest> request_to(std::string_view url);
+
 class HttpsClient {
  public:
   // The egress proxy, and the Proxy-Authorization its URL's user and password make (the session's id and

@@ -58,13 +58,10 @@ json mcp_content_blocks(const json& result) {
 
 McpClient::McpClient(HttpsClient& http, std::string server_name, const std::string& url)
     : http_(http), server_name_(std::move(server_name)) {
-  const std::size_t scheme_end = url.find("://");
-  const std::size_t target_at = scheme_end == std::string::npos ? std::string::npos : url.find_first_of("/?", scheme_end + 3);
-  auto base = ControlUrl::parse(url.substr(0, target_at));
-  if (!base) throw McpError(fmt::format("MCP server {}: \"{}\" is not an http(s) URL", server_name_, url), false);
+  std::optional<HttpsRequest> endpoint = request_to(url);
+  if (!endpoint) throw McpError(fmt::format("MCP server {}: \"{}\" is not an http(s) URL", server_name_, url), false);
+  endpoint_ = std::move(*endpoint);
   endpoint_.method = "POST";
-  endpoint_.url = std::move(*base);
-  endpoint_.target = target_at == std::string::npos ? "/" : url.substr(target_at);
 }
 
 HttpAnswer McpClient::post(const json& message) {
